@@ -1,0 +1,72 @@
+# Every target sets up .venv itself, idempotently, from the locked requirements.
+# Quick start: `make serve` (train if needed, then serve on :3000) and `make test`.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 3000
+MODEL_NAME ?= sentiment
+SERVICE := service:SentimentClassifier
+
+# Stamps record which locked set is installed; they are redone when a lock file changes.
+TRAIN_STAMP := $(VENV)/.train-installed
+DEV_STAMP := $(VENV)/.dev-installed
+LOAD_STAMP := $(VENV)/.load-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help serve train build test test-unit test-integration test-e2e lint format clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(TRAIN_STAMP): requirements/serve.txt requirements/train.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/train.txt
+	@touch $@
+
+$(DEV_STAMP): requirements/dev.txt $(TRAIN_STAMP)
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+$(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
+	$(BIN)/pip install --quiet -r requirements/load.txt
+	@touch $@
+
+serve: $(TRAIN_STAMP) ## Train the model if the store has none, then serve on localhost:$(PORT)
+	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 \
+		|| { echo "No '$(MODEL_NAME)' model in the store yet: training one first."; \
+		     $(BIN)/python train.py --model-name $(MODEL_NAME); }
+	$(BIN)/bentoml serve $(SERVICE) --port $(PORT)
+
+train: $(TRAIN_STAMP) ## Train on data/ and save a new model version to the store
+	$(BIN)/python train.py --model-name $(MODEL_NAME)
+
+build: $(TRAIN_STAMP) ## bentoml build (trains first if needed) and print the bento tag
+	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 || $(BIN)/python train.py --model-name $(MODEL_NAME)
+	@$(BIN)/bentoml build --output tag | tail -n 1 | sed 's/^__tag__://'
+
+test: $(DEV_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
+	$(BIN)/python -m pytest
+
+test-unit: $(DEV_STAMP) ## Unit tests only
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: $(DEV_STAMP) ## In-process ASGI tests only
+	$(BIN)/python -m pytest tests/integration
+
+test-e2e: $(DEV_STAMP) ## Real bentoml serve / build tests only
+	$(BIN)/python -m pytest tests/e2e
+
+lint: $(DEV_STAMP) ## ruff check + ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV_STAMP) ## Fix what ruff can fix
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the venv, caches and reports (not the model store)
+	rm -rf $(VENV) .pytest_cache .ruff_cache loadtests/reports metrics

@@ -1,0 +1,102 @@
+"""Start real servers for end-to-end tests and wait until they are ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN_DIR = Path(sys.executable).parent
+READY_TIMEOUT_S = 180.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Poll ``{url}/readyz`` until it answers 200, the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode} before ready:\n{tail(log)}"
+            )
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"server not ready after {timeout:.0f}s:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    """The last lines of a log file."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop(process: subprocess.Popen, grace: float = 30.0) -> int:
+    """SIGTERM the process group, then SIGKILL it if it outlives ``grace``."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+@contextmanager
+def bentoml_serve(
+    target: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[str]:
+    """Run ``bentoml serve <target>`` on 127.0.0.1 and yield its base URL.
+
+    Args:
+        target: a ``module:Service`` string or a bento tag.
+        log: where the server's stdout and stderr go.
+        env: extra environment variables for the server.
+        port: the port to use (default: a free one).
+    """
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [
+        str(BIN_DIR / "bentoml"),
+        "serve",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_ready(url, process, log, READY_TIMEOUT_S)
+        yield url
+    finally:
+        stop(process)
