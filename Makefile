@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help serve train build test test-unit test-integration test-e2e lint format clean
+.PHONY: help serve train build container test test-unit test-integration test-e2e lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ train: $(TRAIN_STAMP) ## Train on data/ and save a new model version to the stor
 build: $(TRAIN_STAMP) ## bentoml build (trains first if needed) and print the bento tag
 	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 || $(BIN)/python train.py --model-name $(MODEL_NAME)
 	@$(BIN)/bentoml build --output tag | tail -n 1 | sed 's/^__tag__://'
+
+container: $(TRAIN_STAMP) ## Build the image sentiment-classifier:<version> and :latest (works offline)
+	BIN=$(BIN) scripts/container.sh
 
 test: $(DEV_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,21 +26,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
-    """Poll ``{url}/readyz`` until it answers 200, the process dies or time runs out."""
+def wait_ready(
+    url: str, alive: Callable[[], bool], logs: Callable[[], str], timeout: float
+) -> None:
+    """Poll ``{url}/readyz`` until it answers 200.
+
+    Args:
+        url: the server's base URL.
+        alive: says whether the server process is still running.
+        logs: returns the server's recent log, for the error message.
+        timeout: seconds to wait.
+
+    Raises:
+        RuntimeError: the server died first.
+        TimeoutError: it never became ready.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode} before ready:\n{tail(log)}"
-            )
+        if not alive():
+            raise RuntimeError(f"server exited before ready:\n{logs()}")
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
-    raise TimeoutError(f"server not ready after {timeout:.0f}s:\n{tail(log)}")
+    raise TimeoutError(f"server not ready after {timeout:.0f}s:\n{logs()}")
 
 
 def tail(log: Path, lines: int = 40) -> str:
@@ -96,7 +107,12 @@ def bentoml_serve(
             start_new_session=True,
         )
     try:
-        wait_ready(url, process, log, READY_TIMEOUT_S)
+        wait_ready(
+            url,
+            alive=lambda: process.poll() is None,
+            logs=lambda: tail(log),
+            timeout=READY_TIMEOUT_S,
+        )
         yield url
     finally:
         stop(process)
