@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help serve train build container test test-unit test-integration test-e2e lint format clean
+.PHONY: help serve train build container loadtest bench test test-unit test-integration test-e2e lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,23 @@ build: $(TRAIN_STAMP) ## bentoml build (trains first if needed) and print the be
 
 container: $(TRAIN_STAMP) ## Build the image sentiment-classifier:<version> and :latest (works offline)
 	BIN=$(BIN) scripts/container.sh
+
+HOST ?= http://localhost:$(PORT)
+LOCUST_USERS ?= 64
+LOCUST_SPAWN_RATE ?= 16
+LOCUST_RUN_TIME ?= 60s
+REPORTS := loadtests/reports
+
+loadtest: $(LOAD_STAMP) ## Headless Locust against HOST (default localhost:3000); reports in loadtests/reports/
+	@mkdir -p $(REPORTS)
+	$(BIN)/locust -f loadtests/locustfile.py --headless --host $(HOST) \
+		--users $(LOCUST_USERS) --spawn-rate $(LOCUST_SPAWN_RATE) --run-time $(LOCUST_RUN_TIME) \
+		--csv $(REPORTS)/classify --html $(REPORTS)/classify.html --only-summary
+
+bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian)"; apt-get update -qq && apt-get install -y -qq wrk; }
+	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 || $(BIN)/python train.py --model-name $(MODEL_NAME)
+	$(BIN)/python bench/run.py
 
 test: $(DEV_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,16 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.servers import BIN_DIR, PROJECT_DIR, bentoml_serve
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server_url(
-    trained_model: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """Base URL of `bentoml serve service:SentimentClassifier` on a free port."""
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with bentoml_serve("service:SentimentClassifier", log) as url:
-        yield url
 
 
 def test_sync_client_classifies(

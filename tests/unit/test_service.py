@@ -93,6 +93,60 @@ def test_settings_read_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0", False), ("off", False), ("No", False), ("1", True), ("true", True)],
+)
+def test_flags_read_from_env(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
+    monkeypatch.setenv("SENTIMENT_BATCHING", raw)
+    monkeypatch.setenv("SENTIMENT_TRACING", raw)
+    settings = service.Settings.from_env()
+    assert settings.batching is expected and settings.tracing is expected
+
+
+def test_bad_flag_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENT_ACCESS_LOG", "maybe")
+    with pytest.raises(ValueError, match="SENTIMENT_ACCESS_LOG must be"):
+        service.Settings.from_env()
+
+
+def run_recycler(every: int, requests: int) -> list[list[tuple[bytes, bytes]]]:
+    """Headers each of ``requests`` responses went out with."""
+    import asyncio
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    recycler = service.ConnectionRecycler(app, every=every)
+    sent: list[list[tuple[bytes, bytes]]] = []
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            sent.append(message["headers"])
+
+    async def drive():
+        for _ in range(requests):
+            await recycler({"type": "http"}, None, send)
+
+    asyncio.run(drive())
+    return sent
+
+
+def test_recycler_closes_every_nth_connection() -> None:
+    sent = run_recycler(every=3, requests=7)
+    closing = [
+        i for i, headers in enumerate(sent) if (b"connection", b"close") in headers
+    ]
+    assert closing == [2, 5]
+
+
+def test_recycler_off_with_zero() -> None:
+    assert all(headers == [] for headers in run_recycler(every=0, requests=5))
+
+
+@pytest.mark.parametrize(
     ("value", "message"), [("two", "must be an integer"), ("0", "must be >= 1")]
 )
 def test_settings_reject_bad_numbers(

@@ -1,0 +1,43 @@
+"""The classic design, as a benchmark baseline: FastAPI, one predict per request.
+
+This is how the project this bundle grew from served its model. It loads the same
+pipeline from the BentoML model store (``SENTIMENT_MODEL_TAG``, default
+``sentiment:latest``) and applies the same validation rules, so the only difference
+from the BentoML service is batching and framework.
+
+Run: ``uvicorn bench.fastapi_app:app --workers 2 --loop uvloop --http httptools``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import bentoml
+import joblib
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from service import MODEL_FILE, Reviews, to_predictions
+
+MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+pipeline = joblib.load(bentoml.models.get(MODEL_TAG).path_of(MODEL_FILE))
+classes = [str(label) for label in pipeline.classes_]
+app = FastAPI(title="sentiment baseline")
+
+
+class ClassifyRequest(BaseModel):
+    """Same body and rules as the BentoML service."""
+
+    texts: Reviews
+
+
+@app.post("/classify")
+def classify(body: ClassifyRequest) -> list[dict]:
+    """One ``predict_proba`` per request, run in FastAPI's thread pool."""
+    return to_predictions(pipeline.predict_proba(body.texts), classes)
+
+
+@app.get("/readyz")
+def readyz() -> str:
+    """Ready once the module (and so the model) is loaded."""
+    return "ok"
