@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help serve train build container loadtest bench test test-unit test-integration test-e2e lint format clean
+.PHONY: help serve train build container loadtest bench audit test test-unit test-integration test-e2e lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,10 @@ test-integration: $(DEV_STAMP) ## In-process ASGI tests only
 
 test-e2e: $(DEV_STAMP) ## Real bentoml serve / build tests only
 	$(BIN)/python -m pytest tests/e2e
+
+audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability service: not in CI)
+	$(BIN)/python -m pip install --quiet pip-audit
+	$(BIN)/pip-audit --strict --requirement requirements/serve.txt --requirement requirements/dev.txt
 
 lint: $(DEV_STAMP) ## ruff check + ruff format --check
 	$(BIN)/ruff check .

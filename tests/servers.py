@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,20 @@ def stop(process: subprocess.Popen, grace: float = 30.0) -> int:
     return process.returncode
 
 
+def isolated_home(parent: Path) -> Path:
+    """A BENTOML_HOME sharing the session's models and bentos, nothing else.
+
+    Every `bentoml serve` wipes ``$BENTOML_HOME/prometheus_multiproc_dir`` at
+    start, so two servers on one home clobber each other's /metrics.
+    """
+    shared = Path(os.environ["BENTOML_HOME"])
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=parent))
+    for name in ("models", "bentos"):
+        (shared / name).mkdir(parents=True, exist_ok=True)
+        (home / name).symlink_to(shared / name)
+    return home
+
+
 @contextmanager
 def bentoml_serve(
     target: str,
@@ -101,7 +116,11 @@ def bentoml_serve(
         process = subprocess.Popen(
             command,
             cwd=PROJECT_DIR,
-            env={**os.environ, **(env or {})},
+            env={
+                **os.environ,
+                "BENTOML_HOME": str(isolated_home(log.parent)),
+                **(env or {}),
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

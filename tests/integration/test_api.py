@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,13 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 import service
-
-
-@pytest.fixture(scope="module")
-def client(trained_model: str) -> Iterator[TestClient]:
-    """A client on the service's ASGI app, with its lifespan (model loaded)."""
-    with TestClient(service.SentimentClassifier.to_asgi()) as test_client:
-        yield test_client
 
 
 def classify(client: TestClient, body: object) -> httpx.Response:
