@@ -30,7 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from loadtests.checks import load_reviews  # noqa: E402
-from tests.servers import free_port, stop, tail, wait_ready  # noqa: E402
+from tests.servers import free_port, serve_command, stop, tail, wait_ready  # noqa: E402
 
 BENCH_DIR = PROJECT_DIR / "bench"
 BIN_DIR = Path(sys.executable).parent
@@ -51,15 +51,7 @@ class Server:
 
 def servers(port: int) -> list[Server]:
     """The three HTTP designs, each with WORKERS worker processes."""
-    bentoml = [
-        str(BIN_DIR / "bentoml"),
-        "serve",
-        "service:SentimentClassifier",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    bentoml = serve_command("service:SentimentClassifier", port)
     return [
         Server(
             "fastapi",

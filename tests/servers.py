@@ -72,6 +72,19 @@ def stop(process: subprocess.Popen, grace: float = 30.0) -> int:
     return process.returncode
 
 
+def serve_command(target: str, port: int) -> list[str]:
+    """The ``bentoml serve`` command line for ``target`` on 127.0.0.1:``port``."""
+    return [
+        str(BIN_DIR / "bentoml"),
+        "serve",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 def isolated_home(parent: Path) -> Path:
     """A BENTOML_HOME sharing the session's models and bentos, nothing else.
 
@@ -103,15 +116,7 @@ def bentoml_serve(
     """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [
-        str(BIN_DIR / "bentoml"),
-        "serve",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = serve_command(target, port)
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

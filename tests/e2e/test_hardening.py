@@ -14,7 +14,14 @@ import bentoml
 import httpx
 import pytest
 
-from tests.servers import BIN_DIR, PROJECT_DIR, bentoml_serve, free_port, isolated_home
+from tests.servers import (
+    BIN_DIR,
+    PROJECT_DIR,
+    bentoml_serve,
+    free_port,
+    isolated_home,
+    serve_command,
+)
 
 pytestmark = pytest.mark.e2e
 FUZZ_SECONDS = 60
@@ -132,15 +139,7 @@ def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> N
 
 def serve_and_fail(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            str(BIN_DIR / "bentoml"),
-            "serve",
-            "service:SentimentClassifier",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-        ],
+        serve_command("service:SentimentClassifier", free_port()),
         cwd=PROJECT_DIR,
         env={**os.environ, "BENTOML_HOME": str(isolated_home(tmp_path)), **env},
         capture_output=True,

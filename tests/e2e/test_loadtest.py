@@ -9,48 +9,59 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import BIN_DIR, PROJECT_DIR
+from tests.servers import BIN_DIR, PROJECT_DIR, free_port
 
 pytestmark = pytest.mark.e2e
 SMOKE_SECONDS = 15
 
 
-def test_locust_smoke_run_passes_and_writes_reports(
-    server_url: str, tmp_path: Path
-) -> None:
-    env = {
-        **os.environ,
-        "LOCUST_P95_MS": "0",
-        "LOCUST_P99_MS": "0",
-        "LOCUST_MAX_FAILURE_RATIO": "0",
-    }
-    result = subprocess.run(
+def run_locust(
+    host: str, users: int, seconds: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """A headless Locust run of loadtests/locustfile.py against ``host``."""
+    return subprocess.run(
         [
             str(BIN_DIR / "locust"),
             "-f",
             "loadtests/locustfile.py",
             "--headless",
             "--host",
-            server_url,
+            host,
             "--users",
-            "16",
+            str(users),
             "--spawn-rate",
-            "8",
+            str(users),
             "--run-time",
-            f"{SMOKE_SECONDS}s",
-            "--stop-timeout",
-            "10",
-            "--csv",
-            str(tmp_path / "smoke"),
-            "--html",
-            str(tmp_path / "smoke.html"),
+            f"{seconds}s",
             "--only-summary",
+            *extra,
         ],
         cwd=PROJECT_DIR,
-        env=env,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=SMOKE_SECONDS + 90,
+        timeout=seconds + 90,
+    )
+
+
+def test_locust_smoke_run_passes_and_writes_reports(
+    server_url: str, tmp_path: Path
+) -> None:
+    result = run_locust(
+        server_url,
+        16,
+        SMOKE_SECONDS,
+        "--stop-timeout",
+        "10",
+        "--csv",
+        str(tmp_path / "smoke"),
+        "--html",
+        str(tmp_path / "smoke.html"),
+        env={
+            "LOCUST_P95_MS": "0",
+            "LOCUST_P99_MS": "0",
+            "LOCUST_MAX_FAILURE_RATIO": "0",
+        },
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
@@ -64,30 +75,8 @@ def test_locust_smoke_run_passes_and_writes_reports(
     assert (tmp_path / "smoke.html").stat().st_size > 1000
 
 
-def test_locust_run_fails_when_the_server_errors(tmp_path: Path) -> None:
+def test_locust_run_fails_when_the_server_errors() -> None:
     # Nothing listens on this port: every request fails, so the run must exit 1.
-    from tests.servers import free_port
-
-    result = subprocess.run(
-        [
-            str(BIN_DIR / "locust"),
-            "-f",
-            "loadtests/locustfile.py",
-            "--headless",
-            "--host",
-            f"http://127.0.0.1:{free_port()}",
-            "--users",
-            "2",
-            "--spawn-rate",
-            "2",
-            "--run-time",
-            "3s",
-            "--only-summary",
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_locust(f"http://127.0.0.1:{free_port()}", 2, 3)
     assert result.returncode == 1
     assert "LOAD TEST FAILED: failure ratio" in result.stdout + result.stderr

@@ -15,10 +15,10 @@ import pytest
 
 from loadtests.checks import load_reviews
 from tests.servers import (
-    BIN_DIR,
     PROJECT_DIR,
     free_port,
     isolated_home,
+    serve_command,
     tail,
     wait_ready,
 )
@@ -48,15 +48,7 @@ def test_sigterm_finishes_in_flight_requests(
     }
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [
-                str(BIN_DIR / "bentoml"),
-                "serve",
-                "service:SentimentClassifier",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            serve_command("service:SentimentClassifier", port),
             cwd=PROJECT_DIR,
             env=env,
             stdout=out,
