@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
@@ -197,7 +196,6 @@ class StoreModel(bentoml.models.BentoModel):
 def fail_startup(message: str) -> NoReturn:
     """Log one clear line and stop the worker with a non-zero exit code."""
     logger.error("startup failed: %s", message)
-    print(f"sentiment service: startup failed: {message}", file=sys.stderr, flush=True)
     raise SystemExit(3)
 
 

@@ -194,3 +194,50 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
     assert [p["label"] for p in out] == ["positive", "positive"]
     assert out[0]["score"] == 0.75
     assert instance.predict([]) == [] and len(FakePipeline.seen) == 1
+
+
+class FakeStoredModel:
+    """Just enough of a BentoML stored model for check_artifact."""
+
+    def __init__(self, directory, metadata: dict) -> None:
+        self.directory = directory
+        self.tag = "sentiment:test"
+        self.info = type("Info", (), {"metadata": metadata})()
+
+    def path_of(self, name: str) -> str:
+        return str(self.directory / name)
+
+
+def test_check_artifact_accepts_a_matching_file(tmp_path) -> None:
+    import sklearn
+
+    (tmp_path / service.MODEL_FILE).write_bytes(b"model bytes")
+    metadata = {
+        "versions": {"scikit-learn": sklearn.__version__},
+        "artifact_sha256": service.sha256_of(tmp_path / service.MODEL_FILE),
+    }
+    service.check_artifact(FakeStoredModel(tmp_path, metadata))
+
+
+@pytest.mark.parametrize(
+    ("write", "metadata", "message"),
+    [
+        (False, {}, "pipeline.joblib is missing"),
+        (True, {"artifact_sha256": "0" * 64}, "is corrupt"),
+        (
+            True,
+            {"versions": {"scikit-learn": "0.1.0"}},
+            "trained with scikit-learn 0.1.0",
+        ),
+    ],
+)
+def test_check_artifact_refuses_bad_models(
+    tmp_path, write: bool, metadata: dict, message: str
+) -> None:
+    from bentoml.exceptions import BentoMLException
+
+    if write:
+        (tmp_path / service.MODEL_FILE).write_bytes(b"model bytes")
+    with pytest.raises(BentoMLException, match=message) as info:
+        service.check_artifact(FakeStoredModel(tmp_path, metadata))
+    assert "make train" in str(info.value)
