@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
@@ -162,6 +163,9 @@ Reviews = Annotated[
 logger = logging.getLogger("bentoml.service.sentiment")
 
 
+CHECKED_TAGS: set[str] = set()  # artifacts check_artifact has passed in this process
+
+
 class StoreModel(bentoml.models.BentoModel):
     """A model from the local store only, failing with how to fix it when absent.
 
@@ -178,18 +182,29 @@ class StoreModel(bentoml.models.BentoModel):
             "that `bentoml models list` shows"
         )
 
+    def checked(self) -> Any:
+        """The stored model, after check_artifact (once per process per tag).
+
+        Raises:
+            NotFound: the tag is not in the store.
+            BentoMLException: the artifact is corrupt or incompatible.
+        """
+        stored = self.stored
+        if stored is None:
+            raise self.missing()
+        if str(stored.tag) not in CHECKED_TAGS:
+            check_artifact(stored)
+            CHECKED_TAGS.add(str(stored.tag))
+        return stored
+
     def to_info(self, alias: str | None = None) -> Any:
         """Describe the stored model for `bentoml build` and `serve`, once checked."""
-        if self.stored is None:
-            raise self.missing()
-        check_artifact(self.stored)
+        self.checked()
         return super().to_info(alias)
 
     def resolve(self, base_path: Any = None) -> Any:
         """The stored model, once checked; never a remote download."""
-        if self.stored is None:
-            raise self.missing()
-        check_artifact(self.stored)
+        self.checked()
         return super().resolve(base_path)
 
 
@@ -295,15 +310,18 @@ REJECTIONS = prometheus_client.Counter(
 )
 
 
+def error_payload(rule: str, message: str) -> dict[str, Any]:
+    """The error body /classify uses for every refusal (the OpenAPI ``Error``)."""
+    return {"error": message, "detail": [{"type": rule, "loc": [], "msg": message}]}
+
+
 def error_response(
     status: int, rule: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """A JSON error naming the rule; counted by rule in the rejections metric."""
     REJECTIONS.labels(rule=rule).inc()
     return JSONResponse(
-        {"error": message, "detail": [{"type": rule, "loc": [], "msg": message}]},
-        status_code=status,
-        headers=headers,
+        error_payload(rule, message), status_code=status, headers=headers
     )
 
 
@@ -324,9 +342,10 @@ class ClassifyGuard:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Guard /classify; pass everything else through."""
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if scope["path"] != "/classify" or scope["method"] != "POST":
+        if scope["type"] != "http" or (scope["path"], scope["method"]) != (
+            "/classify",
+            "POST",
+        ):
             return await self.app(scope, receive, send)
         refusal, body = await self.check(scope, receive)
         if refusal is not None:
@@ -408,11 +427,11 @@ def replay(body: bytes, receive: Any) -> Any:
 
 
 SHED_BODY = json.dumps(
-    {
-        "error": "server busy: the request could not be served within "
+    error_payload(
+        "overloaded",
+        "server busy: the request could not be served within "
         f"max_latency_ms={SETTINGS.max_latency_ms}, retry later",
-        "detail": [{"type": "overloaded", "loc": [], "msg": "batch queue full"}],
-    }
+    )
 ).encode()
 
 
@@ -623,10 +642,8 @@ class SentimentClassifier:
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             probabilities = self.pipeline.predict_proba(texts)
         predictions = to_predictions(probabilities, self.classes)
-        for label in self.classes:
-            count = sum(1 for p in predictions if p["label"] == label)
-            if count:
-                PREDICTIONS.labels(label=label).inc(count)
+        for label, count in Counter(p["label"] for p in predictions).items():
+            PREDICTIONS.labels(label=label).inc(count)
         return predictions
 
 
