@@ -30,7 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
 from loadtests.checks import load_reviews  # noqa: E402
-from tests.servers import free_port, serve_command, stop, tail, wait_ready  # noqa: E402
+from tests.servers import free_port, ready_process, serve_command  # noqa: E402
 
 BENCH_DIR = PROJECT_DIR / "bench"
 BIN_DIR = Path(sys.executable).parent
@@ -166,26 +166,9 @@ def summarise(raw: dict[str, Any], texts_per_request: int) -> dict[str, Any]:
 def running(server: Server, port: int, log: Path) -> Iterator[str]:
     """Start a server, wait for /readyz, yield its URL, stop it."""
     env = {**os.environ, "SENTIMENT_WORKERS": str(WORKERS), **server.env}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            server.command,
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(
-            url,
-            alive=lambda: process.poll() is None,
-            logs=lambda: tail(log),
-            timeout=180,
-        )
+    with ready_process(server.command, url, log, env):
         yield url
-    finally:
-        stop(process)
 
 
 def measure_servers(

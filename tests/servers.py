@@ -100,6 +100,39 @@ def isolated_home(parent: Path) -> Path:
 
 
 @contextmanager
+def ready_process(
+    command: list[str], url: str, log: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen]:
+    """Start a server process, wait for ``{url}/readyz``, yield it, then stop it.
+
+    Args:
+        command: the server's command line.
+        url: its base URL.
+        log: where its stdout and stderr go.
+        env: its whole environment.
+    """
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_ready(
+            url,
+            alive=lambda: process.poll() is None,
+            logs=lambda: tail(log),
+            timeout=READY_TIMEOUT_S,
+        )
+        yield process
+    finally:
+        stop(process)
+
+
+@contextmanager
 def bentoml_serve(
     target: str,
     log: Path,
@@ -116,27 +149,7 @@ def bentoml_serve(
     """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    command = serve_command(target, port)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_DIR,
-            env={
-                **os.environ,
-                "BENTOML_HOME": str(isolated_home(log.parent)),
-                **(env or {}),
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_ready(
-            url,
-            alive=lambda: process.poll() is None,
-            logs=lambda: tail(log),
-            timeout=READY_TIMEOUT_S,
-        )
+    home = str(isolated_home(log.parent))
+    server_env = {**os.environ, "BENTOML_HOME": home, **(env or {})}
+    with ready_process(serve_command(target, port), url, log, server_env):
         yield url
-    finally:
-        stop(process)

@@ -47,6 +47,7 @@ def test_schemathesis_fuzz_finds_no_server_error(
             "--generation-database",
             "none",
         ],
+        cwd=tmp_path,  # schemathesis writes a cache folder into its working dir
         capture_output=True,
         text=True,
         timeout=FUZZ_SECONDS + 120,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,12 +14,10 @@ import pytest
 
 from loadtests.checks import load_reviews
 from tests.servers import (
-    PROJECT_DIR,
     free_port,
     isolated_home,
+    ready_process,
     serve_command,
-    tail,
-    wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -46,15 +43,6 @@ def test_sigterm_finishes_in_flight_requests(
         "SENTIMENT_TIMEOUT_S": "60",
         "SENTIMENT_MAX_IN_FLIGHT": "1000",
     }
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            serve_command("service:SentimentClassifier", port),
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     outcomes: collections.Counter[tuple[str, str]] = collections.Counter()
     lock = threading.Lock()
     term_at: list[float] = []
@@ -76,29 +64,21 @@ def test_sigterm_finishes_in_flight_requests(
                 if not in_flight:
                     return
 
-    try:
-        wait_ready(
-            url,
-            alive=lambda: server.poll() is None,
-            logs=lambda: tail(log),
-            timeout=180,
-        )
+    command = serve_command("service:SentimentClassifier", port)
+    with ready_process(command, url, log, env) as server:
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for thread in threads:
             thread.start()
-        time.sleep(LOAD_SECONDS_BEFORE_TERM)
-        term_at.append(time.monotonic())
-        server.send_signal(signal.SIGTERM)
-        exit_code = server.wait(GRACE_S)
-        exit_after = time.monotonic() - term_at[0]
-        stop.set()
-        for thread in threads:
-            thread.join(GRACE_S)
-    finally:
-        stop.set()
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        try:
+            time.sleep(LOAD_SECONDS_BEFORE_TERM)
+            term_at.append(time.monotonic())
+            server.send_signal(signal.SIGTERM)
+            exit_code = server.wait(GRACE_S)
+            exit_after = time.monotonic() - term_at[0]
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(GRACE_S)
 
     print(
         f"SIGTERM: exit {exit_code} after {exit_after:.1f}s; outcomes {dict(outcomes)}"
