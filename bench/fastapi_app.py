@@ -17,9 +17,13 @@ import joblib
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from service import MODEL_FILE, Reviews, to_predictions
+from sentiment.artifact import MODEL_FILE
+from sentiment.config import load_settings
+from sentiment.model import to_predictions
+from sentiment.schemas import reviews_type
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+Reviews = reviews_type(load_settings().max_texts)
 pipeline = joblib.load(bentoml.models.get(MODEL_TAG).path_of(MODEL_FILE))
 classes = [str(label) for label in pipeline.classes_]
 app = FastAPI(title="sentiment baseline")
@@ -28,11 +32,11 @@ app = FastAPI(title="sentiment baseline")
 class ClassifyRequest(BaseModel):
     """Same body and rules as the BentoML service."""
 
-    texts: Reviews
+    texts: Reviews  # type: ignore[valid-type]  # built at import, like the service
 
 
 @app.post("/classify")
-def classify(body: ClassifyRequest) -> list[dict]:
+def classify(body: ClassifyRequest) -> list[dict[str, object]]:
     """One ``predict_proba`` per request, run in FastAPI's thread pool."""
     return to_predictions(pipeline.predict_proba(body.texts), classes)
 

@@ -4,7 +4,7 @@ Every server gets the same pipeline, the same worker count and the same load
 generator (wrk, one thread, loopback only), one after another in one run, so the
 ratios between them are meaningful on a shared, noisy machine.
 
-Usage: ``python bench/run.py [--duration 8] [--connections 1,16,64,256]``
+Usage: ``python -m bench.run [--duration 8] [--connections 1,16,64,256]``
 (``make bench`` installs wrk if missing and runs this). Writes
 ``bench/results.json``, ``bench/results.md`` and ``bench/results.png``.
 """
@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,14 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_DIR))
-
-from loadtests.checks import load_reviews  # noqa: E402
-from tests.servers import free_port, ready_process, serve_command  # noqa: E402
+from devtools.corpus import corpus_reviews
+from devtools.servers import (
+    BIN_DIR,
+    PROJECT_DIR,
+    free_port,
+    ready_process,
+    serve_command,
+)
+from devtools.wrk import run_wrk, summarise, write_bodies
+from sentiment.artifact import MODEL_FILE
+from sentiment.config import load_settings
 
 BENCH_DIR = PROJECT_DIR / "bench"
-BIN_DIR = Path(sys.executable).parent
 WORKERS = int(os.environ.get("SENTIMENT_WORKERS", "2"))
 BATCH_SIZES = (1, 8, 32, 128, 512)
 SHAPES = {"single": 1, "batch100": 100}
@@ -89,9 +93,8 @@ def in_process_rates(reviews: list[str], seconds: float = 2.0) -> dict[int, floa
     import bentoml
     import joblib
 
-    from service import MODEL_FILE, SETTINGS
-
-    pipeline = joblib.load(bentoml.models.get(SETTINGS.model_tag).path_of(MODEL_FILE))
+    tag = load_settings().model_tag
+    pipeline = joblib.load(bentoml.models.get(tag).path_of(MODEL_FILE))
     rates = {}
     for size in BATCH_SIZES:
         items, start, offset = 0, time.perf_counter(), 0
@@ -103,63 +106,6 @@ def in_process_rates(reviews: list[str], seconds: float = 2.0) -> dict[int, floa
         rates[size] = items / (time.perf_counter() - start)
         print(f"  in-process batch {size:>3}: {rates[size]:,.0f} items/s", flush=True)
     return rates
-
-
-def write_bodies(reviews: list[str], texts_per_request: int, path: Path) -> Path:
-    """One JSON body per line, each with ``texts_per_request`` different reviews."""
-    count = max(200, 20_000 // texts_per_request)
-    with path.open("w") as handle:
-        for i in range(count):
-            start = (i * texts_per_request) % (len(reviews) - texts_per_request)
-            texts = reviews[start : start + texts_per_request]
-            handle.write(json.dumps({"texts": texts}) + "\n")
-    return path
-
-
-def run_wrk(
-    url: str, bodies: Path, connections: int, duration: float
-) -> dict[str, Any]:
-    """One wrk run; returns the RESULT line of bench/post.lua, parsed."""
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{round(duration)}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(BENCH_DIR / "post.lua"),
-        url,
-    ]
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-        env={**os.environ, "WRK_BODIES": str(bodies)},
-    )
-    for line in result.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line.removeprefix("RESULT "))
-    raise RuntimeError(f"wrk printed no RESULT line:\n{result.stdout}\n{result.stderr}")
-
-
-def summarise(raw: dict[str, Any], texts_per_request: int) -> dict[str, Any]:
-    """req/s, reviews/s, latency and error counts from one wrk result."""
-    seconds = raw["duration_us"] / 1e6
-    statuses = {int(k): v for k, v in raw["statuses"].items()}
-    ok = statuses.get(200, 0)
-    return {
-        "req_per_s": round(ok / seconds, 1),
-        "reviews_per_s": round(ok * texts_per_request / seconds, 1),
-        "p50_ms": round(raw["p50_us"] / 1000, 1),
-        "p99_ms": round(raw["p99_us"] / 1000, 1),
-        "max_ms": round(raw["max_us"] / 1000, 1),
-        "statuses": statuses,
-        "errors_5xx": sum(v for k, v in statuses.items() if k >= 500),
-        "errors_non_200": sum(v for k, v in statuses.items() if k != 200),
-        "socket_errors": sum(raw["socket_errors"].values()),
-    }
 
 
 @contextmanager
@@ -334,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: error: wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
     connections = [int(c) for c in args.connections.split(",")]
-    reviews = load_reviews()
+    reviews = list(corpus_reviews())
     print("(a) in-process limit:", flush=True)
     in_process = in_process_rates(reviews)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:

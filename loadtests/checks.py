@@ -1,4 +1,4 @@
-"""Pure helpers of the load test: thresholds, response checks, the corpus.
+"""Pure helpers of the load test: thresholds and response checks.
 
 Kept apart from ``locustfile.py`` so tests can import them without Locust's
 gevent monkey-patching.
@@ -6,24 +6,20 @@ gevent monkey-patching.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "rotten_tomatoes_reviews.csv.gz"
 LABELS = {"positive", "negative"}
 MALFORMED_BODIES = [
-    b'{"texts": []}',
-    b'{"texts": ["ab"]}',
-    b'{"texts": ["123458303"]}',
-    b'{"texts": [42]}',
-    b'{"texts": "not a list"}',
-    b'{"text": ["wrong key"]}',
-    b"null",
-    b'{"texts": [',
+    '{"texts": []}',
+    '{"texts": ["ab"]}',
+    '{"texts": ["123458303"]}',
+    '{"texts": [42]}',
+    '{"texts": "not a list"}',
+    '{"text": ["wrong key"]}',
+    "null",
+    '{"texts": [',
 ]
 
 
@@ -69,12 +65,6 @@ def threshold_violations(
     if limits.p99_ms and p99_ms > limits.p99_ms:
         broken.append(f"p99 {p99_ms:.0f} ms > {limits.p99_ms:.0f} ms")
     return broken
-
-
-def load_reviews(path: Path = CORPUS) -> list[str]:
-    """Review texts from the shipped corpus that the service accepts."""
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-        return [row["text"] for row in csv.DictReader(handle) if len(row["text"]) >= 4]
 
 
 def check_predictions(body: Any, expected: int) -> str | None:

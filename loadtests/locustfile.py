@@ -21,16 +21,17 @@ import os
 import random
 from typing import Any
 
-from checks import (
+from locust import FastHttpUser, between, events, task
+
+from devtools.corpus import corpus_reviews
+from loadtests.checks import (
     MALFORMED_BODIES,
     Limits,
     check_predictions,
-    load_reviews,
     threshold_violations,
 )
-from locust import FastHttpUser, between, events, task
 
-REVIEWS = load_reviews()
+REVIEWS = list(corpus_reviews())
 LIMITS = Limits.from_env()
 
 
@@ -87,7 +88,7 @@ class ReviewUser(FastHttpUser):
                 )
 
 
-@events.quitting.add_listener
+@events.quitting.add_listener  # type: ignore[untyped-decorator]
 def enforce_thresholds(environment: Any, **_: Any) -> None:
     """Set exit code 1 when the run broke a threshold."""
     total = environment.stats.total

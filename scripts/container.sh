@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the bento and its image, tagged <IMAGE_NAME>:<bento version> and :latest.
-# Trains a model first if the store (BENTOML_HOME, default ~/bentoml) has none.
+# Needs a model in the store (BENTOML_HOME, default ~/bentoml): `make container`
+# trains one first through its `model` prerequisite.
 # Prints the image name, its size, the build time and how to run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,10 @@ scripts/base-image.sh
 # The docker.io engine from Debian has no buildx: use the classic builder then.
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
 
-"$BIN/bentoml" models get "$MODEL_NAME:latest" >/dev/null 2>&1 \
-  || "$BIN/python" train.py --model-name "$MODEL_NAME"
+"$BIN/bentoml" models get "$MODEL_NAME:latest" >/dev/null 2>&1 || {
+  echo "container.sh: error: no '$MODEL_NAME' model in the store; run 'make model'" >&2
+  exit 2
+}
 
 started=$(date +%s)
 bento_tag="$("$BIN/bentoml" build --output tag | tail -n 1 | sed 's/^__tag__://')"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,7 +18,6 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="bentoml-home-test-"))
 os.environ["BENTOML_HOME"] = str(_SESSION_HOME)
 os.environ.pop("SENTIMENT_MODEL_TAG", None)  # tests use the default tag
 os.environ.pop("API_KEY", None)
-sys.path.insert(0, str(PROJECT_DIR))
 
 MODEL_NAME = "sentiment"  # the service's default tag is sentiment:latest
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import bentoml_serve
+from devtools.servers import bentoml_serve
 
 
 @pytest.fixture(scope="session")

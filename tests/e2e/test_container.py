@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.servers import BIN_DIR, PROJECT_DIR, free_port, wait_ready
+from devtools.servers import BIN_DIR, PROJECT_DIR, free_port, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 TEST_IMAGE = "sentiment-classifier-test"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ import bentoml
 import httpx
 import pytest
 
-from tests.servers import (
+from devtools.servers import (
     BIN_DIR,
     PROJECT_DIR,
     bentoml_serve,
@@ -22,6 +21,7 @@ from tests.servers import (
     isolated_home,
     serve_command,
 )
+from devtools.wrk import WrkMissing, run_wrk
 
 pytestmark = pytest.mark.e2e
 FUZZ_SECONDS = 60
@@ -62,32 +62,13 @@ def test_schemathesis_fuzz_finds_no_server_error(
 
 
 def wrk_storm(url: str, body_file: Path) -> dict:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        message = "wrk is not installed (apt-get install wrk): overload test cannot run"
+    try:
+        return run_wrk(url, body_file, STORM_CONNECTIONS, STORM_SECONDS, timeout_s=15)
+    except WrkMissing as exc:
+        message = f"{exc}: the overload test cannot run"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    result = subprocess.run(
-        [
-            wrk,
-            "-t1",
-            f"-c{STORM_CONNECTIONS}",
-            f"-d{STORM_SECONDS}s",
-            "--timeout",
-            "15s",
-            "-s",
-            str(PROJECT_DIR / "bench" / "post.lua"),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=STORM_SECONDS + 60,
-        env={**os.environ, "WRK_BODIES": str(body_file)},
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, result.stdout + result.stderr
-    return json.loads(lines[-1].removeprefix("RESULT "))
 
 
 def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> None:
@@ -100,7 +81,7 @@ def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> 
         + "\n"
     )
     storm = wrk_storm(server_url, body_file)
-    statuses = {int(k): v for k, v in storm["statuses"].items()}
+    statuses = storm["statuses"]
     print(
         f"storm at {STORM_CONNECTIONS} connections: statuses {statuses}, "
         f"socket errors {storm['socket_errors']}, max {storm['max_us'] / 1e6:.2f}s"
@@ -177,3 +158,47 @@ def test_corrupt_model_is_one_clear_line_and_nonzero_exit(
     output = (result.stdout + result.stderr).strip()
     assert "pipeline.joblib is corrupt" in output and "make train" in output
     assert "Traceback" not in output
+
+
+OVERSIZED_BODIES = {
+    "1.5 MB": json.dumps({"texts": ["a good film"] * 100_000}).encode(),
+    "20 MB": b'{"texts": ["' + b"a" * 20_000_000 + b'"]}',
+}
+
+
+def post_with_urllib(url: str, body: bytes) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL of the test
+        f"{url}/classify",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def post_with_httpx(url: str, body: bytes) -> tuple[int, bytes]:
+    response = httpx.post(
+        f"{url}/classify",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    return response.status_code, response.content
+
+
+@pytest.mark.parametrize("size", list(OVERSIZED_BODIES))
+@pytest.mark.parametrize("client", [post_with_urllib, post_with_httpx])
+def test_oversized_body_gets_a_readable_413(server_url: str, client, size: str) -> None:
+    """Clients that send the whole body before reading get the 413, not a reset."""
+    status, body = client(server_url, OVERSIZED_BODIES[size])
+    assert status == 413
+    assert json.loads(body)["detail"][0]["type"] == "body_too_large"
+    after = httpx.post(f"{server_url}/classify", json={"texts": ["a fine film"]})
+    assert after.status_code == 200

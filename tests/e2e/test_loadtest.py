@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.servers import BIN_DIR, PROJECT_DIR, free_port
+from devtools.locust import run_locust
+from devtools.servers import free_port
 
 pytestmark = pytest.mark.e2e
 SMOKE_SECONDS = 15
-
-
-def run_locust(
-    host: str, users: int, seconds: int, *extra: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    """A headless Locust run of loadtests/locustfile.py against ``host``."""
-    return subprocess.run(
-        [
-            str(BIN_DIR / "locust"),
-            "-f",
-            "loadtests/locustfile.py",
-            "--headless",
-            "--host",
-            host,
-            "--users",
-            str(users),
-            "--spawn-rate",
-            str(users),
-            "--run-time",
-            f"{seconds}s",
-            "--only-summary",
-            *extra,
-        ],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=seconds + 90,
-    )
 
 
 def test_locust_smoke_run_passes_and_writes_reports(

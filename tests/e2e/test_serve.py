@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from modulefinder import ModuleFinder
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.servers import BIN_DIR, PROJECT_DIR, bentoml_serve
+from devtools.servers import BIN_DIR, PROJECT_DIR, bentoml_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -110,6 +111,32 @@ def built_bento(trained_model: str) -> str:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+
+
+def local_modules_imported_by(entry: Path) -> set[Path]:
+    """Project files that ``entry`` imports, directly or through each other."""
+    finder = ModuleFinder(path=[str(PROJECT_DIR)])
+    finder.run_script(str(entry))
+    files = {
+        Path(module.__file__).resolve()
+        for module in finder.modules.values()
+        if module.__file__
+        and Path(module.__file__).resolve().is_relative_to(PROJECT_DIR)
+    }
+    return {path.relative_to(PROJECT_DIR) for path in files}
+
+
+def test_local_module_finder_sees_the_package() -> None:
+    modules = local_modules_imported_by(PROJECT_DIR / "service.py")
+    assert Path("sentiment/artifact.py") in modules
+    assert Path("sentiment/middleware.py") in modules
+
+
+def test_built_bento_has_every_module_the_service_imports(built_bento: str) -> None:
+    source = Path(bentoml.get(built_bento).path) / "src"
+    needed = local_modules_imported_by(PROJECT_DIR / "service.py")
+    missing = sorted(str(path) for path in needed if not (source / path).is_file())
+    assert missing == [], f"bentofile.yaml's include misses {missing}"
 
 
 def test_built_bento_contains_model_and_serves(

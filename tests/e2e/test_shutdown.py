@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests.checks import load_reviews
-from tests.servers import (
+from devtools.corpus import corpus_reviews
+from devtools.servers import (
     free_port,
     isolated_home,
     ready_process,
@@ -31,7 +31,7 @@ SEND_MARGIN_S = 0.05  # a request counts as in flight once it was sent this long
 def test_sigterm_finishes_in_flight_requests(
     trained_model: str, tmp_path: Path
 ) -> None:
-    reviews = load_reviews()
+    reviews = list(corpus_reviews())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
 import service
-
-
-def classify(client: TestClient, body: object) -> httpx.Response:
-    return client.post(
-        "/classify",
-        content=json.dumps(body),
-        headers={"content-type": "application/json"},
-    )
+from tests.integration.conftest import post_classify
 
 
 def test_classify_labels_clear_reviews(
     client: TestClient, clear_reviews: list[tuple[str, str]]
 ) -> None:
     texts = [text for text, _ in clear_reviews]
-    response = classify(client, {"texts": texts})
+    response = post_classify(client, {"texts": texts})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -39,9 +30,9 @@ def test_order_is_kept_for_mixed_batches(
     client: TestClient, clear_reviews: list[tuple[str, str]]
 ) -> None:
     texts = [text for text, _ in clear_reviews]
-    singles = [classify(client, {"texts": [t]}).json()[0] for t in texts]
+    singles = [post_classify(client, {"texts": [t]}).json()[0] for t in texts]
     reordered = texts[::-1] + texts
-    body = classify(client, {"texts": reordered}).json()
+    body = post_classify(client, {"texts": reordered}).json()
     expected = singles[::-1] + singles
     assert [b["label"] for b in body] == [e["label"] for e in expected]
     assert [b["score"] for b in body] == pytest.approx([e["score"] for e in expected])
@@ -50,7 +41,7 @@ def test_order_is_kept_for_mixed_batches(
 @pytest.mark.parametrize("size", [1, 2, 100, service.SETTINGS.max_texts])
 def test_batch_shapes(client: TestClient, size: int) -> None:
     texts = [f"review number {i}: a wonderful film" for i in range(size)]
-    response = classify(client, {"texts": texts})
+    response = post_classify(client, {"texts": texts})
     assert response.status_code == 200
     assert len(response.json()) == size
 
@@ -75,7 +66,7 @@ def test_batch_shapes(client: TestClient, size: int) -> None:
 def test_bad_input_gets_400_naming_rule_and_item(
     client: TestClient, body: object, rule: str, loc: list
 ) -> None:
-    response = classify(client, body)
+    response = post_classify(client, body)
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert {"type": rule, "loc": loc} in [
@@ -94,7 +85,7 @@ def test_invalid_json_is_400(client: TestClient) -> None:
 
 
 def test_every_bad_item_is_reported(client: TestClient) -> None:
-    response = classify(client, {"texts": ["abc", "a fine film", "77", "  "]})
+    response = post_classify(client, {"texts": ["abc", "a fine film", "77", "  "]})
     assert response.status_code == 400
     locs = [d["loc"] for d in response.json()["detail"]]
     assert locs == [["texts", 0], ["texts", 2], ["texts", 3]]
@@ -112,7 +103,7 @@ def test_concurrent_requests_are_answered_in_order(
     with ThreadPoolExecutor(max_workers=16) as pool:
         responses = list(
             pool.map(
-                lambda i: classify(client, {"texts": rotated(texts, i)}), range(48)
+                lambda i: post_classify(client, {"texts": rotated(texts, i)}), range(48)
             )
         )
     for i, response in enumerate(responses):
@@ -130,3 +121,26 @@ def test_openapi_documents_classify(client: TestClient) -> None:
     spec = client.get("/docs.json").json()
     assert "/classify" in spec["paths"]
     assert "post" in spec["paths"]["/classify"]
+
+
+def test_number_refusal_names_the_number(client: TestClient) -> None:
+    response = post_classify(client, {"texts": ["123458303"]})
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["msg"] == (
+        "review cannot be a number, got 123458303"
+    )
+
+
+def test_model_info_shows_the_live_model(
+    client: TestClient, trained_model: str
+) -> None:
+    info = client.get("/model-info").json()
+    assert info["tag"] == trained_model
+    assert 0.5 < info["metrics"]["accuracy"] <= 1.0
+
+
+def test_served_spec_declares_the_error_body(client: TestClient) -> None:
+    spec = client.get("/docs.json").json()
+    responses = spec["paths"]["/classify"]["post"]["responses"]
+    assert {"400", "413", "415", "429", "503"} <= set(responses)
+    assert "BrokenRule" in spec["components"]["schemas"]

@@ -7,15 +7,7 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
-
-def post(client: TestClient, content: bytes, content_type: str = "application/json"):
-    return client.post(
-        "/classify", content=content, headers={"content-type": content_type}
-    )
-
-
-def rules(response) -> set[str]:
-    return {item["type"] for item in response.json()["detail"]}
+from tests.integration.conftest import post_classify, rules
 
 
 @pytest.mark.parametrize(
@@ -44,7 +36,7 @@ def rules(response) -> set[str]:
 def test_bad_bodies_get_a_4xx_naming_the_rule(
     client: TestClient, content: bytes, status: int, rule: str
 ) -> None:
-    response = post(client, content)
+    response = post_classify(client, content)
     assert response.status_code == status, response.text
     assert rule in rules(response)
 
@@ -54,7 +46,7 @@ def test_bad_bodies_get_a_4xx_naming_the_rule(
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"],
 )
 def test_wrong_content_type_is_415(client: TestClient, content_type: str) -> None:
-    response = post(client, b'{"texts": ["a fine film"]}', content_type)
+    response = post_classify(client, b'{"texts": ["a fine film"]}', content_type)
     assert response.status_code == 415
     assert rules(response) == {"unsupported_media_type"}
 
@@ -71,14 +63,14 @@ def test_wrong_content_type_is_415(client: TestClient, content_type: str) -> Non
 def test_emoji_and_right_to_left_text_are_classified(
     client: TestClient, text: str
 ) -> None:
-    response = post(client, json.dumps({"texts": [text]}).encode())
+    response = post_classify(client, json.dumps({"texts": [text]}).encode())
     assert response.status_code == 200
     assert response.json()[0]["label"] in {"positive", "negative"}
 
 
 def test_server_still_answers_after_the_junk(client: TestClient) -> None:
-    post(client, b"\x00\x01\x02")
-    response = post(client, b'{"texts": ["a wonderful, moving film"]}')
+    post_classify(client, b"\x00\x01\x02")
+    response = post_classify(client, b'{"texts": ["a wonderful, moving film"]}')
     assert response.status_code == 200
     assert response.json()[0]["label"] == "positive"
 

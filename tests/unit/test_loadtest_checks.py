@@ -46,9 +46,3 @@ def test_limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_check_predictions(body, expected: int, ok: bool) -> None:
     assert (checks.check_predictions(body, expected) is None) is ok
-
-
-def test_corpus_reviews_are_valid_inputs() -> None:
-    reviews = checks.load_reviews()
-    assert len(reviews) > 10_000
-    assert all(len(r) >= 4 for r in reviews)

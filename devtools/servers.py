@@ -24,7 +24,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def wait_ready(
@@ -60,7 +61,7 @@ def tail(log: Path, lines: int = 40) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def stop(process: subprocess.Popen, grace: float = 30.0) -> int:
+def stop(process: subprocess.Popen[bytes], grace: float = 30.0) -> int:
     """SIGTERM the process group, then SIGKILL it if it outlives ``grace``."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -102,7 +103,7 @@ def isolated_home(parent: Path) -> Path:
 @contextmanager
 def ready_process(
     command: list[str], url: str, log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait for ``{url}/readyz``, yield it, then stop it.
 
     Args:

@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of the service against the classic FastAPI design."""

@@ -1,0 +1,1 @@
+"""Locust load tests for POST /classify and their pass/fail checks."""

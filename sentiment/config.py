@@ -1,0 +1,64 @@
+"""Runtime settings, read once from ``SENTIMENT_*`` environment variables.
+
+The service builds one :class:`Settings` at import and passes it to whatever
+needs it; nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+class Settings(BaseSettings):
+    """Serving knobs; each field is the env var ``SENTIMENT_<FIELD>`` (README table)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SENTIMENT_",
+        env_ignore_empty=True,
+        str_strip_whitespace=True,
+        frozen=True,
+        extra="ignore",
+    )
+
+    model_tag: str = "sentiment:latest"
+    workers: PositiveInt = 2
+    max_batch_size: PositiveInt = 256
+    max_latency_ms: PositiveInt = 1_000
+    max_texts: PositiveInt = 256
+    batching: bool = True
+    recycle_every: NonNegativeInt = 32
+    access_log: bool = False
+    tracing: bool = False
+    max_in_flight: PositiveInt = 128
+    max_body_bytes: PositiveInt = 1 << 20
+    timeout_s: PositiveInt = 10
+    api_key: SecretStr = Field(default=SecretStr(""), validation_alias="API_KEY")
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment.
+
+    Raises:
+        SettingsError: one line naming each bad variable and what it must be.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{env_name(error['loc'])}={error['input']!r}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"bad environment: {problems}") from None
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable behind a settings field."""
+    field = str(loc[0]) if loc else "?"
+    if field == "API_KEY":
+        return field
+    return f"SENTIMENT_{field.upper()}"

@@ -1,0 +1,50 @@
+"""Correct BentoML's OpenAPI spec: declare the error bodies /classify really sends."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sentiment.schemas import ErrorBody
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: each broken rule with the item it concerns",
+    "401": "Missing or wrong API key (only when API_KEY is set)",
+    "413": "Request body over SENTIMENT_MAX_BODY_BYTES",
+    "415": "Content-Type is not application/json",
+    "429": "Too many requests in flight; retry after Retry-After seconds",
+    "503": "Could not be served within max_latency_ms; retry after Retry-After",
+}
+NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
+
+
+def error_schemas() -> dict[str, Any]:
+    """``Error`` and the models it refers to, as OpenAPI component schemas."""
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = schema.pop("$defs", {})
+    return {"Error": schema, **nested}
+
+
+def corrected_spec(spec: dict[str, Any], path: str = "/classify") -> dict[str, Any]:
+    """A copy of BentoML's spec with ``path``'s real error responses declared.
+
+    BentoML declares ``detail`` as a string and lists 404/500; the service answers
+    every refusal with :class:`~sentiment.schemas.ErrorBody` instead.
+    """
+    fixed = copy.deepcopy(spec)
+    fixed.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+    post = fixed["paths"][path]["post"]
+    responses = {
+        str(status): body
+        for status, body in post["responses"].items()
+        if str(status) not in NOT_ANSWERED
+    }
+    for status, description in ERROR_RESPONSES.items():
+        responses[status] = {
+            "description": description,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+            },
+        }
+    post["responses"] = responses
+    return fixed

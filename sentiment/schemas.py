@@ -1,0 +1,116 @@
+"""The review rules and the bodies of the HTTP API, as pydantic models.
+
+The same :func:`review_problem` decides what the API refuses and what
+``train.py`` drops, so the model never learns from text it would not serve.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic_core import PydanticCustomError
+
+MIN_CHARS = 4
+MAX_CHARS = 5_000
+NUMBER_RE = re.compile(r"[+-]?\d+")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR, LF are fine
+EXAMPLE_TEXTS = ["a wonderful, moving film", "a dull and lifeless mess"]
+
+
+def review_problem(text: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Say which review rule ``text`` breaks, or None when it is a valid review.
+
+    Returns:
+        ``(rule, message template, context)``, e.g. ``("review_too_short",
+        "review must have at least {min} characters ...", {...})``.
+    """
+    if len(text) > MAX_CHARS:
+        return (
+            "review_too_long",
+            "review must have at most {max} characters, got {length}",
+            {"max": MAX_CHARS, "length": len(text)},
+        )
+    if match := CONTROL_RE.search(text):
+        return (
+            "review_has_control_character",
+            "review must not contain control characters, found {char} at {position}",
+            {"char": repr(match.group()), "position": match.start()},
+        )
+    stripped = text.strip()
+    if NUMBER_RE.fullmatch(stripped):
+        return (
+            "review_is_number",
+            "review cannot be a number, got {text}",
+            {"text": stripped},
+        )
+    if len(stripped) < MIN_CHARS:
+        return (
+            "review_too_short",
+            "review must have at least {min} characters after stripping "
+            "whitespace, got {length}",
+            {"min": MIN_CHARS, "length": len(stripped)},
+        )
+    return None
+
+
+def check_review(text: str) -> str:
+    """Validate one review and return it stripped.
+
+    Raises:
+        PydanticCustomError: typed with the rule's name (see :func:`review_problem`).
+    """
+    if problem := review_problem(text):
+        raise PydanticCustomError(*problem)
+    return text.strip()
+
+
+Review = Annotated[StrictStr, AfterValidator(check_review)]
+
+
+def reviews_type(max_texts: int) -> Any:
+    """The request's ``texts`` type: 1 to ``max_texts`` valid reviews."""
+    return Annotated[
+        list[Review],
+        Field(
+            min_length=1,
+            max_length=max_texts,
+            description=f"1 to {max_texts} reviews, each {MIN_CHARS}-{MAX_CHARS} "
+            "characters and not just a number",
+            examples=[EXAMPLE_TEXTS],
+        ),
+    ]
+
+
+class Prediction(BaseModel):
+    """The classifier's answer for one review."""
+
+    label: Literal["negative", "positive"]
+    score: float = Field(ge=0.5, le=1.0, description="probability of `label`")
+    probabilities: dict[str, float]
+
+
+class BrokenRule(BaseModel):
+    """One rule a request broke, and where."""
+
+    model_config = ConfigDict(title="BrokenRule")
+
+    type: str = Field(title="Rule", description="e.g. review_too_short")
+    loc: list[str | int] = Field(title="Where: field and item index")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every refusal (400/401/413/415/429/503)."""
+
+    model_config = ConfigDict(title="Error")
+
+    error: str = Field(title="Message")
+    detail: list[BrokenRule] = Field(default_factory=list, title="Broken rules")
+
+
+def error_payload(rule: str, message: str) -> dict[str, Any]:
+    """The JSON body of a refusal that breaks one rule."""
+    body = ErrorBody(error=message, detail=[BrokenRule(type=rule, loc=[], msg=message)])
+    return body.model_dump()

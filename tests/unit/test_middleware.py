@@ -1,0 +1,170 @@
+"""Unit tests for sentiment.middleware, driven in-process with a fake app."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentiment.config import Settings
+from sentiment.middleware import (
+    DRAIN_FACTOR,
+    ClassifyGuard,
+    ConnectionRecycler,
+    OperatorEndpoints,
+)
+from tests.asgi import Exchange, FakeApp, request
+
+SETTINGS = Settings(max_body_bytes=64, max_in_flight=2)
+GOOD_BODY = b'{"texts": ["fine film"]}'
+
+
+def guarded(
+    settings: Settings = SETTINGS, **app: object
+) -> tuple[ClassifyGuard, FakeApp]:
+    fake = FakeApp(**app)  # type: ignore[arg-type]
+    return ClassifyGuard(fake, settings), fake
+
+
+def rule_of(exchange: Exchange) -> str:
+    return json.loads(exchange.body)["detail"][0]["type"]
+
+
+def test_good_request_reaches_the_app_with_its_whole_body() -> None:
+    guard, app = guarded()
+    assert request(guard, GOOD_BODY, chunk_size=7).status == 200
+    assert app.seen == [GOOD_BODY]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [b"text/plain", b"multipart/form-data; boundary=x", b"application/xml"],
+)
+def test_wrong_content_type_is_415(content_type: bytes) -> None:
+    guard, app = guarded()
+    result = request(guard, headers={b"content-type": content_type})
+    assert result.status == 415 and rule_of(result) == "unsupported_media_type"
+    assert app.seen == []
+
+
+def test_json_with_charset_is_accepted() -> None:
+    guard, _ = guarded()
+    charset = {b"content-type": b"application/json; charset=utf-8"}
+    assert request(guard, headers=charset).status == 200
+
+
+@pytest.mark.parametrize("chunk_size", [None, 10])
+def test_body_over_the_cap_is_drained_then_413(chunk_size: int | None) -> None:
+    guard, app = guarded()
+    body = b'{"texts": ["' + b"a" * 300 + b'"]}'
+    result = request(guard, body, chunk_size=chunk_size)
+    assert result.status == 413 and rule_of(result) == "body_too_large"
+    assert app.seen == []
+    chunks = -(-len(body) // (chunk_size or len(body)))
+    assert result.chunks_read == chunks, "the whole body is read before the 413"
+    assert b"connection" not in result.headers
+
+
+def test_body_beyond_the_drain_limit_is_refused_and_closed() -> None:
+    guard, app = guarded()
+    body = b"x" * (SETTINGS.max_body_bytes * DRAIN_FACTOR + 500)
+    result = request(guard, body, chunk_size=100)
+    assert result.status == 413 and result.headers[b"connection"] == b"close"
+    assert result.chunks_read < len(body) // 100
+    assert app.seen == []
+
+
+def test_declared_length_beyond_the_drain_limit_is_refused_unread() -> None:
+    guard, _ = guarded()
+    too_long = str(SETTINGS.max_body_bytes * DRAIN_FACTOR + 1).encode()
+    result = request(guard, headers={b"content-length": too_long})
+    assert result.status == 413 and result.chunks_read == 0
+    assert result.headers[b"connection"] == b"close"
+
+
+def test_api_key_required_when_set() -> None:
+    guard, _ = guarded(Settings(max_body_bytes=64, API_KEY="s3cret"))
+    missing = request(guard)
+    wrong = request(guard, headers={b"authorization": b"Bearer nope"})
+    right = request(guard, headers={b"authorization": b"Bearer s3cret"})
+    assert missing.status == wrong.status == 401
+    assert rule_of(missing) == "unauthorized"
+    assert missing.headers[b"www-authenticate"] == b"Bearer"
+    assert b"s3cret" not in missing.body
+    assert right.status == 200
+
+
+def test_checks_run_in_documented_order() -> None:
+    """401 before 415 before 429 before 413, as ClassifyGuard's docstring says."""
+    guard, _ = guarded(Settings(max_body_bytes=8, max_in_flight=1, API_KEY="k"))
+    guard.in_flight = 1
+    bad_everything = {b"content-type": b"text/plain"}
+    assert request(guard, b"x" * 100, headers=bad_everything).status == 401
+    auth = {b"authorization": b"Bearer k"}
+    assert request(guard, b"x" * 100, headers={**auth, **bad_everything}).status == 415
+    assert request(guard, b"x" * 100, headers=auth).status == 429
+    guard.in_flight = 0
+    assert request(guard, b"x" * 100, headers=auth).status == 413
+
+
+def test_other_paths_pass_through_untouched() -> None:
+    guard, _ = guarded(Settings(API_KEY="s3cret"))
+    assert request(guard, path="/livez", method="GET").status == 200
+
+
+def test_shed_503_gets_clear_body_and_retry_after() -> None:
+    guard, _ = guarded(status=503, body=b'{"error": "An unexpected error"}')
+    result = request(guard)
+    assert result.status == 503
+    assert result.headers[b"retry-after"] == b"1"
+    assert int(result.headers[b"content-length"]) == len(result.body)
+    assert rule_of(result) == "overloaded"
+    assert b"max_latency_ms=1000" in result.body
+
+
+def test_in_flight_limit_gives_429_with_retry_after() -> None:
+    guard, app = guarded()
+    guard.in_flight = SETTINGS.max_in_flight
+    result = request(guard)
+    assert result.status == 429 and rule_of(result) == "overloaded"
+    assert result.headers[b"retry-after"] == b"1"
+    assert app.seen == []
+
+
+def test_in_flight_count_returns_to_zero() -> None:
+    guard, _ = guarded()
+    for body in (GOOD_BODY, b"x" * 300):
+        request(guard, body)
+    assert guard.in_flight == 0
+
+
+def test_recycler_closes_every_nth_connection() -> None:
+    recycler = ConnectionRecycler(FakeApp(), every=3)
+    closing = [
+        i for i in range(7) if request(recycler).headers.get(b"connection") == b"close"
+    ]
+    assert closing == [2, 5]
+
+
+def test_recycler_off_with_zero() -> None:
+    recycler = ConnectionRecycler(FakeApp(), every=0)
+    assert all(b"connection" not in request(recycler).headers for _ in range(5))
+
+
+def test_operator_endpoints_answer_and_cache_the_spec() -> None:
+    calls: list[str] = []
+
+    def spec() -> dict[str, object]:
+        calls.append("spec")
+        return {"openapi": "3.0.2"}
+
+    endpoints = OperatorEndpoints(
+        FakeApp(), model_info=lambda: {"tag": "sentiment:x"}, spec=spec
+    )
+    info = request(endpoints, method="GET", path="/model-info")
+    assert json.loads(info.body) == {"tag": "sentiment:x"}
+    for _ in range(2):
+        docs = request(endpoints, method="GET", path="/docs.json")
+        assert json.loads(docs.body) == {"openapi": "3.0.2"}
+    assert calls == ["spec"]
+    assert request(endpoints, method="GET", path="/livez").body == b"[]"
