@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from modulefinder import ModuleFinder
 from concurrent.futures import ThreadPoolExecutor
+from modulefinder import ModuleFinder
 from pathlib import Path
 
 import bentoml
