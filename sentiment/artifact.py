@@ -62,6 +62,14 @@ class DataInfo(BaseModel):
     fit_seconds: float
 
 
+class CrossValidation(BaseModel):
+    """Accuracy of the chosen configuration over stratified folds of the corpus."""
+
+    folds: int
+    accuracy_mean: float
+    accuracy_std: float
+
+
 class ModelMetadata(BaseModel):
     """What ``train.py`` stores with the model and the service reads back."""
 
@@ -73,6 +81,8 @@ class ModelMetadata(BaseModel):
     labels: list[str]
     versions: dict[str, str]
     git_commit: str
+    preset: str | None = None
+    cv: CrossValidation | None = None
     artifact_sha256: str | None = None
 
 
@@ -85,6 +95,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def without_none(value: Any) -> Any:
+    """``value`` with None-valued keys dropped: BentoML metadata refuses None."""
+    if isinstance(value, dict):
+        return {k: without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_none(item) for item in value]
+    return value
+
+
 def save_model(pipeline: Any, name: str, metadata: ModelMetadata) -> str:
     """Save a fitted pipeline and its metadata to the model store.
 
@@ -94,7 +113,7 @@ def save_model(pipeline: Any, name: str, metadata: ModelMetadata) -> str:
     import joblib
 
     labels = {"task": "sentiment-classification", "framework": "scikit-learn"}
-    payload = metadata.model_dump(mode="json", exclude_none=True)
+    payload = without_none(metadata.model_dump(mode="json"))
     with bentoml.models.create(name, labels=labels, metadata=payload) as model:
         artifact = Path(model.path_of(MODEL_FILE))
         joblib.dump(pipeline, artifact)
@@ -233,6 +252,9 @@ def describe_model(model: Any) -> dict[str, Any]:
             "n_test": metrics.n_test,
         },
         "labels": metadata.labels,
+        "preset": metadata.preset,
+        "params": metadata.params,
+        "cv": metadata.cv.model_dump() if metadata.cv else None,
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,

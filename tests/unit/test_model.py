@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from sentiment.model import to_predictions
+import numpy as np
+import pytest
+
+from sentiment.model import (
+    PRESETS,
+    LinearScorer,
+    ModelParams,
+    build_pipeline,
+    scorer,
+    speed_up_inference,
+    to_predictions,
+)
 from sentiment.schemas import Prediction
 
 
@@ -20,3 +31,55 @@ def test_to_predictions_picks_best_label_in_row_order() -> None:
 
 def test_to_predictions_empty_batch() -> None:
     assert to_predictions(np.empty((0, 2)), ["negative", "positive"]) == []
+
+
+@pytest.fixture(scope="module")
+def texts_and_labels() -> tuple[list[str], list[str]]:
+    positive = ["a wonderful film", "great acting", "moving and funny", "superb cast"]
+    negative = ["a boring mess", "dull and tedious", "awful acting", "lifeless plot"]
+    texts = [f"{t} {i}" for i in range(5) for t in positive + negative]
+    labels = (["positive"] * 4 + ["negative"] * 4) * 5
+    return texts, labels
+
+
+@pytest.mark.parametrize("classifier", ["logreg", "vote"])
+def test_lean_scorer_gives_the_pipelines_probabilities(
+    texts_and_labels: tuple[list[str], list[str]], classifier: str
+) -> None:
+    texts, labels = texts_and_labels
+    params = ModelParams(n_features=1 << 16, char_min_df=1, classifier=classifier)
+    pipeline = speed_up_inference(build_pipeline(params).fit(texts, labels))
+    assert LinearScorer.supports(pipeline)
+    unseen = ["a wonderful, moving film", "dull", "zzz", "superb but tedious"]
+    lean = scorer(pipeline)(texts + unseen)
+    np.testing.assert_allclose(lean, pipeline.predict_proba(texts + unseen), atol=1e-6)
+
+
+def test_classic_pipeline_falls_back_to_sklearn(
+    texts_and_labels: tuple[list[str], list[str]],
+) -> None:
+    texts, labels = texts_and_labels
+    params = replace(PRESETS["classic"].params, char_min_df=1)
+    pipeline = speed_up_inference(build_pipeline(params).fit(texts, labels))
+    assert not LinearScorer.supports(pipeline)
+    np.testing.assert_allclose(
+        scorer(pipeline)(texts), pipeline.predict_proba(texts), atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_learns_the_toy_task(
+    texts_and_labels: tuple[list[str], list[str]], name: str
+) -> None:
+    texts, labels = texts_and_labels
+    params = replace(PRESETS[name].params, char_min_df=1)
+    pipeline = build_pipeline(params).fit(texts, labels)
+    assert list(pipeline.predict(["a wonderful film", "a boring mess"])) == [
+        "positive",
+        "negative",
+    ]
+
+
+def test_a_model_needs_some_features() -> None:
+    with pytest.raises(ValueError, match="word or character"):
+        build_pipeline(ModelParams(word_ngrams=None, char_ngrams=None))

@@ -25,6 +25,7 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
 
     instance = object.__new__(service.SentimentClassifier.inner)
     instance.pipeline = FakePipeline()
+    instance.predict_proba = instance.pipeline.predict_proba
     instance.classes = list(dummy.classes_)
     out = instance.predict(["  raw text ", "another"])
     assert FakePipeline.seen == [["  raw text ", "another"]]

@@ -20,7 +20,7 @@ from tests.unit.conftest import write_frame
 def test_pipeline_learns_and_evaluate_reports_all_metrics(
     reviews: pd.DataFrame,
 ) -> None:
-    pipeline = build_pipeline(ModelParams(char_min_df=1))
+    pipeline = build_pipeline(ModelParams(char_min_df=1, n_features=1 << 12))
     pipeline.fit(list(reviews["text"]), reviews["label"])
     metrics = train.evaluate(pipeline, reviews["text"], reviews["label"])
     assert metrics["accuracy"] == 1.0
@@ -49,12 +49,18 @@ def test_evaluate_counts_mistakes() -> None:
 
 def test_training_is_reproducible(reviews: pd.DataFrame, tmp_path: Path) -> None:
     path = write_frame(pd.concat([reviews] * 1), tmp_path / "r.csv")
-    params = train.TrainParams(test_size=0.5, seed=3, model=ModelParams(char_min_df=1))
+    params = train.TrainParams(
+        test_size=0.5,
+        seed=3,
+        model=ModelParams(char_min_df=1, n_features=1 << 12),
+        cv_folds=2,
+    )
     runs = [
         train.train(path, "text", "label", params, log=lambda _: None) for _ in "ab"
     ]
-    (_, metrics_a, info_a), (_, metrics_b, info_b) = runs
+    (_, metrics_a, info_a, cv_a), (_, metrics_b, info_b, cv_b) = runs
     assert metrics_a == metrics_b
+    assert cv_a == cv_b and cv_a is not None and cv_a.folds == 2
     assert info_a.model_dump(exclude={"fit_seconds"}) == info_b.model_dump(
         exclude={"fit_seconds"}
     )
@@ -90,6 +96,7 @@ def models_in_store() -> list[str]:
         (lambda d: d / "r.csv", ["--label-column", "stars"], "missing column"),
         (lambda d: d / "one_class.csv", [], "need 2 classes"),
         (lambda d: d / "short.csv", [], "no reviews left"),
+        (lambda d: d / "r.csv", ["--cv", "9"], "needs at least 9 reviews per class"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2_and_write_nothing(
@@ -140,6 +147,10 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
             "0.25",
             "--metrics-out",
             str(metrics_out),
+            "--preset",
+            "fast",
+            "--cv",
+            "2",
         ]
     )
     assert code == 0
@@ -156,6 +167,8 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert meta["data"]["sha256"] == sha256_of(data)
     assert meta["data"]["rows_kept"] == 32
     assert meta["params"]["seed"] == 42
+    assert meta["preset"] == "fast" and "char_ngrams" not in meta["params"]["model"]
+    assert meta["cv"]["folds"] == 2 and 0 <= meta["cv"]["accuracy_mean"] <= 1
     assert meta["versions"]["scikit-learn"]
     assert meta["git_commit"]
     saved = json.loads(metrics_out.read_text())
