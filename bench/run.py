@@ -6,8 +6,15 @@ noisy machine:
 (b) the classic FastAPI design, one predict per request, with the default model;
 (c) this service with the classic model (the one it shipped before the fast
     featurizer), "before";
-(d) this service as shipped, with the default model;
-then a mixed Locust load (150 users) against (b) and (d).
+(d) this service with BentoML's own batching dispatcher instead of the idle-first
+    one (``SENTIMENT_DISPATCH=cork``);
+(e) this service as shipped, with the default model;
+then a mixed Locust load (150 users) against (b) and (e).
+
+Each server is measured in this order, so the lone-client points are comparable:
+100-review requests at 1 connection on the fresh server, single reviews at every
+connection count, 100-review requests at 1 connection right after the 256-connection
+burst, then 100-review requests at the other connection counts.
 
 Usage: ``python -m bench.run [--duration 8] [--connections 1,16,64,256]``
 (``make bench``). It trains its own two models (``bench-accurate``,
@@ -95,7 +102,13 @@ def servers(port: int, models: dict[str, str]) -> list[Server]:
             bentoml,
             {"SENTIMENT_MODEL_TAG": models["classic"]},
         ),
-        Server("bentoml", "(d) BentoML as shipped", bentoml, default),
+        Server(
+            "bentoml_cork",
+            "(d) BentoML, BentoML's own dispatcher",
+            bentoml,
+            {**default, "SENTIMENT_DISPATCH": "cork"},
+        ),
+        Server("bentoml", "(e) BentoML as shipped", bentoml, default),
     ]
 
 
@@ -172,21 +185,31 @@ def measure_servers(
         results[server.name] = {}
         with running(server, port, work / f"{server.name}.log") as url:
             run_wrk(url, bodies["single"], 16, 3)  # warm-up, not recorded
-            for shape, n in SHAPES.items():
-                for c in connections:
-                    row = summarise(run_wrk(url, bodies[shape], c, duration), n)
-                    results[server.name][f"{shape}@{c}"] = row
-                    print(
-                        f"  {shape:>8} c={c:<3} {row['req_per_s']:>8,.0f} req/s "
-                        f"{row['reviews_per_s']:>9,.0f} reviews/s p50 {row['p50_ms']:>7} ms "
-                        f"p99 {row['p99_ms']:>7} ms non-200 {row['errors_non_200']} "
-                        f"socket errors {row['socket_errors']}",
-                        flush=True,
-                    )
+            for key, shape, c in measuring_order(connections):
+                n = SHAPES[shape]
+                row = summarise(run_wrk(url, bodies[shape], c, duration), n)
+                results[server.name][key] = row
+                print(
+                    f"  {key:>22} {row['req_per_s']:>8,.0f} req/s "
+                    f"{row['reviews_per_s']:>9,.0f} reviews/s p50 {row['p50_ms']:>7} ms "
+                    f"p99 {row['p99_ms']:>7} ms non-200 {row['errors_non_200']} "
+                    f"socket errors {row['socket_errors']}",
+                    flush=True,
+                )
             if server.name in MIXED_SERVERS:
                 mixed[server.name] = mixed_load(url, work / server.name)
                 print(f"  mixed Locust: {mixed[server.name]}", flush=True)
     return results, mixed
+
+
+def measuring_order(connections: list[int]) -> list[tuple[str, str, int]]:
+    """``(key, shape, connections)`` in measuring order (see the module docstring)."""
+    order = [("batch100@1 fresh", "batch100", 1)]
+    order += [(f"single@{c}", "single", c) for c in connections]
+    if max(connections) >= 256:
+        order.append(("batch100@1 after burst", "batch100", 1))
+    order += [(f"batch100@{c}", "batch100", c) for c in connections if c > 1]
+    return order
 
 
 def mixed_load(url: str, prefix: Path) -> dict[str, Any]:
@@ -281,6 +304,16 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
                 max(bulk) >= 3 * max(bulk_before) and max(bulk) >= 0.75 * limit,
             )
         )
+    for key in ("batch100@1 fresh", "batch100@1 after burst", "single@1"):
+        if key in shipped and key in fastapi:
+            ours_ms, theirs_ms = shipped[key]["p50_ms"], fastapi[key]["p50_ms"]
+            rows.append(
+                verdict(
+                    f"lone client, {key}: p50 <= 1.1x FastAPI's",
+                    f"{ours_ms} ms vs {theirs_ms} ms = {ours_ms / theirs_ms:.2f}x",
+                    ours_ms <= 1.1 * theirs_ms,
+                )
+            )
     if {"bentoml", "fastapi"} <= set(mixed):
         ours, theirs = mixed["bentoml"], mixed["fastapi"]
         rows.append(
@@ -366,7 +399,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     for col, shape in enumerate(SHAPES):
         for name, points in report["servers"].items():
-            keys = [k for k in points if k.startswith(f"{shape}@")]
+            keys = [
+                k
+                for k in points
+                if k.startswith(f"{shape}@") and k.split("@")[1].isdigit()
+            ]
             conns = [int(k.split("@")[1]) for k in keys]
             axes[0][col].plot(
                 conns,

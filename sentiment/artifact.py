@@ -70,6 +70,15 @@ class CrossValidation(BaseModel):
     accuracy_std: float
 
 
+class DriftReference(BaseModel):
+    """The held-out predictions the drift report compares the log with."""
+
+    positive_share: float
+    score_edges: list[float]
+    score_counts: list[int]
+    unknown_share: float
+
+
 class ModelMetadata(BaseModel):
     """What ``train.py`` stores with the model and the service reads back."""
 
@@ -83,6 +92,7 @@ class ModelMetadata(BaseModel):
     git_commit: str
     preset: str | None = None
     cv: CrossValidation | None = None
+    reference: DriftReference | None = None
     artifact_sha256: str | None = None
 
 

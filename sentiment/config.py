@@ -6,6 +6,9 @@ needs it; nothing else in the package reads the environment.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -37,6 +40,12 @@ class Settings(BaseSettings):
     max_in_flight: PositiveInt = 128
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
+    dispatch: Literal["idle", "cork"] = "idle"
+    log_format: Literal["text", "json"] = "text"
+    prediction_log: Path | None = None
+    log_text: bool = False
+    log_salt: SecretStr = SecretStr("")
+    prediction_log_max_bytes: PositiveInt = 100 << 20
     api_key: SecretStr = Field(default=SecretStr(""), validation_alias="API_KEY")
 
 

@@ -292,7 +292,22 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         idf[df < max(self.min_df, 1)] = 0.0
         self.idf_ = idf.astype(self.dtype)
         self.n_features_out_ = self.n_features
+        if self.analyzer == "word":
+            self.seen_hashes_ = np.unique(self.ngram_hashes(X)[1])
         return self
+
+    def known_counts(self, texts: list[str]) -> NDArray[np.int64]:
+        """How many of each text's word n-grams were seen in training, exactly.
+
+        Compares full 64-bit hashes, not buckets: a bucket is shared by several
+        n-grams (about a quarter of buckets hold a training n-gram), so a new word
+        usually lands in a bucket with a weight. Word blocks only.
+        """
+        rows, hashes, n_docs = self.ngram_hashes(texts)
+        seen = self.seen_hashes_
+        position = np.minimum(np.searchsorted(seen, hashes), len(seen) - 1)
+        known = seen[position] == hashes if len(seen) else np.zeros(len(hashes), bool)
+        return np.bincount(rows, weights=known, minlength=n_docs).astype(np.int64)
 
     def tfidf(self, texts: Iterable[str]) -> SparseRows:
         """L2-normalised TF-IDF entries of each text, without building a matrix."""

@@ -14,3 +14,11 @@ REJECTIONS = prometheus_client.Counter(
     documentation="Requests to /classify refused, by the rule they broke",
     labelnames=["rule"],
 )
+LOG_ERRORS = prometheus_client.Counter(
+    name="sentiment_prediction_log_errors_total",
+    documentation="Prediction log lines lost because the log could not be written",
+)
+LOG_DROPPED = prometheus_client.Counter(
+    name="sentiment_prediction_log_dropped_total",
+    documentation="Classified requests not logged because the log queue was full",
+)

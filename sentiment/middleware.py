@@ -18,7 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.config import Settings
 from sentiment.metrics import REJECTIONS
+from sentiment.request_ids import current_request_id
 from sentiment.schemas import error_payload
+
+GUARDED_PATHS = frozenset({"/classify", "/explain"})
+Classified = Callable[[str, bytes, bytes], None]  # request ID, request, response
 
 DRAIN_FACTOR = 32  # bodies up to this many times the cap are read, then refused
 
@@ -29,21 +33,42 @@ def error_response(
     """A JSON refusal naming the rule, counted by rule in the rejections metric."""
     REJECTIONS.labels(rule=rule).inc()
     return JSONResponse(
-        error_payload(rule, message), status_code=status, headers=headers
+        error_payload(rule, message, current_request_id()),
+        status_code=status,
+        headers=headers,
     )
 
 
-def is_classify(scope: Scope) -> bool:
-    """Whether a request is ``POST /classify``."""
+def is_guarded(scope: Scope) -> bool:
+    """Whether a request is a ``POST`` to one of the model's endpoints."""
     return bool(
         scope["type"] == "http"
-        and scope["path"] == "/classify"
+        and scope["path"] in GUARDED_PATHS
         and scope["method"] == "POST"
     )
 
 
+def as_error_body(status: int, body: bytes) -> bytes:
+    """BentoML's error body in the service's ``Error`` shape, with the request ID.
+
+    BentoML answers 400 with ``{"error", "detail"}`` and other 4xx with a list
+    ``[{"error": ...}]``; both become ``{"error", "detail", "request_id"}``.
+    """
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        message = str(payload[0].get("error", ""))
+        payload = error_payload(f"http_{status}", message)
+    if isinstance(payload, dict):
+        payload["request_id"] = current_request_id()
+        return json.dumps(payload).encode()
+    return body
+
+
 class ClassifyGuard:
-    """In front of ``POST /classify``: refuse early, refuse clearly.
+    """In front of ``POST /classify`` and ``/explain``: refuse early, refuse clearly.
 
     Checks in this order: API key (401), ``Content-Type`` (415), in-flight limit
     per worker (429 + ``Retry-After``), body size (413). A body over the cap is
@@ -51,27 +76,31 @@ class ClassifyGuard:
     that sends its whole body before reading (urllib, requests, httpx) reads the
     413 instead of a reset connection; a bigger one is answered at once and the
     connection closed. It also gives BentoML's batching 503 (a request that cannot
-    meet ``max_latency_ms``) a clear body and ``Retry-After``, and counts 400s by
-    rule.
+    meet ``max_latency_ms``) a clear body and ``Retry-After``, adds the request ID
+    to BentoML's 400 bodies, counts 400s by rule, and hands each answered
+    ``/classify`` request to ``on_classified`` (the prediction log).
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        on_classified: Classified | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.on_classified = on_classified
         self.expected_auth = f"Bearer {settings.api_key.get_secret_value()}".encode()
         self.drain_limit = settings.max_body_bytes * DRAIN_FACTOR
         self.in_flight = 0
-        self.shed_body = json.dumps(
-            error_payload(
-                "overloaded",
-                "server busy: the request could not be served within "
-                f"max_latency_ms={settings.max_latency_ms}, retry later",
-            )
-        ).encode()
+        self.shed_message = (
+            "server busy: the request could not be served within "
+            f"max_latency_ms={settings.max_latency_ms}, retry later"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Guard /classify; pass everything else through."""
-        if not is_classify(scope):
+        if not is_guarded(scope):
             return await self.app(scope, receive, send)
         refusal = self.refuse_early(scope)
         if refusal is not None:
@@ -81,7 +110,8 @@ class ClassifyGuard:
             body, refusal = await self.read_body(scope, receive)
             if refusal is not None:
                 return await refusal(scope, receive, send)
-            await self.app(scope, replay(body, receive), self.explain_errors(send))
+            log = self.on_classified if scope["path"] == "/classify" else None
+            await self.app(scope, replay(body, receive), self.explain(send, body, log))
         finally:
             self.in_flight -= 1
 
@@ -149,43 +179,58 @@ class ClassifyGuard:
             {"Connection": "close"} if close else None,
         )
 
-    def explain_errors(self, send: Send) -> Send:
-        """Wrap ``send``: count 400s by rule; explain 503 sheds, add Retry-After."""
-        status = 200
-        body_400 = b""
+    def explain(
+        self, send: Send, request: bytes, log: Classified | None = None
+    ) -> Send:
+        """Wrap ``send``: explain 503 sheds, add request IDs to 400s, log 200s."""
+        start: Message = {}
+        chunks: list[bytes] = []
 
         async def send_explained(message: Message) -> None:
-            nonlocal status, body_400
+            nonlocal start
             if message["type"] == "http.response.start":
-                status = message["status"]
-                if status == 503:
-                    REJECTIONS.labels(rule="overloaded").inc()
-                    message = {**message, "headers": self.shed_headers(message)}
-            elif message["type"] == "http.response.body":
-                if status == 503:
-                    if message.get("more_body", False):
-                        return
-                    message = {"type": "http.response.body", "body": self.shed_body}
-                elif status == 400:
-                    body_400 += message.get("body", b"")
-                    if not message.get("more_body", False):
-                        count_validation_errors(body_400)
-            await send(message)
+                start = message
+                if start["status"] == 200 and log is None:
+                    await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                if start["status"] == 200 and log is None:
+                    await send(message)
+                return
+            status = start["status"]
+            if status == 200 and log is None:
+                return await send(message)
+            body = b"".join(chunks)
+            if status == 200 and log is not None:
+                log(current_request_id() or "", request, body)
+            elif status == 503:
+                REJECTIONS.labels(rule="overloaded").inc()
+                body = json.dumps(
+                    error_payload("overloaded", self.shed_message, current_request_id())
+                ).encode()
+            elif status == 400:
+                count_validation_errors(body)
+                body = as_error_body(status, body)
+            elif 400 < status < 500:
+                body = as_error_body(status, body)
+            await send(self.resized(start, body, retry_after=status == 503))
+            await send({"type": "http.response.body", "body": body})
 
         return send_explained
 
-    def shed_headers(self, message: Message) -> list[tuple[bytes, bytes]]:
-        """A 503's headers with our body's length and ``Retry-After``."""
+    @staticmethod
+    def resized(start: Message, body: bytes, retry_after: bool) -> Message:
+        """A response start with ``body``'s length (and ``Retry-After`` if asked)."""
         headers = [
             (key, value)
-            for key, value in message.get("headers", [])
+            for key, value in start.get("headers", [])
             if key.lower() != b"content-length"
         ]
-        return [
-            *headers,
-            (b"content-length", str(len(self.shed_body)).encode()),
-            (b"retry-after", b"1"),
-        ]
+        headers.append((b"content-length", str(len(body)).encode()))
+        if retry_after:
+            headers.append((b"retry-after", b"1"))
+        return {**start, "headers": headers}
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -219,6 +219,30 @@ class LinearScorer:
         return np.column_stack([1.0 - positive, positive])
 
 
+def known_feature_counts(pipeline: Any) -> Callable[[list[str]], list[int]] | None:
+    """A function counting each text's word n-grams seen in training (hashed only).
+
+    None for pipelines without a hashed word block.
+    """
+    if not LinearScorer.supports(pipeline):
+        return None
+    words = [
+        block
+        for block, _ in LinearScorer(pipeline).blocks
+        if block.analyzer == "word" and hasattr(block, "seen_hashes_")
+    ]
+    if not words:
+        return None
+
+    def count(texts: list[str]) -> list[int]:
+        total = np.zeros(len(texts), dtype=np.int64)
+        for block in words:
+            total += block.known_counts(texts)
+        return [int(n) for n in total]
+
+    return count
+
+
 def scorer(pipeline: Any) -> Callable[[list[str]], Any]:
     """The fastest exact ``predict_proba`` for ``pipeline`` on validated texts.
 

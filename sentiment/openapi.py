@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sentiment.schemas import ErrorBody
+from sentiment.schemas import ErrorBody, Prediction
 
 ERROR_RESPONSES = {
     "400": "Invalid input: each broken rule with the item it concerns",
@@ -18,6 +18,11 @@ ERROR_RESPONSES = {
 NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
 
 
+def component_schemas() -> dict[str, Any]:
+    """``Error`` and ``Prediction``, and the models they refer to, as components."""
+    return {**error_schemas(), "Prediction": Prediction.model_json_schema()}
+
+
 def error_schemas() -> dict[str, Any]:
     """``Error`` and the models it refers to, as OpenAPI component schemas."""
     schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -25,15 +30,24 @@ def error_schemas() -> dict[str, Any]:
     return {"Error": schema, **nested}
 
 
-def corrected_spec(spec: dict[str, Any], path: str = "/classify") -> dict[str, Any]:
-    """A copy of BentoML's spec with ``path``'s real error responses declared.
+def corrected_spec(
+    spec: dict[str, Any], paths: tuple[str, ...] = ("/classify", "/explain")
+) -> dict[str, Any]:
+    """A copy of BentoML's spec with the real error responses of ``paths`` declared.
 
     BentoML declares ``detail`` as a string and lists 404/500; the service answers
     every refusal with :class:`~sentiment.schemas.ErrorBody` instead.
     """
     fixed = copy.deepcopy(spec)
     fixed.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
-    post = fixed["paths"][path]["post"]
+    for path in paths:
+        if path in fixed["paths"]:
+            declare_errors(fixed["paths"][path]["post"])
+    return fixed
+
+
+def declare_errors(post: dict[str, Any]) -> None:
+    """Replace one operation's error responses with the real ones, in place."""
     responses = {
         str(status): body
         for status, body in post["responses"].items()
@@ -47,4 +61,3 @@ def corrected_spec(spec: dict[str, Any], path: str = "/classify") -> dict[str, A
             },
         }
     post["responses"] = responses
-    return fixed

@@ -70,7 +70,7 @@ Review = Annotated[StrictStr, AfterValidator(check_review)]
 
 
 def reviews_type(max_texts: int) -> Any:
-    """The request's ``texts`` type: 1 to ``max_texts`` valid reviews."""
+    """A request's ``texts`` type: 1 to ``max_texts`` valid reviews."""
     return Annotated[
         list[Review],
         Field(
@@ -91,6 +91,38 @@ class Prediction(BaseModel):
     probabilities: dict[str, float]
 
 
+class Contribution(BaseModel):
+    """One feature's push toward a label, in logit units."""
+
+    feature: str = Field(description="the n-gram(s) of this text behind the feature")
+    kind: Literal["word", "char"]
+    weight: float = Field(ge=0, description="coefficient x TF-IDF value, as a push")
+
+
+class Contributions(BaseModel):
+    """The features that pushed hardest toward each label."""
+
+    positive: list[Contribution]
+    negative: list[Contribution]
+
+
+class Component(Contributions):
+    """One linear component: its logit is its intercept plus all contributions."""
+
+    name: str
+    intercept: float
+    logit: float
+
+
+class Explanation(BaseModel):
+    """Why the model labelled one review as it did."""
+
+    label: Literal["negative", "positive"]
+    score: float = Field(ge=0.5, le=1.0)
+    contributions: Contributions
+    components: list[Component]
+
+
 class BrokenRule(BaseModel):
     """One rule a request broke, and where."""
 
@@ -108,9 +140,23 @@ class ErrorBody(BaseModel):
 
     error: str = Field(title="Message")
     detail: list[BrokenRule] = Field(default_factory=list, title="Broken rules")
+    request_id: str | None = Field(
+        default=None, description="the X-Request-ID of the request, for the logs"
+    )
 
 
-def error_payload(rule: str, message: str) -> dict[str, Any]:
+def error_payload(
+    rule: str, message: str, request_id: str | None = None
+) -> dict[str, Any]:
     """The JSON body of a refusal that breaks one rule."""
-    body = ErrorBody(error=message, detail=[BrokenRule(type=rule, loc=[], msg=message)])
+    body = ErrorBody(
+        error=message,
+        detail=[BrokenRule(type=rule, loc=[], msg=message)],
+        request_id=request_id,
+    )
     return body.model_dump()
+
+
+TOP_FEATURES = Annotated[
+    int, Field(ge=1, le=20, description="features to show per label (1-20)")
+]

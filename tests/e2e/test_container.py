@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
-from devtools.servers import BIN_DIR, PROJECT_DIR, free_port, wait_ready
+from devtools.container import RunningContainer, docker, pod_spec, run_image
+from devtools.loadtest_container import load_test_image
+from devtools.servers import BIN_DIR, PROJECT_DIR
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 TEST_IMAGE = "sentiment-classifier-test"
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
-    result = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout
-    )
-    if check and result.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    return result.stdout.strip()
 
 
 def require_engine() -> None:
@@ -73,51 +65,15 @@ def image(
     docker("image", "prune", "-f", check=False)
 
 
-@dataclass(frozen=True)
-class Container:
-    """A running container and where it answers."""
-
-    name: str
-    url: str
-
-
 @pytest.fixture(scope="module")
-def container(image: str) -> Iterator[Container]:
-    """Run the image with host networking on a free loopback port."""
-    port = free_port()
-    name = f"sentiment-test-{uuid.uuid4().hex[:8]}"
-    docker(
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        "host",
-        "--name",
-        name,
-        image,
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    )
-    running = Container(name=name, url=f"http://127.0.0.1:{port}")
-    try:
-        wait_ready(
-            running.url,
-            alive=lambda: bool(
-                docker("ps", "-q", "--filter", f"name={name}", check=False)
-            ),
-            logs=lambda: docker("logs", "--tail", "40", name, check=False),
-            timeout=180,
-        )
+def container(image: str) -> Iterator[RunningContainer]:
+    """The image running with host networking on a free loopback port."""
+    with run_image(image) as running:
         yield running
-    finally:
-        docker("rm", "-f", name, check=False)
 
 
 def test_container_classifies_clear_reviews(
-    container: Container, clear_reviews: list[tuple[str, str]]
+    container: RunningContainer, clear_reviews: list[tuple[str, str]]
 ) -> None:
     r = httpx.post(
         f"{container.url}/classify",
@@ -128,18 +84,39 @@ def test_container_classifies_clear_reviews(
     assert [item["label"] for item in r.json()] == [label for _, label in clear_reviews]
 
 
-def test_container_rejects_bad_input(container: Container) -> None:
+def test_container_rejects_bad_input(container: RunningContainer) -> None:
     r = httpx.post(f"{container.url}/classify", json={"texts": ["ab"]})
     assert r.status_code == 400
     assert r.json()["detail"][0]["type"] == "review_too_short"
 
 
-def test_container_metrics_answer(container: Container) -> None:
+def test_container_metrics_answer(container: RunningContainer) -> None:
     r = httpx.get(f"{container.url}/metrics")
     assert r.status_code == 200
     assert "bentoml_service_request_total" in r.text
 
 
-def test_container_runs_as_non_root(container: Container, image: str) -> None:
+def test_container_runs_as_non_root(container: RunningContainer, image: str) -> None:
     assert docker("exec", container.name, "id", "-u") != "0"
     assert docker("image", "inspect", "-f", "{{.Config.User}}", image) == "bentoml"
+
+
+LOAD_SECONDS = 20
+LOAD_USERS = 32
+MEMORY_MARGIN = 0.8
+
+
+def test_image_under_load_as_the_manifest_runs_it(image: str, tmp_path: Path) -> None:
+    """Locust on the image with the pod's limits and env: no failures, p99, memory."""
+    code, summary = load_test_image(
+        image, LOAD_USERS, LOAD_SECONDS, tmp_path, MEMORY_MARGIN
+    )
+    print(f"image under load: {summary}")
+    limit = pod_spec().memory_limit
+    assert summary["limits"]["memory_bytes"] == limit
+    assert summary["requests"] > 100
+    assert summary["failures"] == 0
+    assert summary["locust_passed"], summary.get("locust_output_tail")
+    assert 0 < summary["peak_memory_bytes"] < MEMORY_MARGIN * limit
+    assert code == 0
+    assert (tmp_path / "classify.html").is_file()

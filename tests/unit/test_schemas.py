@@ -99,11 +99,12 @@ def test_max_texts_is_the_limit() -> None:
 
 
 def test_error_payload_is_a_valid_error_body() -> None:
-    payload = error_payload("overloaded", "server busy")
+    payload = error_payload("overloaded", "server busy", "req-1")
     assert ErrorBody.model_validate(payload).detail[0].type == "overloaded"
     assert payload == {
         "error": "server busy",
         "detail": [{"type": "overloaded", "loc": [], "msg": "server busy"}],
+        "request_id": "req-1",
     }
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 import service
 from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
+from sentiment.request_ids import RequestIds
 
 
 def test_predict_uses_pipeline_without_preprocessing() -> None:
@@ -34,9 +35,9 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
     assert instance.predict([]) == [] and len(FakePipeline.seen) == 1
 
 
-def test_middlewares_run_operator_endpoints_then_guard_then_recycler() -> None:
+def test_middlewares_run_in_the_documented_order() -> None:
     order = [cls for cls, _ in service.SentimentClassifier.middlewares]
-    assert order == [OperatorEndpoints, ClassifyGuard, ConnectionRecycler]
+    assert order == [RequestIds, OperatorEndpoints, ClassifyGuard, ConnectionRecycler]
 
 
 def test_the_guard_gets_the_service_settings() -> None:

@@ -12,39 +12,9 @@ import pytest
 
 import train
 from sentiment.artifact import sha256_of
-from sentiment.model import ModelParams, build_pipeline
+from sentiment.model import ModelParams
 from tests.conftest import PROJECT_DIR
 from tests.unit.conftest import write_frame
-
-
-def test_pipeline_learns_and_evaluate_reports_all_metrics(
-    reviews: pd.DataFrame,
-) -> None:
-    pipeline = build_pipeline(ModelParams(char_min_df=1, n_features=1 << 12))
-    pipeline.fit(list(reviews["text"]), reviews["label"])
-    metrics = train.evaluate(pipeline, reviews["text"], reviews["label"])
-    assert metrics["accuracy"] == 1.0
-    assert metrics["f1_macro"] == 1.0
-    assert metrics["roc_auc"] == 1.0
-    assert metrics["confusion_matrix"]["labels"] == ["negative", "positive"]
-    assert metrics["confusion_matrix"]["counts"] == [[8, 0], [0, 8]]
-    assert metrics["n_test"] == 16
-
-
-def test_evaluate_counts_mistakes() -> None:
-    class AlwaysPositive:
-        classes_ = ["negative", "positive"]
-
-        def predict_proba(self, texts: list[str]) -> object:
-            import numpy as np
-
-            return np.tile([0.2, 0.8], (len(texts), 1))
-
-    labels = pd.Series(["positive", "positive", "positive", "negative"])
-    metrics = train.evaluate(AlwaysPositive(), pd.Series(["a"] * 4), labels)
-    assert metrics["accuracy"] == 0.75
-    assert metrics["confusion_matrix"]["counts"] == [[0, 1], [0, 3]]
-    assert metrics["roc_auc"] == 0.5
 
 
 def test_training_is_reproducible(reviews: pd.DataFrame, tmp_path: Path) -> None:
@@ -58,28 +28,14 @@ def test_training_is_reproducible(reviews: pd.DataFrame, tmp_path: Path) -> None
     runs = [
         train.train(path, "text", "label", params, log=lambda _: None) for _ in "ab"
     ]
-    (_, metrics_a, info_a, cv_a), (_, metrics_b, info_b, cv_b) = runs
-    assert metrics_a == metrics_b
-    assert cv_a == cv_b and cv_a is not None and cv_a.folds == 2
-    assert info_a.model_dump(exclude={"fit_seconds"}) == info_b.model_dump(
-        exclude={"fit_seconds"}
+    first, second = runs
+    assert first.metrics == second.metrics
+    assert first.cv == second.cv and first.cv is not None and first.cv.folds == 2
+    assert first.reference == second.reference
+    assert sum(first.reference.score_counts) == 8  # the held-out half
+    assert first.data_info.model_dump(exclude={"fit_seconds"}) == (
+        second.data_info.model_dump(exclude={"fit_seconds"})
     )
-
-
-def test_format_metrics_shows_table() -> None:
-    table = train.format_metrics(
-        {
-            "accuracy": 0.8,
-            "f1_macro": 0.75,
-            "roc_auc": 0.9,
-            "confusion_matrix": {
-                "labels": ["negative", "positive"],
-                "counts": [[3, 1], [1, 5]],
-            },
-        }
-    )
-    assert "accuracy        0.8000" in table
-    assert "negative             3         1" in table
 
 
 def models_in_store() -> list[str]:

@@ -1,0 +1,183 @@
+"""Run the shipped image as the Kubernetes manifest runs a pod, on loopback only.
+
+Shared by the container tests and ``make loadtest-container``: the resources and
+environment come from ``deploy/kubernetes.yaml`` (read, not copied), the network is
+the host's (``--network host``) and the server binds 127.0.0.1 on a free port.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devtools.servers import PROJECT_DIR, free_port, wait_ready
+
+MANIFEST = PROJECT_DIR / "deploy" / "kubernetes.yaml"
+IMAGE_SOURCES = ("service.py", "sentiment", "bentofile.yaml", "requirements/serve.txt")
+UNITS = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "K": 1000, "M": 10**6, "G": 10**9}
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    """Run a docker command; its stdout, stripped.
+
+    Raises:
+        RuntimeError: the command failed (when ``check``).
+    """
+    result = subprocess.run(  # noqa: S603 - docker with our own arguments
+        ["docker", *args],  # noqa: S607
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    return result.stdout.strip()
+
+
+def memory_bytes(quantity: str) -> int:
+    """A Kubernetes memory quantity (``2Gi``, ``512Mi``, ``1G``) in bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]i?)?", quantity.strip())
+    if not match:
+        raise ValueError(f"cannot read memory quantity {quantity!r}")
+    number, unit = match.groups()
+    return int(float(number) * UNITS.get(unit or "", 1))
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    """What the manifest gives the serving container."""
+
+    cpus: str
+    memory_limit: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    def docker_options(self) -> list[str]:
+        """``docker run`` options for the same limits and environment."""
+        options = ["--cpus", self.cpus, "--memory", str(self.memory_limit)]
+        for name, value in self.env.items():
+            options += ["-e", f"{name}={value}"]
+        return options
+
+
+def pod_spec(manifest: Path = MANIFEST) -> PodSpec:
+    """The serving container's CPU and memory limits and env from the manifest."""
+    docs = [doc for doc in yaml.safe_load_all(manifest.read_text()) if doc]
+    deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    limits: dict[str, Any] = container["resources"]["limits"]
+    env = {item["name"]: str(item["value"]) for item in container.get("env", [])}
+    return PodSpec(str(limits["cpu"]), memory_bytes(str(limits["memory"])), env)
+
+
+def newest_source_time(sources: tuple[str, ...] = IMAGE_SOURCES) -> float:
+    """Modification time of the newest file that goes into the image."""
+    newest = 0.0
+    for name in sources:
+        path = PROJECT_DIR / name
+        files = path.rglob("*.py") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files)])
+    return newest
+
+
+def image_created(image: str) -> float | None:
+    """When ``image`` was built (epoch seconds), or None when it does not exist."""
+    created = docker("image", "inspect", "-f", "{{.Created}}", image, check=False)
+    if not created:
+        return None
+    return datetime.fromisoformat(created[:19] + "+00:00").timestamp()
+
+
+def container_logs(name: str, lines: int = 40) -> str:
+    """The container's last log lines (stdout and stderr)."""
+    result = subprocess.run(  # noqa: S603
+        ["docker", "logs", "--tail", str(lines), name],  # noqa: S607
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+@dataclass
+class RunningContainer:
+    """A container started by :func:`run_image`, and where it answers."""
+
+    name: str
+    url: str
+    memory_peak: int = 0
+
+    def cgroup_value(self, name: str) -> int | None:
+        """One number from the container's cgroup files, or None."""
+        raw = docker("exec", self.name, "cat", f"/sys/fs/cgroup/{name}", check=False)
+        return int(raw) if raw.isdigit() else None
+
+    def sample_memory(self) -> int:
+        """The container's peak memory so far, in bytes, from its cgroup.
+
+        cgroup v2 keeps it in ``memory.peak`` (kernel 5.19+), v1 in
+        ``memory.max_usage_in_bytes``; without either, the current usage is
+        sampled and the peak is the largest sample taken.
+        """
+        for name in (
+            "memory.peak",
+            "memory/memory.max_usage_in_bytes",
+            "memory.current",
+            "memory/memory.usage_in_bytes",
+        ):
+            if value := self.cgroup_value(name):
+                self.memory_peak = max(self.memory_peak, value)
+                break
+        return self.memory_peak
+
+
+@contextmanager
+def run_image(
+    image: str, spec: PodSpec | None = None, ready_timeout: float = 180
+) -> Iterator[RunningContainer]:
+    """Run ``image`` with host networking on a free loopback port; always remove it.
+
+    Args:
+        image: the image to run.
+        spec: limits and env to run it with (default: none, Docker's defaults).
+        ready_timeout: seconds to wait for ``/readyz``.
+    """
+    port = free_port()
+    name = f"sentiment-{uuid.uuid4().hex[:8]}"
+    options = spec.docker_options() if spec else []
+    docker(
+        "run",
+        "-d",
+        "--network",
+        "host",
+        "--name",
+        name,
+        *options,
+        image,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    )
+    running = RunningContainer(name=name, url=f"http://127.0.0.1:{port}")
+    try:
+        wait_ready(
+            running.url,
+            alive=lambda: docker("inspect", "-f", "{{.State.Running}}", name) == "true",
+            logs=lambda: container_logs(name),
+            timeout=ready_timeout,
+        )
+        yield running
+    finally:
+        docker("rm", "-f", name, check=False)

@@ -1,0 +1,1 @@
+"""Operating the model: the drift report over the prediction log."""

@@ -1,0 +1,187 @@
+"""The prediction log: one JSON line per classified review, written off the hot path.
+
+``/classify`` only hands the raw request and response bodies to a queue
+(:meth:`PredictionLog.record`, no parsing, no I/O). A background thread takes
+whatever has queued, parses it, counts each review's known features, and appends
+all the lines with one ``write``. Files rotate by size. A full disk or an
+unwritable path is logged once and counted in
+``sentiment_prediction_log_errors_total``; requests never see it.
+
+Each worker process writes its own file (``predictions.jsonl`` becomes
+``predictions.w1.jsonl``, ``predictions.w2.jsonl``...), so processes never share
+a file or race on rotation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment.metrics import LOG_DROPPED, LOG_ERRORS
+
+logger = logging.getLogger("bentoml.service.sentiment")
+KnownFeatures = Callable[[list[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """Where and how to write the prediction log."""
+
+    path: Path
+    model_tag: str
+    log_text: bool = False
+    salt: str = ""
+    max_bytes: int = 100 << 20
+    backups: int = 5
+    queue_size: int = 10_000
+
+
+def worker_path(path: Path, worker: int | None) -> Path:
+    """The file one worker writes: ``dir/name.w<N>.jsonl`` (unchanged without N)."""
+    if worker is None:
+        return path
+    return path.with_name(f"{path.stem}.w{worker}{path.suffix or '.jsonl'}")
+
+
+def text_hash(text: str, salt: str) -> str:
+    """A salted, shortened sha256 of a review: repeats match, text stays private."""
+    return hashlib.sha256(f"{salt}\x00{text}".encode()).hexdigest()[:24]
+
+
+class PredictionLog:
+    """Queue of classified requests and the thread that writes them as JSON lines.
+
+    Args:
+        options: where and how to write.
+        known_features: counts each text's features the model knows (or None).
+    """
+
+    def __init__(
+        self, options: LogOptions, known_features: KnownFeatures | None = None
+    ) -> None:
+        self.options = options
+        self.known_features = known_features
+        self.salt = options.salt or os.urandom(16).hex()
+        self.queue: queue.Queue[tuple[float, str, bytes, bytes] | None] = queue.Queue(
+            options.queue_size
+        )
+        self.failing = False
+        self.thread = threading.Thread(
+            target=self.run, name="prediction-log", daemon=True
+        )
+        self.thread.start()
+
+    def record(self, request_id: str, request: bytes, response: bytes) -> None:
+        """Queue one answered ``/classify`` request; never blocks, never raises."""
+        try:
+            self.queue.put_nowait((time.time(), request_id, request, response))
+        except queue.Full:
+            LOG_DROPPED.inc()
+
+    def flush(self) -> None:
+        """Wait until everything recorded so far is written (or failed)."""
+        self.queue.join()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self.queue.put(None)
+        self.thread.join(timeout)
+
+    def run(self) -> None:
+        """The writer thread: take everything queued, write it in one go."""
+        while True:
+            items = [self.queue.get()]
+            while len(items) < 1000:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in items
+            entries = [item for item in items if item is not None]
+            if entries:
+                self.write(self.lines(entries))
+            for _ in items:
+                self.queue.task_done()
+            if stop:
+                return
+
+    def lines(self, entries: list[tuple[float, str, bytes, bytes]]) -> list[str]:
+        """One JSON line per review of every answered request."""
+        rows: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for stamp, request_id, request, response in entries:
+            try:
+                batch = json.loads(request)["texts"]
+                predictions = json.loads(response)
+            except (ValueError, KeyError, TypeError):
+                continue
+            for text, prediction in zip(batch, predictions, strict=False):
+                text = str(text).strip()
+                texts.append(text)
+                rows.append(self.row(stamp, request_id, text, prediction))
+        if self.known_features is not None and texts:
+            for row, known in zip(rows, self.known_features(texts), strict=True):
+                row["known_features"] = int(known)
+        return [json.dumps(row, ensure_ascii=False) + "\n" for row in rows]
+
+    def row(
+        self, stamp: float, request_id: str, text: str, prediction: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The log record of one review."""
+        row: dict[str, Any] = {
+            "time": round(stamp, 3),
+            "request_id": request_id,
+            "model": self.options.model_tag,
+            "label": prediction.get("label"),
+            "score": prediction.get("score"),
+            "length": len(text),
+        }
+        if self.options.log_text:
+            row["text"] = text
+        else:
+            row["text_sha256"] = text_hash(text, self.salt)
+        return row
+
+    def write(self, lines: list[str]) -> None:
+        """Append the lines, rotating first if the file would pass ``max_bytes``."""
+        data = "".join(lines).encode()
+        path = self.options.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            size = path.stat().st_size if path.exists() else 0
+            if size and size + len(data) > self.options.max_bytes:
+                self.rotate()
+            with path.open("ab") as handle:
+                handle.write(data)
+        except OSError as error:
+            LOG_ERRORS.inc(len(lines))
+            if not self.failing:
+                logger.error(
+                    "prediction log %s is not writable (%s): predictions are not "
+                    "being logged; counted in sentiment_prediction_log_errors_total",
+                    path,
+                    error,
+                )
+            self.failing = True
+            return
+        if self.failing:
+            logger.info("prediction log %s is writable again", path)
+        self.failing = False
+
+    def rotate(self) -> None:
+        """``log`` -> ``log.1`` -> ``log.2`` ... keeping ``backups`` old files."""
+        path = self.options.path
+        for index in range(self.options.backups - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{index}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{index + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))

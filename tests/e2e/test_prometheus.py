@@ -1,0 +1,160 @@
+"""A real Prometheus scraping a real `bentoml serve`: every README query, every
+dashboard panel and every alerting rule is evaluated, not just written down.
+
+Needs Debian's ``prometheus`` package; without it the tests skip with a loud
+reason, except in CI (``CI`` set), where `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from devtools.servers import PROJECT_DIR, free_port, stop
+
+pytestmark = pytest.mark.e2e
+RULES = PROJECT_DIR / "deploy" / "prometheus-rules.yaml"
+DASHBOARD = PROJECT_DIR / "deploy" / "grafana-dashboard.json"
+
+
+def readme_queries() -> list[str]:
+    """Every PromQL line of the README's ```promql blocks."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    blocks = re.findall(r"```promql\n(.*?)```", text, flags=re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def dashboard_queries() -> list[str]:
+    """Every panel target's PromQL in the Grafana dashboard."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [target["expr"] for panel in panels for target in panel["targets"]]
+
+
+def require_prometheus() -> str:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        reason = "NO PROMETHEUS: apt-get install prometheus (Debian) to run this test"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return binary
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Prometheus on a free loopback port, scraping the test server every second."""
+    binary = require_prometheus()
+    work = tmp_path_factory.mktemp("prometheus")
+    target = server_url.removeprefix("http://")
+    config = work / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{RULES}']\n"
+        "scrape_configs:\n"
+        f"  - job_name: sentiment\n    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    url = f"http://127.0.0.1:{free_port()}"
+    log = (work / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address={url.removeprefix('http://')}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (work / "prometheus.log").read_text()
+            time.sleep(0.5)
+        send_traffic(server_url)
+        yield url
+    finally:
+        stop(process)
+
+
+def send_traffic(server_url: str, seconds: float = 6.0) -> None:
+    """Good and bad requests spread over a few scrapes."""
+    deadline = time.monotonic() + seconds
+    with httpx.Client(timeout=30) as client:
+        while time.monotonic() < deadline:
+            client.post(f"{server_url}/classify", json={"texts": ["a wonderful film"]})
+            client.post(f"{server_url}/classify", json={"texts": ["a dull mess", "ok"]})
+            client.post(f"{server_url}/classify", json={"texts": ["ab"]})
+            time.sleep(0.05)
+
+
+def query(prometheus: str, promql: str, wait_s: float = 30) -> list[dict]:
+    """Evaluate ``promql`` until it returns data (or ``wait_s`` passes)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql})
+        body = answer.json()
+        assert body["status"] == "success", f"{promql}: {body}"
+        if body["data"]["result"] or time.monotonic() > deadline:
+            return list(body["data"]["result"])
+        time.sleep(1)
+
+
+def test_the_readme_has_queries() -> None:
+    assert len(readme_queries()) >= 7
+
+
+@pytest.mark.parametrize("promql", readme_queries())
+def test_every_readme_query_returns_data(prometheus: str, promql: str) -> None:
+    assert query(prometheus, promql), f"no data for: {promql}"
+
+
+@pytest.mark.parametrize("promql", dashboard_queries())
+def test_every_dashboard_panel_returns_data(prometheus: str, promql: str) -> None:
+    assert query(prometheus, promql), f"no data for: {promql}"
+
+
+def test_dashboard_names_only_exported_metrics(server_url: str) -> None:
+    exported = httpx.get(f"{server_url}/metrics").text
+    names = set(re.findall(r"^([a-z_]+)", exported, flags=re.M))
+    for promql in dashboard_queries():
+        for metric in re.findall(r"\b((?:bentoml|sentiment)_[a-z_]+)", promql):
+            assert metric in names, f"{metric} is not exported"
+
+
+def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        groups = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        if (
+            all(rule.get("health") == "ok" for rule in rules)
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(1)
+    assert {rule["name"] for rule in rules} == {
+        "SentimentP99OverBudget",
+        "SentimentShedRateHigh",
+        "SentimentNoPredictions",
+        "SentimentPositiveShareOutOfBand",
+    }
+    assert all(rule["health"] == "ok" for rule in rules), rules
+    firing = {rule["name"] for rule in rules if rule["state"] != "inactive"}
+    assert "SentimentNoPredictions" not in firing
