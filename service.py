@@ -23,15 +23,13 @@ from bentoml.validators import ContentType
 from sentiment import artifact
 from sentiment.config import load_settings
 from sentiment.dispatch import install as install_dispatcher
-from sentiment.explain import explain
 from sentiment.logs import configure_logging
 from sentiment.metrics import PREDICTIONS
 from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
-from sentiment.model import LinearScorer, known_feature_counts, scorer, to_predictions
 from sentiment.openapi import corrected_spec
 from sentiment.prediction_log import LogOptions, PredictionLog, worker_path
 from sentiment.request_ids import RequestIds
-from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type
+from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
 
 SETTINGS = load_settings()
 Reviews = reviews_type(SETTINGS.max_texts)
@@ -41,9 +39,17 @@ configure_logging(SETTINGS.log_format)
 PREDICTION_LOG: list[PredictionLog] = []  # this worker's, once the model is loaded
 
 
+# The image: python:3.11-slim and our wheels only. With a known distro BentoML
+# prepends `apt-get install build-essential git` (633 MB); nothing here compiles.
+IMAGE = bentoml.images.Image(
+    base_image="python:3.11-slim", distro="python-slim", python_version="3.11"
+)
+
+
 # mypy reads `bentoml.service` as the submodule of the same name, not the decorator.
 @bentoml.service(  # type: ignore[operator]
     name="sentiment_classifier",
+    image=IMAGE,
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID
@@ -57,6 +63,10 @@ class SentimentClassifier:
     model_ref = artifact.StoreModel(SETTINGS.model_tag)
 
     def __init__(self) -> None:
+        # scikit-learn and the model code load here, in the workers only: the
+        # `bentoml serve` process that reads this file starts 1 s sooner.
+        from sentiment.model import LinearScorer, known_feature_counts, scorer
+
         try:
             self.pipeline = artifact.load_pipeline(self.model_ref)
         except artifact.StartupError as error:
@@ -64,12 +74,15 @@ class SentimentClassifier:
         self.predict_proba = scorer(self.pipeline)
         self.classes = [str(label) for label in self.pipeline.classes_]
         self.model_info = artifact.describe_model(self.model_ref)
-        if LinearScorer.supports(self.pipeline):
-            self.explainer: LinearScorer | None = LinearScorer(self.pipeline)
-        else:
-            self.explainer = None
+        self.explainer = (
+            LinearScorer(self.pipeline)
+            if LinearScorer.supports(self.pipeline)
+            else None
+        )
         if SETTINGS.prediction_log:
-            PREDICTION_LOG.append(self.open_prediction_log(SETTINGS.prediction_log))
+            log = self.open_prediction_log(SETTINGS.prediction_log)
+            log.known_features = known_feature_counts(self.pipeline)
+            PREDICTION_LOG.append(log)
         # The model's objects never die: frozen, full GCs stop walking them.
         gc.collect()
         gc.freeze()
@@ -83,7 +96,7 @@ class SentimentClassifier:
             salt=SETTINGS.log_salt.get_secret_value(),
             max_bytes=SETTINGS.prediction_log_max_bytes,
         )
-        return PredictionLog(options, known_feature_counts(self.pipeline))
+        return PredictionLog(options)
 
     @bentoml.api(
         route="/classify",
@@ -125,6 +138,8 @@ class SentimentClassifier:
                 "features (presets accurate and fast are): cannot explain it",
                 error_code=HTTPStatus.CONFLICT,
             )
+        from sentiment.explain import explain
+
         answers: list[Any] = explain(self.explainer, self.classes, texts, top)
         return answers
 

@@ -19,8 +19,7 @@ from pydantic import BaseModel
 
 from sentiment.artifact import MODEL_FILE
 from sentiment.config import load_settings
-from sentiment.model import to_predictions
-from sentiment.schemas import reviews_type
+from sentiment.schemas import reviews_type, to_predictions
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 Reviews = reviews_type(load_settings().max_texts)

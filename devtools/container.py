@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,11 @@ def image_created(image: str) -> float | None:
     return datetime.fromisoformat(created[:19] + "+00:00").timestamp()
 
 
+def image_size_mb(image: str) -> int:
+    """The image's size in MB (10^6 bytes), as `docker images` counts it."""
+    return round(int(docker("image", "inspect", "-f", "{{.Size}}", image)) / 1e6)
+
+
 def container_logs(name: str, lines: int = 40) -> str:
     """The container's last log lines (stdout and stderr)."""
     result = subprocess.run(  # noqa: S603
@@ -116,6 +122,7 @@ class RunningContainer:
     name: str
     url: str
     memory_peak: int = 0
+    ready_after_s: float = 0.0  # from `docker run` to the first 200 from /readyz
 
     def cgroup_value(self, name: str) -> int | None:
         """One number from the container's cgroup files, or None."""
@@ -155,6 +162,7 @@ def run_image(
     port = free_port()
     name = f"sentiment-{uuid.uuid4().hex[:8]}"
     options = spec.docker_options() if spec else []
+    started = time.monotonic()
     docker(
         "run",
         "-d",
@@ -178,6 +186,7 @@ def run_image(
             logs=lambda: container_logs(name),
             timeout=ready_timeout,
         )
+        running.ready_after_s = round(time.monotonic() - started, 2)
         yield running
     finally:
         docker("rm", "-f", name, check=False)

@@ -25,6 +25,7 @@ from typing import Any
 from devtools.container import (
     docker,
     image_created,
+    image_size_mb,
     newest_source_time,
     pod_spec,
     run_image,
@@ -97,9 +98,12 @@ def load_test_image(
             str(reports / "classify.html"),
         )
         peak = container.sample_memory()
+        cold_start = container.ready_after_s
     summary = {
         "image": image,
         "image_id": docker("image", "inspect", "-f", "{{.Id}}", image)[:19],
+        "image_mb": image_size_mb(image),
+        "cold_start_s": cold_start,
         "limits": {"cpus": spec.cpus, "memory_bytes": spec.memory_limit},
         "env": spec.env,
         "users": users,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import bentoml
-import sklearn
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -126,7 +126,9 @@ def save_model(pipeline: Any, name: str, metadata: ModelMetadata) -> str:
     payload = without_none(metadata.model_dump(mode="json"))
     with bentoml.models.create(name, labels=labels, metadata=payload) as model:
         artifact = Path(model.path_of(MODEL_FILE))
-        joblib.dump(pipeline, artifact)
+        # Hashed weights are mostly zeros: compressed, 16.8 MB -> 1.8 MB on disk
+        # and in the image, for 5 ms more at load.
+        joblib.dump(pipeline, artifact, compress=3)
         model.info.metadata["artifact_sha256"] = sha256_of(artifact)
     return str(model.tag)
 
@@ -160,14 +162,12 @@ def check_artifact(model: Any) -> None:
     path = Path(model.path_of(MODEL_FILE))
     metadata = read_metadata(model)
     trained = metadata.versions.get("scikit-learn")
+    serving = version("scikit-learn")  # not `import sklearn`: 1 s the server can skip
     problem = None
     if not path.is_file():
         problem = f"{MODEL_FILE} is missing"
-    elif trained and trained != sklearn.__version__:
-        problem = (
-            f"trained with scikit-learn {trained}, this server has "
-            f"{sklearn.__version__}"
-        )
+    elif trained and trained != serving:
+        problem = f"trained with scikit-learn {trained}, this server has {serving}"
     elif metadata.artifact_sha256 and metadata.artifact_sha256 != sha256_of(path):
         problem = f"{MODEL_FILE} is corrupt (sha256 differs from the one saved)"
     if problem:

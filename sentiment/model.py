@@ -258,24 +258,3 @@ def scorer(pipeline: Any) -> Callable[[list[str]], Any]:
             return pipeline.predict_proba(texts)
 
     return predict_proba
-
-
-def to_predictions(probabilities: Any, classes: list[str]) -> list[dict[str, Any]]:
-    """Turn a ``predict_proba`` matrix into one prediction dict per row.
-
-    Args:
-        probabilities: array of shape ``(n_texts, n_classes)``.
-        classes: class labels in the matrix's column order.
-
-    Returns:
-        ``{"label", "score", "probabilities"}`` per row, in row order.
-    """
-    best = probabilities.argmax(axis=1)
-    return [
-        {
-            "label": classes[index],
-            "score": float(row[index]),
-            "probabilities": dict(zip(classes, map(float, row), strict=True)),
-        }
-        for index, row in zip(best, probabilities, strict=True)
-    ]

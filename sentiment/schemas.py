@@ -160,3 +160,24 @@ def error_payload(
 TOP_FEATURES = Annotated[
     int, Field(ge=1, le=20, description="features to show per label (1-20)")
 ]
+
+
+def to_predictions(probabilities: Any, classes: list[str]) -> list[dict[str, Any]]:
+    """Turn a ``predict_proba`` matrix into one prediction dict per row.
+
+    Args:
+        probabilities: array of shape ``(n_texts, n_classes)``.
+        classes: class labels in the matrix's column order.
+
+    Returns:
+        ``{"label", "score", "probabilities"}`` per row, in row order.
+    """
+    best = probabilities.argmax(axis=1)
+    return [
+        {
+            "label": classes[index],
+            "score": float(row[index]),
+            "probabilities": dict(zip(classes, map(float, row), strict=True)),
+        }
+        for index, row in zip(best, probabilities, strict=True)
+    ]

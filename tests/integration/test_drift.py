@@ -13,8 +13,9 @@ import pytest
 from monitoring import drift
 from sentiment.artifact import MODEL_FILE
 from sentiment.data import clean_reviews, load_reviews, split_reviews
-from sentiment.model import known_feature_counts, scorer, to_predictions
+from sentiment.model import known_feature_counts, scorer
 from sentiment.prediction_log import LogOptions, PredictionLog
+from sentiment.schemas import to_predictions
 from tests.conftest import PROJECT_DIR
 
 PRODUCTS = [
