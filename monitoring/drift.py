@@ -198,7 +198,8 @@ def model_reference(tag: str) -> dict[str, Any]:
         raise DriftError(f"model {tag!r} not found in the model store") from None
     if "reference" not in metadata:
         raise DriftError(f"model {tag} has no drift reference: retrain with train.py")
-    return dict(metadata["reference"])
+    reference: dict[str, Any] = metadata["reference"]  # type: ignore[assignment]
+    return reference
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"
+    max_file_bytes: PositiveInt = 100 * 10**6
     log_format: Literal["text", "json"] = "text"
     prediction_log: Path | None = None
     log_text: bool = False

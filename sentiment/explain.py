@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,25 @@ def strongest(found: list[Contribution], top: int) -> dict[str, list[dict[str, A
             for c in negative
         ],
     }
+
+
+def explain_or_refuse(
+    scorer: LinearScorer | None,
+    tag: str,
+    classes: list[str],
+    texts: list[str],
+    top: int,
+) -> list[Any]:
+    """:func:`explain`, or a 409 when the model is not linear over hashed features."""
+    if scorer is None:
+        from bentoml.exceptions import BentoMLException
+
+        raise BentoMLException(
+            f"model {tag} is not a linear model over hashed features (presets "
+            "accurate and fast are): cannot explain it",
+            error_code=HTTPStatus.CONFLICT,
+        )
+    return explain(scorer, classes, texts, top)
 
 
 def explain(

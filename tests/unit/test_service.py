@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import service
+from sentiment.jobs import JobStatus
 from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
 from sentiment.request_ids import RequestIds
 
@@ -24,10 +25,13 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
             self.seen.append(texts)
             return dummy.predict_proba([[0]] * len(texts))
 
+    from sentiment.serving import LoadedModel
+
+    pipeline = FakePipeline()
     instance = object.__new__(service.SentimentClassifier.inner)
-    instance.pipeline = FakePipeline()
-    instance.predict_proba = instance.pipeline.predict_proba
-    instance.classes = list(dummy.classes_)
+    instance.model = LoadedModel(
+        pipeline, pipeline.predict_proba, list(dummy.classes_), {}, None
+    )
     out = instance.predict(["  raw text ", "another"])
     assert FakePipeline.seen == [["  raw text ", "another"]]
     assert [p["label"] for p in out] == ["positive", "positive"]
@@ -37,7 +41,13 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
 
 def test_middlewares_run_in_the_documented_order() -> None:
     order = [cls for cls, _ in service.SentimentClassifier.middlewares]
-    assert order == [RequestIds, OperatorEndpoints, ClassifyGuard, ConnectionRecycler]
+    assert order == [
+        RequestIds,
+        JobStatus,
+        OperatorEndpoints,
+        ClassifyGuard,
+        ConnectionRecycler,
+    ]
 
 
 def test_the_guard_gets_the_service_settings() -> None:

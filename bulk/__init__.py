@@ -1,0 +1,1 @@
+"""Scoring data beyond one machine: the Spark job."""
