@@ -20,11 +20,13 @@ from bentoml.validators import ContentType
 
 from sentiment import artifact, jobs
 from sentiment.config import load_settings
+from sentiment.connections import ConnectionRecycler
 from sentiment.dispatch import install as install_dispatcher
 from sentiment.logs import configure_logging
 from sentiment.metrics import PREDICTIONS
-from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
+from sentiment.middleware import ClassifyGuard
 from sentiment.openapi import corrected_spec
+from sentiment.operator import OperatorEndpoints
 from sentiment.prediction_log import record_classified
 from sentiment.request_ids import RequestIds
 from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions

@@ -14,7 +14,6 @@ Exit code: Locust's (1 when a threshold broke), or 1 when peak memory passed
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from devtools.container import (
     pod_spec,
     run_image,
 )
-from devtools.locust import run_locust
+from devtools.locust import locust_totals, run_locust
 from devtools.servers import BIN_DIR, PROJECT_DIR
 
 IMAGE = "sentiment-classifier:latest"
@@ -62,20 +61,6 @@ def ensure_image(image: str) -> None:
         env={**os.environ, "IMAGE_NAME": name, "BIN": str(BIN_DIR)},
         check=True,
     )
-
-
-def locust_totals(prefix: Path) -> dict[str, Any]:
-    """Requests, failures and percentiles of the run, from Locust's CSV."""
-    with open(f"{prefix}_stats.csv") as handle:
-        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return {
-        "requests": int(total["Request Count"]),
-        "failures": int(total["Failure Count"]),
-        "req_per_s": round(float(total["Requests/s"]), 1),
-        "p50_ms": float(total["50%"]),
-        "p95_ms": float(total["95%"]),
-        "p99_ms": float(total["99%"]),
-    }
 
 
 def load_test_image(

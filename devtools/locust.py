@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from devtools.servers import BIN_DIR, PROJECT_DIR
 
@@ -44,3 +46,17 @@ def run_locust(
         timeout=seconds + 90,
         check=False,
     )
+
+
+def locust_totals(prefix: Path) -> dict[str, Any]:
+    """Requests, failures, req/s and percentiles of a run, from its ``--csv`` stats."""
+    with open(f"{prefix}_stats.csv") as handle:
+        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    return {
+        "requests": int(total["Request Count"]),
+        "failures": int(total["Failure Count"]),
+        "req_per_s": round(float(total["Requests/s"]), 1),
+        "p50_ms": float(total["50%"]),
+        "p95_ms": float(total["95%"]),
+        "p99_ms": float(total["99%"]),
+    }

@@ -16,12 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.features import (
-    HashingTfidf,
-    char_ngram_hash,
-    word_mask,
-    word_ngram_hash,
-)
+from sentiment.features import HashingTfidf
+from sentiment.hashing import char_ngram_hash, word_mask, word_ngram_hash
 from sentiment.model import LinearScorer
 
 COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentiment.middleware import error_response
+from sentiment.middleware import error_response, with_length
 
 STATUS_PATH = "/classify_file/status"
 UPLOAD_PATHS = frozenset({"/classify_file", "/classify_file/submit"})
@@ -158,11 +158,7 @@ class JobStatus:
             body = b"".join(chunks)
             if start["status"] == 200:
                 body = json.dumps(augmented(json.loads(body))).encode()
-            headers = [
-                (k, v) for k, v in start.get("headers", []) if k != b"content-length"
-            ]
-            headers.append((b"content-length", str(len(body)).encode()))
-            await send({**start, "headers": headers})
+            await send(with_length(start, body))
             await send({"type": "http.response.body", "body": body})
 
         return send_augmented

@@ -1,9 +1,10 @@
-"""ASGI middlewares at the service's HTTP edge, outermost first in ``service.py``.
+"""The guard in front of the model's endpoints: refuse early, refuse clearly.
 
-- :class:`OperatorEndpoints` answers ``GET /model-info`` and a corrected
-  ``/docs.json``.
-- :class:`ClassifyGuard` refuses bad ``POST /classify`` requests early and clearly.
-- :class:`ConnectionRecycler` spreads keep-alive clients over the workers.
+:class:`ClassifyGuard` checks ``POST /classify`` and ``/explain`` before BentoML
+parses them, gives BentoML's own refusals the service's error shape, and hands
+answered requests to the prediction log. The other middlewares live in
+``sentiment.request_ids``, ``sentiment.jobs``, ``sentiment.operator`` and
+``sentiment.connections``; ``service.py`` stacks them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.config import Settings
@@ -214,23 +214,23 @@ class ClassifyGuard:
                 body = as_error_body(status, body)
             elif 400 < status < 500:
                 body = as_error_body(status, body)
-            await send(self.resized(start, body, retry_after=status == 503))
+            await send(with_length(start, body, retry_after=status == 503))
             await send({"type": "http.response.body", "body": body})
 
         return send_explained
 
-    @staticmethod
-    def resized(start: Message, body: bytes, retry_after: bool) -> Message:
-        """A response start with ``body``'s length (and ``Retry-After`` if asked)."""
-        headers = [
-            (key, value)
-            for key, value in start.get("headers", [])
-            if key.lower() != b"content-length"
-        ]
-        headers.append((b"content-length", str(len(body)).encode()))
-        if retry_after:
-            headers.append((b"retry-after", b"1"))
-        return {**start, "headers": headers}
+
+def with_length(start: Message, body: bytes, retry_after: bool = False) -> Message:
+    """A response start declaring ``body``'s length (and ``Retry-After`` if asked)."""
+    headers = [
+        (key, value)
+        for key, value in start.get("headers", [])
+        if key.lower() != b"content-length"
+    ]
+    headers.append((b"content-length", str(len(body)).encode()))
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    return {**start, "headers": headers}
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
@@ -256,68 +256,3 @@ def count_validation_errors(body: bytes) -> None:
         rules = {"invalid"}
     for rule in rules or {"invalid"}:
         REJECTIONS.labels(rule=rule).inc()
-
-
-class OperatorEndpoints:
-    """Answers ``GET /model-info`` and a corrected ``GET /docs.json``.
-
-    ``/model-info`` shows which model is live (tag, training time, held-out
-    metrics); ``/docs.json`` is BentoML's spec with the real error bodies.
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        model_info: Callable[[], dict[str, Any]],
-        spec: Callable[[], dict[str, Any]],
-    ) -> None:
-        self.app = app
-        self.model_info = model_info
-        self.spec = spec
-        self.spec_body: bytes | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the two GET endpoints; pass everything else through."""
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            return await self.app(scope, receive, send)
-        response: Response
-        if scope["path"] == "/model-info":
-            response = JSONResponse(self.model_info())
-        elif scope["path"] == "/docs.json":
-            if self.spec_body is None:
-                self.spec_body = json.dumps(self.spec()).encode()
-            response = Response(self.spec_body, media_type="application/json")
-        else:
-            return await self.app(scope, receive, send)
-        await response(scope, receive, send)
-
-
-class ConnectionRecycler:
-    """Every ``every``-th response asks its client to reconnect (0: off).
-
-    BentoML 1.4 workers share one listening socket without ``SO_REUSEPORT``, so a
-    burst of new keep-alive connections lands on whichever worker wakes first and
-    stays there (we measured 64 of 64 connections on one of two workers). Closing
-    one connection in ``every`` lets clients reconnect to the less busy worker.
-    """
-
-    def __init__(self, app: ASGIApp, every: int) -> None:
-        self.app = app
-        self.every = every
-        self.responses = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; on every ``every``-th add ``Connection: close``."""
-        if scope["type"] != "http" or not self.every:
-            return await self.app(scope, receive, send)
-        self.responses += 1
-        if self.responses % self.every:
-            return await self.app(scope, receive, send)
-
-        async def send_with_close(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"connection", b"close")]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        return await self.app(scope, receive, send_with_close)

@@ -8,11 +8,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from sentiment.features import (
-    HashingTfidf,
-    char_ngram_hash,
-    word_ngram_hash,
-)
+from sentiment.features import HashingTfidf
+from sentiment.hashing import char_ngram_hash, word_ngram_hash
 from sentiment.model import WORD_PATTERN
 
 BITS = 24  # enough buckets that these few n-grams never share one

@@ -7,12 +7,7 @@ import json
 import pytest
 
 from sentiment.config import Settings
-from sentiment.middleware import (
-    DRAIN_FACTOR,
-    ClassifyGuard,
-    ConnectionRecycler,
-    OperatorEndpoints,
-)
+from sentiment.middleware import DRAIN_FACTOR, ClassifyGuard
 from tests.asgi import Exchange, FakeApp, request
 
 SETTINGS = Settings(max_body_bytes=64, max_in_flight=2)
@@ -136,35 +131,3 @@ def test_in_flight_count_returns_to_zero() -> None:
     for body in (GOOD_BODY, b"x" * 300):
         request(guard, body)
     assert guard.in_flight == 0
-
-
-def test_recycler_closes_every_nth_connection() -> None:
-    recycler = ConnectionRecycler(FakeApp(), every=3)
-    closing = [
-        i for i in range(7) if request(recycler).headers.get(b"connection") == b"close"
-    ]
-    assert closing == [2, 5]
-
-
-def test_recycler_off_with_zero() -> None:
-    recycler = ConnectionRecycler(FakeApp(), every=0)
-    assert all(b"connection" not in request(recycler).headers for _ in range(5))
-
-
-def test_operator_endpoints_answer_and_cache_the_spec() -> None:
-    calls: list[str] = []
-
-    def spec() -> dict[str, object]:
-        calls.append("spec")
-        return {"openapi": "3.0.2"}
-
-    endpoints = OperatorEndpoints(
-        FakeApp(), model_info=lambda: {"tag": "sentiment:x"}, spec=spec
-    )
-    info = request(endpoints, method="GET", path="/model-info")
-    assert json.loads(info.body) == {"tag": "sentiment:x"}
-    for _ in range(2):
-        docs = request(endpoints, method="GET", path="/docs.json")
-        assert json.loads(docs.body) == {"openapi": "3.0.2"}
-    assert calls == ["spec"]
-    assert request(endpoints, method="GET", path="/livez").body == b"[]"

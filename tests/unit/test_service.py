@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 import service
+from sentiment.connections import ConnectionRecycler
 from sentiment.jobs import JobStatus
-from sentiment.middleware import ClassifyGuard, ConnectionRecycler, OperatorEndpoints
+from sentiment.middleware import ClassifyGuard
+from sentiment.operator import OperatorEndpoints
 from sentiment.request_ids import RequestIds
 
 

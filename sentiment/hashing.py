@@ -1,0 +1,193 @@
+r"""Hash every n-gram of a batch of texts with numpy, no Python loop per n-gram.
+
+A batch becomes one array of Unicode code points. The polynomial hash of any span
+``[s, e)`` is ``BASE**(e-1) * (G[e] - G[s])`` modulo 2**64, where ``G`` is the
+prefix sum of ``code * BASE**-k`` (``BASE`` is odd, so it has an inverse modulo
+2**64, and uint64 arithmetic wraps): every n-gram of every text costs a few
+vectorised operations. Word n-grams combine their tokens' hashes the same way.
+``char_ngram_hash`` and ``word_ngram_hash`` compute one n-gram's hash in plain
+Python: the reference the tests and the explanations use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+U64 = np.uint64
+BASE = 0x100000001B3  # odd, so invertible modulo 2**64
+TOKEN_BASE = 0x9E3779B97F4A7C15  # combines token hashes into word n-gram hashes
+ORDER_SALT = 0xD6E8FEB86659FD93  # makes the n of an n-gram part of its hash
+MASK64 = (1 << 64) - 1
+WHITESPACE_RUNS = re.compile(r"\s\s+")  # scikit-learn's char analyzer collapses these
+ASCII_WORD = np.array([chr(c).isalnum() or c == ord("_") for c in range(128)])
+
+
+def inverse_mod_2_64(value: int) -> int:
+    """The inverse of an odd number modulo 2**64 (Newton's iteration)."""
+    inverse = value
+    for _ in range(6):
+        inverse = (inverse * (2 - value * inverse)) & MASK64
+    return inverse
+
+
+BASE_INVERSE = inverse_mod_2_64(BASE)
+
+
+class PowerTable:
+    """``BASE**k`` and ``BASE**-k`` modulo 2**64 for k < len, grown on demand."""
+
+    @staticmethod
+    def geometric(ratio: int, size: int) -> NDArray[np.uint64]:
+        """``ratio**k`` modulo 2**64 for k in ``range(size)`` (uint64 wraps)."""
+        steps = np.full(size, ratio, dtype=U64)
+        steps[0] = 1
+        return np.cumprod(steps, dtype=U64)
+
+    def __init__(self) -> None:
+        self.powers = np.ones(1, dtype=U64)
+        self.inverses = np.ones(1, dtype=U64)
+
+    def upto(self, length: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+        """Tables with at least ``length`` entries."""
+        if len(self.powers) < length:
+            size = max(length, 2 * len(self.powers), 4096)
+            self.powers = self.geometric(BASE, size)
+            self.inverses = self.geometric(BASE_INVERSE, size)
+        return self.powers, self.inverses
+
+
+POWERS = PowerTable()
+
+
+def mix(hashes: NDArray[np.uint64], order: int) -> NDArray[np.uint64]:
+    """Scramble polynomial hashes (with the n-gram order) into uniform 64-bit values."""
+    with np.errstate(over="ignore"):
+        x = hashes + U64((order * ORDER_SALT) & MASK64)
+        x ^= x >> U64(30)
+        x *= U64(0xBF58476D1CE4E5B9)
+        x ^= x >> U64(27)
+        x *= U64(0x94D049BB133111EB)
+        x ^= x >> U64(31)
+    return x
+
+
+def mix_one(value: int, order: int) -> int:
+    """:func:`mix` for one Python int (the reference for tests and explanations)."""
+    x = (value + order * ORDER_SALT) & MASK64
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & MASK64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+def polynomial_hash(text: str) -> int:
+    """The polynomial hash of a string's code points, as the batch code computes it."""
+    value = 0
+    for char in text:
+        value = (value * BASE + ord(char)) & MASK64
+    return value
+
+
+class CodePoints:
+    """A batch of documents as one array of code points, with document bounds."""
+
+    def __init__(self, docs: Sequence[str]) -> None:
+        joined = "".join(docs)
+        self.codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        self.ends = np.cumsum(lengths)
+        self.starts = self.ends - lengths
+        self.doc_of = np.repeat(np.arange(len(docs)), lengths)
+        powers, inverses = POWERS.upto(len(self.codes) + 1)
+        self.powers = powers
+        with np.errstate(over="ignore"):
+            scaled = self.codes.astype(U64) * inverses[: len(self.codes)]
+            self.prefix = np.concatenate([np.zeros(1, dtype=U64), np.cumsum(scaled)])
+
+    def span_hashes(
+        self, starts: NDArray[np.int64], ends: NDArray[np.int64]
+    ) -> NDArray[np.uint64]:
+        """Polynomial hashes of the code points in ``[starts, ends)``."""
+        with np.errstate(over="ignore"):
+            hashes: NDArray[np.uint64] = self.powers[ends - 1] * (
+                self.prefix[ends] - self.prefix[starts]
+            )
+        return hashes
+
+
+def char_ngrams(
+    docs: Sequence[str], ngram_range: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Document index and 64-bit hash of every character n-gram of every document."""
+    batch = CodePoints(docs)
+    rows, hashes = [], []
+    positions = np.arange(len(batch.codes), dtype=np.int64)
+    for n in range(ngram_range[0], ngram_range[1] + 1):
+        fits = positions + n <= batch.ends[batch.doc_of]
+        starts = positions[fits]
+        rows.append(batch.doc_of[fits])
+        hashes.append(mix(batch.span_hashes(starts, starts + n), n))
+    return np.concatenate(rows), np.concatenate(hashes)
+
+
+def word_mask(codes: NDArray[np.uint32]) -> NDArray[np.bool_]:
+    r"""Which code points are word characters (``\w`` in Python's Unicode regex)."""
+    mask = np.zeros(len(codes), dtype=bool)
+    ascii_ = codes < 128
+    mask[ascii_] = ASCII_WORD[codes[ascii_]]
+    if not ascii_.all():
+        others = codes[~ascii_]
+        unique, inverse = np.unique(others, return_inverse=True)
+        is_word = np.array([chr(c).isalnum() for c in unique.tolist()], dtype=bool)
+        mask[~ascii_] = is_word[inverse]
+    return mask
+
+
+def word_ngrams(
+    docs: Sequence[str], ngram_range: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Document index and 64-bit hash of every word n-gram of every document."""
+    batch = CodePoints(docs)
+    mask = word_mask(batch.codes)
+    positions = np.arange(len(batch.codes), dtype=np.int64)
+    first_of_doc = np.zeros(len(batch.codes), dtype=bool)
+    first_of_doc[batch.starts[batch.starts < len(batch.codes)]] = True
+    previous_word = np.r_[False, mask[:-1]] & ~first_of_doc
+    next_word = np.r_[mask[1:], False]
+    next_word[batch.ends[batch.ends > 0] - 1] = False
+    token_starts = positions[mask & ~previous_word]
+    token_ends = positions[mask & ~next_word] + 1
+    tokens = batch.span_hashes(token_starts, token_ends)
+    token_doc = batch.doc_of[token_starts]
+    rows, hashes = [], []
+    combined = tokens.copy()
+    same_doc = np.ones(len(tokens), dtype=bool)
+    for n in range(1, ngram_range[1] + 1):
+        if n > 1:
+            with np.errstate(over="ignore"):
+                combined = combined[:-1] * U64(TOKEN_BASE) + tokens[n - 1 :]
+            same_doc = same_doc[:-1] & (token_doc[n - 1 :] == token_doc[: -(n - 1)])
+        if n >= ngram_range[0]:
+            rows.append(token_doc[: len(combined)][same_doc])
+            hashes.append(mix(combined[same_doc], n))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64)
+    return np.concatenate(rows), np.concatenate(hashes)
+
+
+def word_ngram_hash(tokens: Sequence[str]) -> int:
+    """:func:`word_ngrams`'s hash of one n-gram given as its tokens (reference)."""
+    value = 0
+    for token in tokens:
+        value = (value * TOKEN_BASE + polynomial_hash(token)) & MASK64
+    return mix_one(value, len(tokens))
+
+
+def char_ngram_hash(ngram: str) -> int:
+    """:func:`char_ngrams`'s hash of one character n-gram (reference)."""
+    return mix_one(polynomial_hash(ngram), len(ngram))
