@@ -92,7 +92,7 @@ def isolated_home(parent: Path) -> Path:
     Every `bentoml serve` wipes ``$BENTOML_HOME/prometheus_multiproc_dir`` at
     start, so two servers on one home clobber each other's /metrics.
     """
-    shared = Path(os.environ["BENTOML_HOME"])
+    shared = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     home = Path(tempfile.mkdtemp(prefix="home-", dir=parent))
     for name in ("models", "bentos"):
         (shared / name).mkdir(parents=True, exist_ok=True)

@@ -98,7 +98,7 @@ def _read_all(handle: Any) -> bytes:
     return Path(handle).read_bytes()
 
 
-def chunks(frame: pd.DataFrame, size: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """The frame in consecutive slices of at most ``size`` rows."""
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
@@ -134,6 +134,7 @@ def score_table(
     predict_proba: Callable[[list[str]], Any],
     classes: list[str],
     progress: Callable[[int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> tuple[pd.DataFrame, Counts]:
     """Score every row, in order, in large batches.
 
@@ -143,9 +144,10 @@ def score_table(
         predict_proba: the model (``sentiment.model.scorer``'s function).
         classes: the model's labels in column order.
         progress: called with the number of rows done after each chunk.
+        chunk_rows: rows per model call.
     """
     parts = []
-    for chunk in chunks(frame):
+    for chunk in chunks(frame, chunk_rows):
         parts.append(score_chunk(chunk, text_column, predict_proba, classes))
         if progress:
             progress(len(chunk))
