@@ -9,6 +9,7 @@ that fell into it (usually one; several are joined with `` | ``).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -17,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from sentiment.features import HashingTfidf
-from sentiment.hashing import char_ngram_hash, word_mask, word_ngram_hash
-from sentiment.model import LinearScorer
+from sentiment.hashing import char_ngram_hash, word_ngram_hash
+from sentiment.model import WORD_PATTERN, LinearScorer
 
 COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}
 
@@ -44,17 +45,7 @@ def text_ngrams(block: HashingTfidf, text: str) -> dict[int, set[str]]:
                 gram = doc[start : start + n]
                 found[char_ngram_hash(gram) >> (64 - bits)].add(gram)
         return found
-    codes = np.frombuffer(doc.encode("utf-32-le"), dtype=np.uint32)
-    mask = word_mask(codes)
-    tokens, current = [], ""
-    for char, is_word in zip(doc, mask, strict=True):
-        if is_word:
-            current += char
-        elif current:
-            tokens.append(current)
-            current = ""
-    if current:
-        tokens.append(current)
+    tokens = re.findall(WORD_PATTERN, doc)  # the tokens word_ngrams hashes
     for n in range(low, high + 1):
         for start in range(len(tokens) - n + 1):
             words = tokens[start : start + n]

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentiment.middleware import error_response, with_length
+from sentiment.middleware import error_response, rewrite_response
 
 STATUS_PATH = "/classify_file/status"
 JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest
@@ -162,26 +162,14 @@ class JobStatus:
                 return await refusal(scope, receive, send)
         if scope["method"] != "GET" or scope["path"] != STATUS_PATH:
             return await self.app(scope, receive, send)
-        await self.app(scope, receive, self.with_record(send))
+        await self.app(scope, receive, rewrite_response(send, ok, with_record))
 
-    @staticmethod
-    def with_record(send: Send) -> Send:
-        """Buffer the status body, add the record, fix the length."""
-        start: Message = {}
-        chunks: list[bytes] = []
 
-        async def send_augmented(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            if start["status"] == 200:
-                body = json.dumps(augmented(json.loads(body))).encode()
-            await send(with_length(start, body))
-            await send({"type": "http.response.body", "body": body})
+def ok(status: int) -> bool:
+    """Only successful status answers are augmented."""
+    return status == 200
 
-        return send_augmented
+
+def with_record(start: Message, body: bytes) -> tuple[Message, bytes]:
+    """The status body with the job's record merged in."""
+    return start, json.dumps(augmented(json.loads(body))).encode()

@@ -90,6 +90,7 @@ class ClassifyGuard:
         self.app = app
         self.settings = settings
         self.on_classified = on_classified
+        self.requires_key = bool(settings.api_key.get_secret_value())
         self.expected_auth = f"Bearer {settings.api_key.get_secret_value()}".encode()
         self.drain_limit = settings.max_body_bytes * DRAIN_FACTOR
         self.in_flight = 0
@@ -118,7 +119,7 @@ class ClassifyGuard:
     def refuse_early(self, scope: Scope) -> JSONResponse | None:
         """A refusal decided from the headers alone (401, 415, 429), or None."""
         headers = dict(scope["headers"])
-        if self.settings.api_key.get_secret_value() and not hmac.compare_digest(
+        if self.requires_key and not hmac.compare_digest(
             headers.get(b"authorization", b""), self.expected_auth
         ):
             return error_response(
@@ -182,26 +183,13 @@ class ClassifyGuard:
     def explain(
         self, send: Send, request: bytes, log: Classified | None = None
     ) -> Send:
-        """Wrap ``send``: explain 503 sheds, add request IDs to 400s, log 200s."""
-        start: Message = {}
-        chunks: list[bytes] = []
+        """Wrap ``send``: explain 503 sheds, reshape 4xx bodies, log 200s."""
 
-        async def send_explained(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                if start["status"] == 200 and log is None:
-                    await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                if start["status"] == 200 and log is None:
-                    await send(message)
-                return
+        def buffered(status: int) -> bool:
+            return status != 200 or log is not None
+
+        def rewrite(start: Message, body: bytes) -> tuple[Message, bytes]:
             status = start["status"]
-            if status == 200 and log is None:
-                return await send(message)
-            body = b"".join(chunks)
             if status == 200 and log is not None:
                 log(current_request_id() or "", request, body)
             elif status == 503:
@@ -209,27 +197,61 @@ class ClassifyGuard:
                 body = json.dumps(
                     error_payload("overloaded", self.shed_message, current_request_id())
                 ).encode()
+                start = {
+                    **start,
+                    "headers": [*start["headers"], (b"retry-after", b"1")],
+                }
             elif status == 400:
                 count_validation_errors(body)
                 body = as_error_body(status, body)
             elif 400 < status < 500:
                 body = as_error_body(status, body)
-            await send(with_length(start, body, retry_after=status == 503))
-            await send({"type": "http.response.body", "body": body})
+            return start, body
 
-        return send_explained
+        return rewrite_response(send, buffered, rewrite)
 
 
-def with_length(start: Message, body: bytes, retry_after: bool = False) -> Message:
-    """A response start declaring ``body``'s length (and ``Retry-After`` if asked)."""
+def rewrite_response(
+    send: Send,
+    buffered: Callable[[int], bool],
+    rewrite: Callable[[Message, bytes], tuple[Message, bytes]],
+) -> Send:
+    """Wrap ``send`` so a response can be changed before it leaves.
+
+    Responses whose status ``buffered`` selects are collected whole, passed to
+    ``rewrite`` (which returns the start and body to send) and sent with the new
+    body's length; the others stream through untouched.
+    """
+    start: Message = {}
+    chunks: list[bytes] = []
+
+    async def send_rewritten(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+            if not buffered(start["status"]):
+                await send(message)
+            return
+        if not buffered(start["status"]):
+            return await send(message)
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        new_start, body = rewrite(start, b"".join(chunks))
+        await send(with_length(new_start, body))
+        await send({"type": "http.response.body", "body": body})
+
+    return send_rewritten
+
+
+def with_length(start: Message, body: bytes) -> Message:
+    """A response start declaring ``body``'s length."""
     headers = [
         (key, value)
         for key, value in start.get("headers", [])
         if key.lower() != b"content-length"
     ]
     headers.append((b"content-length", str(len(body)).encode()))
-    if retry_after:
-        headers.append((b"retry-after", b"1"))
     return {**start, "headers": headers}
 
 

@@ -133,7 +133,7 @@ def speed_up_inference(pipeline: Any) -> Any:
     return pipeline
 
 
-def linear_heads(classifier: Any) -> list[tuple[NDArray[np.float64], float]]:
+def linear_heads(classifier: Any) -> list[tuple[NDArray[Any], float]]:
     """``(weights, bias)`` of each linear model whose probabilities are averaged.
 
     A binary logistic regression's positive-class probability is
@@ -148,12 +148,12 @@ def linear_heads(classifier: Any) -> list[tuple[NDArray[np.float64], float]]:
     if isinstance(classifier, LogisticRegression) and classifier.coef_.shape[0] == 1:
         return [
             (
-                classifier.coef_.ravel().astype(np.float64),
+                classifier.coef_.ravel(),
                 float(classifier.intercept_[0]),
             )
         ]
     if isinstance(classifier, MultinomialNB) and len(classifier.classes_) == 2:
-        log_prob = classifier.feature_log_prob_.astype(np.float64)
+        log_prob = classifier.feature_log_prob_
         prior = classifier.class_log_prior_
         return [(log_prob[1] - log_prob[0], float(prior[1] - prior[0]))]
     if (
@@ -178,7 +178,10 @@ class LinearScorer:
     """
 
     def __init__(self, pipeline: Any) -> None:
-        self.heads = linear_heads(pipeline.named_steps["classifier"])
+        self.heads = [
+            (weights.astype(np.float64), bias)
+            for weights, bias in linear_heads(pipeline.named_steps["classifier"])
+        ]
         self.blocks: list[tuple[HashingTfidf, int]] = []
         offset = 0
         for _, block in pipeline.named_steps["features"].transformer_list:
@@ -228,7 +231,7 @@ def known_feature_counts(pipeline: Any) -> Callable[[list[str]], list[int]] | No
         return None
     words = [
         block
-        for block, _ in LinearScorer(pipeline).blocks
+        for _, block in pipeline.named_steps["features"].transformer_list
         if block.analyzer == "word" and hasattr(block, "seen_hashes_")
     ]
     if not words:

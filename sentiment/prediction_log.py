@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from sentiment.config import Settings
 from sentiment.metrics import LOG_DROPPED, LOG_ERRORS
 
 logger = logging.getLogger("bentoml.service.sentiment")
@@ -60,9 +60,11 @@ def record_classified(request_id: str, request: bytes, response: bytes) -> None:
 
 
 def for_worker(
-    settings: Any, model_tag: str, worker: int | None, known: KnownFeatures | None
-) -> PredictionLog:
-    """This worker's prediction log, as the settings describe it."""
+    settings: Settings, model_tag: str, worker: int | None, known: KnownFeatures | None
+) -> PredictionLog | None:
+    """This worker's prediction log; None when SENTIMENT_PREDICTION_LOG is unset."""
+    if settings.prediction_log is None:
+        return None
     options = LogOptions(
         path=worker_path(settings.prediction_log, worker),
         model_tag=model_tag,

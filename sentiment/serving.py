@@ -36,17 +36,19 @@ def load_model(model_ref: Any, settings: Settings, worker: int | None) -> Loaded
     except artifact.StartupError as error:
         artifact.exit_on_startup_error(error)
     info = artifact.describe_model(model_ref)
-    linear = LinearScorer.supports(pipeline)
-    if settings.prediction_log:
-        known = known_feature_counts(pipeline)
-        WORKER_LOGS.append(for_worker(settings, info["tag"], worker, known))
+    # One LinearScorer serves /classify and /explain: each holds a float64 copy
+    # of the weights (16 MB for the default model).
+    linear = LinearScorer(pipeline) if LinearScorer.supports(pipeline) else None
+    known = known_feature_counts(pipeline) if settings.prediction_log else None
+    if log := for_worker(settings, info["tag"], worker, known):
+        WORKER_LOGS.append(log)
     # The model's objects never die: frozen, full collections stop walking them.
     gc.collect()
     gc.freeze()
     return LoadedModel(
         pipeline=pipeline,
-        predict_proba=scorer(pipeline),
+        predict_proba=linear.predict_proba if linear else scorer(pipeline),
         classes=[str(label) for label in pipeline.classes_],
         info=info,
-        explainer=LinearScorer(pipeline) if linear else None,
+        explainer=linear,
     )
