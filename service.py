@@ -18,7 +18,7 @@ from bentoml._internal.context import server_context
 from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 
-from sentiment import artifact, jobs
+from sentiment import admission, artifact, jobs
 from sentiment.config import load_settings
 from sentiment.connections import ConnectionRecycler
 from sentiment.dispatch import install as install_dispatcher
@@ -147,3 +147,6 @@ add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)
 on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
 add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
+# Outside all of them, BentoML's included: 401, 415 and overload control, decided
+# before anything else reads the request (sentiment.admission).
+admission.install(SERVICE, SETTINGS)

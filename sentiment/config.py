@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     recycle_every: NonNegativeInt = 32
     access_log: bool = False
     tracing: bool = False
-    max_in_flight: PositiveInt = 128
+    max_in_flight: PositiveInt = 64
+    max_queue_wait_ms: PositiveInt = 750
+    refuse_after_ms: PositiveInt = 2_000
+    max_queue: PositiveInt = 4_096
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"

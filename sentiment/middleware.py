@@ -9,19 +9,18 @@ answered requests to the prediction log. The other middlewares live in
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Callable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment.admission import is_guarded
 from sentiment.config import Settings
 from sentiment.metrics import REJECTIONS
 from sentiment.request_ids import current_request_id
 from sentiment.schemas import error_payload
 
-GUARDED_PATHS = frozenset({"/classify", "/explain"})
 Classified = Callable[[str, bytes, bytes], None]  # request ID, request, response
 
 DRAIN_FACTOR = 32  # bodies up to this many times the cap are read, then refused
@@ -36,15 +35,6 @@ def error_response(
         error_payload(rule, message, current_request_id()),
         status_code=status,
         headers=headers,
-    )
-
-
-def is_guarded(scope: Scope) -> bool:
-    """Whether a request is a ``POST`` to one of the model's endpoints."""
-    return bool(
-        scope["type"] == "http"
-        and scope["path"] in GUARDED_PATHS
-        and scope["method"] == "POST"
     )
 
 
@@ -70,8 +60,9 @@ def as_error_body(status: int, body: bytes) -> bytes:
 class ClassifyGuard:
     """In front of ``POST /classify`` and ``/explain``: refuse early, refuse clearly.
 
-    Checks in this order: API key (401), ``Content-Type`` (415), in-flight limit
-    per worker (429 + ``Retry-After``), body size (413). A body over the cap is
+    ``sentiment.admission`` has already checked the API key (401), the
+    ``Content-Type`` (415) and admitted the request; this checks the body size
+    (413). A body over the cap is
     read and discarded up to ``DRAIN_FACTOR`` times the cap first, so a client
     that sends its whole body before reading (urllib, requests, httpx) reads the
     413 instead of a reset connection; a bigger one is answered at once and the
@@ -90,10 +81,7 @@ class ClassifyGuard:
         self.app = app
         self.settings = settings
         self.on_classified = on_classified
-        self.requires_key = bool(settings.api_key.get_secret_value())
-        self.expected_auth = f"Bearer {settings.api_key.get_secret_value()}".encode()
         self.drain_limit = settings.max_body_bytes * DRAIN_FACTOR
-        self.in_flight = 0
         self.shed_message = (
             "server busy: the request could not be served within "
             f"max_latency_ms={settings.max_latency_ms}, retry later"
@@ -103,48 +91,11 @@ class ClassifyGuard:
         """Guard /classify; pass everything else through."""
         if not is_guarded(scope):
             return await self.app(scope, receive, send)
-        refusal = self.refuse_early(scope)
+        body, refusal = await self.read_body(scope, receive)
         if refusal is not None:
             return await refusal(scope, receive, send)
-        self.in_flight += 1
-        try:
-            body, refusal = await self.read_body(scope, receive)
-            if refusal is not None:
-                return await refusal(scope, receive, send)
-            log = self.on_classified if scope["path"] == "/classify" else None
-            await self.app(scope, replay(body, receive), self.explain(send, body, log))
-        finally:
-            self.in_flight -= 1
-
-    def refuse_early(self, scope: Scope) -> JSONResponse | None:
-        """A refusal decided from the headers alone (401, 415, 429), or None."""
-        headers = dict(scope["headers"])
-        if self.requires_key and not hmac.compare_digest(
-            headers.get(b"authorization", b""), self.expected_auth
-        ):
-            return error_response(
-                401,
-                "unauthorized",
-                "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
-                {"WWW-Authenticate": "Bearer"},
-            )
-        media_type = headers.get(b"content-type", b"application/json")
-        if media_type.split(b";")[0].strip().lower() != b"application/json":
-            return error_response(
-                415,
-                "unsupported_media_type",
-                "Content-Type must be application/json, got "
-                f"{media_type.decode(errors='replace')!r}",
-            )
-        if self.in_flight >= self.settings.max_in_flight:
-            return error_response(
-                429,
-                "overloaded",
-                f"server busy: more than {self.settings.max_in_flight} requests in "
-                "flight on this worker, retry later",
-                {"Retry-After": "1"},
-            )
-        return None
+        log = self.on_classified if scope["path"] == "/classify" else None
+        await self.app(scope, replay(body, receive), self.explain(send, body, log))
 
     async def read_body(
         self, scope: Scope, receive: Receive

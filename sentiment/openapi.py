@@ -12,8 +12,8 @@ ERROR_RESPONSES = {
     "401": "Missing or wrong API key (only when API_KEY is set)",
     "413": "Request body over SENTIMENT_MAX_BODY_BYTES",
     "415": "Content-Type is not application/json",
-    "429": "Too many requests in flight; retry after Retry-After seconds",
-    "503": "Could not be served within max_latency_ms; retry after Retry-After",
+    "503": "Overloaded: could not be served within the queueing budget; retry "
+    "after Retry-After seconds",
 }
 NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
 

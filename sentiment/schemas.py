@@ -134,7 +134,7 @@ class BrokenRule(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The body of every refusal (400/401/413/415/429/503)."""
+    """The body of every refusal (400/401/413/415/503)."""
 
     model_config = ConfigDict(title="Error")
 

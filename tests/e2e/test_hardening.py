@@ -90,7 +90,7 @@ def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> 
         f"storm at {STORM_CONNECTIONS} connections: statuses {statuses}, "
         f"socket errors {storm['socket_errors']}, max {storm['max_us'] / 1e6:.2f}s"
     )
-    assert set(statuses) <= {200, 429, 503}, statuses
+    assert set(statuses) <= {200, 503}, statuses
     assert statuses.get(200, 0) > 0
     assert sum(storm["socket_errors"].values()) == 0, storm["socket_errors"]
     assert storm["max_us"] <= 10_000_000

@@ -152,6 +152,7 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
     assert {rule["name"] for rule in rules} == {
         "SentimentP99OverBudget",
         "SentimentShedRateHigh",
+        "SentimentQueueingDelayHigh",
         "SentimentNoPredictions",
         "SentimentPositiveShareOutOfBand",
     }

@@ -90,6 +90,6 @@ def test_model_info_shows_the_live_model(
 def test_docs_json_declares_error_responses(client: TestClient) -> None:
     spec = client.get("/docs.json").json()
     responses = spec["paths"]["/classify"]["post"]["responses"]
-    for status in ("400", "413", "415", "429", "503"):
+    for status in ("400", "413", "415", "503"):
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}

@@ -1,0 +1,412 @@
+"""Overload control: admit, hold or refuse a request before BentoML reads it.
+
+:class:`Admission` is the outermost layer of each worker, in front of BentoML's own
+middlewares. For ``POST /classify`` and ``/explain`` it decides from the headers
+alone, with answers built once at start:
+
+* 401 (wrong API key) and 415 (not JSON) at once;
+* otherwise the request is *admitted* when fewer than ``max_in_flight`` requests
+  are inside the service, or *queued*.
+
+The queue (:class:`AdmissionQueue`, pure logic with the clock passed in) is the
+overload policy, chosen by measurement (README, "Overload"):
+
+* a finished request lets the **oldest queued request that is still within the
+  budget** in (``max_queue_wait_ms``): first come, first served while the queue
+  keeps up, so a crowd of clients all get served at capacity;
+* a request that has waited past the budget will not be served: it is **held**
+  (back-pressure: its client sends nothing more meanwhile) and answered 503 with
+  ``Retry-After`` after ``refuse_after_ms``. Refusing it at once would make a
+  client that retries at once cost a refusal per round trip: measured, those
+  refusals filled the CPUs and goodput collapsed;
+* beyond ``max_queue`` waiting requests the oldest is refused at once (memory).
+
+So an admitted request never waited longer than the budget, the number of requests
+inside the service stays where batching is efficient (BentoML's batching queue
+never has to shed), and a refusal costs a few microseconds of Python on top of
+uvicorn's parsing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import prometheus_client
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sentiment.config import Settings
+from sentiment.metrics import REJECTIONS
+from sentiment.request_ids import HEADER as REQUEST_ID_HEADER
+from sentiment.request_ids import VALID_ID
+from sentiment.schemas import error_payload
+
+GUARDED_PATHS = frozenset({"/classify", "/explain"})
+RETRY_AFTER_S = 1
+GAUGE_EVERY_S = 0.5
+
+QUEUED = prometheus_client.Gauge(
+    "sentiment_admission_queued",
+    "Requests waiting for admission, summed over live workers",
+    multiprocess_mode="livesum",
+)
+IN_FLIGHT = prometheus_client.Gauge(
+    "sentiment_admission_in_flight",
+    "Requests admitted and not yet answered, summed over live workers",
+    multiprocess_mode="livesum",
+)
+LIMIT = prometheus_client.Gauge(
+    "sentiment_admission_limit",
+    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
+    multiprocess_mode="livesum",
+)
+QUEUE_DELAY = prometheus_client.Gauge(
+    "sentiment_admission_queue_delay_seconds",
+    "How long the oldest waiting request has waited, the worst worker",
+    multiprocess_mode="livemax",
+)
+REFUSALS = prometheus_client.Counter(
+    "sentiment_admission_refusals_total",
+    "Requests refused by overload control, by reason",
+    labelnames=["reason"],
+)
+
+
+@dataclass
+class Ticket:
+    """One request waiting for admission."""
+
+    arrived: float
+    future: asyncio.Future[bool] | None = None  # None in the queue's unit tests
+
+
+@dataclass
+class Decisions:
+    """What to do after an event: these tickets go in, these get a 503."""
+
+    admit: list[Ticket] = field(default_factory=list)
+    refuse: list[tuple[Ticket, str]] = field(default_factory=list)
+
+
+class AdmissionQueue:
+    """Which waiting requests go in, wait, or get refused. Times in seconds.
+
+    Args:
+        limit: most requests inside the service at once.
+        budget: the longest a request may have waited and still be admitted.
+        refuse_after: when a request that missed the budget gets its 503.
+        max_queue: most waiting requests; beyond it the oldest is refused.
+    """
+
+    def __init__(
+        self, limit: int, budget: float, refuse_after: float, max_queue: int
+    ) -> None:
+        self.limit = limit
+        self.budget = budget
+        self.refuse_after = max(refuse_after, budget)
+        self.max_queue = max_queue
+        self.in_flight = 0
+        self.waiting: deque[Ticket] = deque()
+
+    def arrive(self, ticket: Ticket, now: float) -> Decisions:
+        """A request arrives: in at once if there is room and nobody waits."""
+        decisions = self.expire(now)
+        if self.in_flight < self.limit and not self.waiting:
+            self.in_flight += 1
+            decisions.admit.append(ticket)
+            return decisions
+        self.waiting.append(ticket)
+        while len(self.waiting) > self.max_queue:
+            decisions.refuse.append((self.waiting.popleft(), "queue_full"))
+        return self.fill(decisions, now)
+
+    def finish(self, now: float) -> Decisions:
+        """An admitted request was answered: let the next ones in."""
+        self.in_flight -= 1
+        return self.tick(now)
+
+    def tick(self, now: float) -> Decisions:
+        """Refuse the held requests whose time has come; admit while there is room."""
+        return self.fill(self.expire(now), now)
+
+    def fill(self, decisions: Decisions, now: float) -> Decisions:
+        """Admit waiting requests within the budget while there is room."""
+        while self.in_flight < self.limit:
+            ticket = self.next_within_budget(now)
+            if ticket is None:
+                break
+            self.in_flight += 1
+            decisions.admit.append(ticket)
+        return decisions
+
+    def next_deadline(self) -> float | None:
+        """When the oldest held request is due its refusal (None: nobody waits)."""
+        return self.waiting[0].arrived + self.refuse_after if self.waiting else None
+
+    def next_within_budget(self, now: float) -> Ticket | None:
+        """Take the oldest waiting request that has not waited past the budget.
+
+        The queue is in arrival order, so those within the budget are its newest
+        part; the older ones stay held until :meth:`expire` refuses them.
+        """
+        if not self.waiting or now - self.waiting[-1].arrived > self.budget:
+            return None
+        if now - self.waiting[0].arrived <= self.budget:
+            return self.waiting.popleft()
+        index = self.first_within_budget(now)
+        ticket = self.waiting[index]
+        del self.waiting[index]
+        return ticket
+
+    def first_within_budget(self, now: float) -> int:
+        """Index of the oldest request within the budget (binary search)."""
+        low, high = 0, len(self.waiting) - 1
+        while low < high:
+            middle = (low + high) // 2
+            if now - self.waiting[middle].arrived <= self.budget:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    def expire(self, now: float) -> Decisions:
+        """Refuse the held requests whose ``refuse_after`` has come."""
+        decisions = Decisions()
+        while self.waiting and now - self.waiting[0].arrived >= self.refuse_after:
+            decisions.refuse.append((self.waiting.popleft(), "waited_too_long"))
+        return decisions
+
+    def oldest_wait(self, now: float) -> float:
+        """Seconds the oldest waiting request has waited (0 when none waits)."""
+        return now - self.waiting[0].arrived if self.waiting else 0.0
+
+
+class Refusal:
+    """A refusal rendered once: only the request ID changes per request."""
+
+    def __init__(
+        self,
+        status: int,
+        rule: str,
+        message: str,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        marker = "\x00"
+        rendered = json.dumps(error_payload(rule, message, marker)).encode()
+        self.prefix, self.suffix = rendered.split(json.dumps(marker).encode())
+        self.status = status
+        self.headers = [(b"content-type", b"application/json"), *headers]
+        self.counter = REJECTIONS.labels(rule=rule)
+
+    async def send(self, send: Send, request_id: bytes) -> None:
+        """Answer with this refusal, tagged with ``request_id``."""
+        self.counter.inc()
+        body = b'%s"%s"%s' % (self.prefix, request_id, self.suffix)
+        headers = [
+            *self.headers,
+            (b"content-length", b"%d" % len(body)),
+            (REQUEST_ID_HEADER, request_id),
+        ]
+        await send(
+            {"type": "http.response.start", "status": self.status, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class RequestHeaders:
+    """The few request headers the admission decision reads."""
+
+    authorization: bytes = b""
+    content_type: bytes = b"application/json"
+    request_id: bytes = b""
+
+    @classmethod
+    def of(cls, scope: Scope) -> RequestHeaders:
+        """Read them in one pass over the raw headers."""
+        found = cls()
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name == b"authorization":
+                found.authorization = value
+            elif name == b"content-type":
+                found.content_type = value
+            elif name == REQUEST_ID_HEADER and VALID_ID.fullmatch(value):
+                found.request_id = value
+        return found
+
+
+def is_guarded(scope: Scope) -> bool:
+    """Whether a request is a ``POST`` to one of the model's endpoints."""
+    return bool(
+        scope["type"] == "http"
+        and scope["path"] in GUARDED_PATHS
+        and scope["method"] == "POST"
+    )
+
+
+class Admission:
+    """The outermost ASGI layer: 401, 415 and overload control (module docstring).
+
+    Args:
+        app: BentoML's whole ASGI app.
+        settings: the service's settings.
+        clock: seconds, monotonic (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.clock = clock
+        self.queue = AdmissionQueue(
+            settings.max_in_flight,
+            settings.max_queue_wait_ms / 1000,
+            settings.refuse_after_ms / 1000,
+            settings.max_queue,
+        )
+        key = settings.api_key.get_secret_value()
+        self.expected_auth = f"Bearer {key}".encode() if key else None
+        retry = [(b"retry-after", b"%d" % RETRY_AFTER_S)]
+        self.unauthorized = Refusal(
+            401,
+            "unauthorized",
+            "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
+            [(b"www-authenticate", b"Bearer")],
+        )
+        self.overloaded = Refusal(
+            503,
+            "overloaded",
+            "server busy: the request could not be served within "
+            f"max_queue_wait_ms={settings.max_queue_wait_ms}, retry later",
+            retry,
+        )
+        self.reasons = {
+            reason: REFUSALS.labels(reason=reason)
+            for reason in ("queue_full", "waited_too_long")
+        }
+        self.gauges_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        LIMIT.set(settings.max_in_flight)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse, hold or pass a guarded request; pass anything else."""
+        if not is_guarded(scope):
+            return await self.app(scope, receive, send)
+        headers = RequestHeaders.of(scope)
+        refusal = self.refusal_from(headers)
+        if refusal is None and not await self.admitted():
+            refusal = self.overloaded
+        if refusal is not None:
+            request_id = headers.request_id or uuid.uuid4().hex.encode()
+            return await refusal.send(send, request_id)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.carry_out(self.queue.finish(self.clock()))
+
+    def refusal_from(self, headers: RequestHeaders) -> Refusal | None:
+        """401 or 415 from the headers alone, or None."""
+        if self.expected_auth is not None and not hmac.compare_digest(
+            headers.authorization, self.expected_auth
+        ):
+            return self.unauthorized
+        if not is_json(headers.content_type):
+            return unsupported_media_type(headers.content_type)
+        return None
+
+    async def admitted(self) -> bool:
+        """Wait for admission: True to go in, False for a 503."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        ticket = Ticket(self.clock(), future)
+        self.carry_out(self.queue.arrive(ticket, ticket.arrived))
+        if future.done():  # admitted or refused at once
+            return future.result()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.forget(ticket)
+            raise
+
+    def forget(self, ticket: Ticket) -> None:
+        """A waiting request's task was cancelled (shutdown): drop or release it."""
+        if ticket in self.queue.waiting:
+            self.queue.waiting.remove(ticket)
+        elif ticket.future is not None and ticket.future.done():
+            if not ticket.future.cancelled() and ticket.future.result():
+                self.carry_out(self.queue.finish(self.clock()))
+
+    def carry_out(self, decisions: Decisions) -> None:
+        """Wake the admitted and the refused; refresh the gauges now and then."""
+        for ticket in decisions.admit:
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(True)
+        for ticket, reason in decisions.refuse:
+            self.reasons[reason].inc()
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(False)
+        self.arm_timer()
+        now = self.clock()
+        if now - self.gauges_at >= GAUGE_EVERY_S:
+            self.gauges_at = now
+            QUEUED.set(len(self.queue.waiting))
+            IN_FLIGHT.set(self.queue.in_flight)
+            QUEUE_DELAY.set(self.queue.oldest_wait(now))
+
+    def arm_timer(self) -> None:
+        """Make sure held requests get their refusal even when nothing else happens."""
+        deadline = self.queue.next_deadline()
+        if deadline is None or self.timer is not None:
+            return
+        delay = max(0.0, deadline - self.clock())
+        self.timer = asyncio.get_running_loop().call_later(delay, self.on_timer)
+
+    def on_timer(self) -> None:
+        """A held request's refusal is due."""
+        self.timer = None
+        self.carry_out(self.queue.tick(self.clock()))
+
+
+def is_json(content_type: bytes) -> bool:
+    """Whether a ``Content-Type`` is JSON (any parameters allowed)."""
+    return content_type.split(b";")[0].strip().lower() == b"application/json"
+
+
+def unsupported_media_type(content_type: bytes) -> Refusal:
+    """415 naming the ``Content-Type`` that was sent."""
+    return Refusal(
+        415,
+        "unsupported_media_type",
+        "Content-Type must be application/json, got "
+        f"{content_type.decode(errors='replace')!r}",
+    )
+
+
+def install(service: Any, settings: Settings) -> None:
+    """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
+
+    BentoML adds a service's middlewares inside its own (metrics, tracing,
+    timeout); a refusal decided there has already paid for them. The worker asks
+    the service for its app with ``to_asgi``, so that is where the app is wrapped.
+    """
+    service_class = type(service)
+    build = service_class.to_asgi
+    if getattr(build, "wraps_admission", False):
+        return
+
+    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
+        app = build(self, *args, **kwargs)
+        return Admission(app, settings) if self is service else app
+
+    to_asgi.wraps_admission = True  # type: ignore[attr-defined]
+    service_class.to_asgi = to_asgi
