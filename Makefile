@@ -129,6 +129,7 @@ bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on
 bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.overload
 
 test: $(DEV_STAMP) $(BULK_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -245,13 +245,9 @@ def run_open_loop(
     url: str, bodies: list[bytes], rate: float, seconds: float, **options: Any
 ) -> dict[str, Any]:
     """Run one open-loop load (uvloop when installed) and summarise it."""
-    try:
-        import uvloop
+    import uvloop  # comes with BentoML
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop comes with BentoML
-        runner = asyncio.run
-    result = runner(OpenLoop(url, bodies, rate, seconds, **options).run())
+    result = uvloop.run(OpenLoop(url, bodies, rate, seconds, **options).run())
     return result.summary()
 
 

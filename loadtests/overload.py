@@ -92,7 +92,7 @@ class SpikeShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         """(users, spawn rate) for now, or None to stop."""
-        elapsed = self.get_run_time()
+        elapsed: float = self.get_run_time()  # type: ignore[no-untyped-call]
         if SCENARIO == "openloop":
             users = int(os.environ.get("LOCUST_USERS", "1000"))
             seconds = float(os.environ.get("LOCUST_OPENLOOP_S", "30"))
