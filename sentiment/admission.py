@@ -39,11 +39,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import prometheus_client
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment.config import Settings
-from sentiment.metrics import REJECTIONS
+from sentiment.metrics import (
+    IN_FLIGHT,
+    LIMIT,
+    QUEUE_DELAY,
+    QUEUED,
+    REFUSALS,
+    REJECTIONS,
+)
 from sentiment.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.request_ids import VALID_ID
 from sentiment.schemas import error_payload
@@ -51,32 +57,6 @@ from sentiment.schemas import error_payload
 GUARDED_PATHS = frozenset({"/classify", "/explain"})
 RETRY_AFTER_S = 1
 GAUGE_EVERY_S = 0.5
-
-QUEUED = prometheus_client.Gauge(
-    "sentiment_admission_queued",
-    "Requests waiting for admission, summed over live workers",
-    multiprocess_mode="livesum",
-)
-IN_FLIGHT = prometheus_client.Gauge(
-    "sentiment_admission_in_flight",
-    "Requests admitted and not yet answered, summed over live workers",
-    multiprocess_mode="livesum",
-)
-LIMIT = prometheus_client.Gauge(
-    "sentiment_admission_limit",
-    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
-    multiprocess_mode="livesum",
-)
-QUEUE_DELAY = prometheus_client.Gauge(
-    "sentiment_admission_queue_delay_seconds",
-    "How long the oldest waiting request has waited, the worst worker",
-    multiprocess_mode="livemax",
-)
-REFUSALS = prometheus_client.Counter(
-    "sentiment_admission_refusals_total",
-    "Requests refused by overload control, by reason",
-    labelnames=["reason"],
-)
 
 
 @dataclass

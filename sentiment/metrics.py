@@ -22,3 +22,30 @@ LOG_DROPPED = prometheus_client.Counter(
     name="sentiment_prediction_log_dropped_total",
     documentation="Classified requests not logged because the log queue was full",
 )
+
+# Admission (sentiment.admission): gauges are per worker, combined across workers.
+QUEUED = prometheus_client.Gauge(
+    "sentiment_admission_queued",
+    "Requests waiting for admission, summed over live workers",
+    multiprocess_mode="livesum",
+)
+IN_FLIGHT = prometheus_client.Gauge(
+    "sentiment_admission_in_flight",
+    "Requests admitted and not yet answered, summed over live workers",
+    multiprocess_mode="livesum",
+)
+LIMIT = prometheus_client.Gauge(
+    "sentiment_admission_limit",
+    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
+    multiprocess_mode="livesum",
+)
+QUEUE_DELAY = prometheus_client.Gauge(
+    "sentiment_admission_queue_delay_seconds",
+    "How long the oldest waiting request has waited, the worst worker",
+    multiprocess_mode="livemax",
+)
+REFUSALS = prometheus_client.Counter(
+    "sentiment_admission_refusals_total",
+    "Requests refused by overload control, by reason",
+    labelnames=["reason"],
+)
