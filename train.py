@@ -43,6 +43,7 @@ from sentiment.artifact import (
     save_model,
     sha256_of,
 )
+from sentiment.behaviour import HEADLINE, behaviour_pass_rates
 from sentiment.data import TrainingError, clean_reviews, load_reviews, split_reviews
 from sentiment.evaluation import (
     cross_validate,
@@ -54,7 +55,7 @@ from sentiment.model import (
     DEFAULT_PRESET,
     PRESETS,
     ModelParams,
-    build_pipeline,
+    fit_pipeline,
     speed_up_inference,
 )
 
@@ -128,6 +129,7 @@ class Trained:
     data_info: DataInfo
     cv: CrossValidation | None
     reference: DriftReference
+    behaviour: dict[str, float]
 
 
 def train(
@@ -154,9 +156,10 @@ def train(
     log(
         f"split: {len(train_set):,} train / {len(test_set):,} test (seed {params.seed})"
     )
-    pipeline = build_pipeline(params.model)
     started = time.perf_counter()
-    speed_up_inference(pipeline.fit(list(train_set["text"]), train_set["label"]))
+    pipeline = speed_up_inference(
+        fit_pipeline(params.model, list(train_set["text"]), train_set["label"])
+    )
     fit_seconds = time.perf_counter() - started
     log(f"fitted in {fit_seconds:.1f}s")
     metrics = Metrics.model_validate(
@@ -174,7 +177,12 @@ def train(
         fit_seconds=round(fit_seconds, 2),
     )
     reference = drift_reference(pipeline, list(test_set["text"]))
-    return Trained(pipeline, metrics, data_info, cv, reference)
+    behaviour = behaviour_pass_rates(pipeline)
+    log(
+        "behaviour suite: "
+        + ", ".join(f"{name} {behaviour[name]:.0%}" for name in HEADLINE)
+    )
+    return Trained(pipeline, metrics, data_info, cv, reference, behaviour)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -276,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         preset=params.preset,
         cv=trained.cv,
         reference=trained.reference,
+        behaviour=trained.behaviour,
     )
     tag = save_model(trained.pipeline, args.model_name, metadata)
     metrics = trained.metrics.model_dump()

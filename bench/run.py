@@ -146,13 +146,12 @@ def in_process_rates(
 ) -> dict[str, dict[int, float]]:
     """(a) reviews/s of every preset on one core, at each batch size."""
     from sentiment.data import clean_reviews, load_reviews
-    from sentiment.model import PRESETS, build_pipeline, scorer, speed_up_inference
+    from sentiment.model import PRESETS, fit_pipeline, scorer, speed_up_inference
 
     corpus, _ = clean_reviews(load_reviews(CORPUS))
     rates: dict[str, dict[int, float]] = {}
     for name, preset in PRESETS.items():
-        pipeline = build_pipeline(preset.params)
-        pipeline.fit(list(corpus["text"]), corpus["label"])
+        pipeline = fit_pipeline(preset.params, list(corpus["text"]), corpus["label"])
         predict = scorer(speed_up_inference(pipeline))
         rates[name] = {}
         for size in BATCH_SIZES:

@@ -94,6 +94,7 @@ class ModelMetadata(BaseModel):
     cv: CrossValidation | None = None
     reference: DriftReference | None = None
     artifact_sha256: str | None = None
+    behaviour: dict[str, float] | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -265,6 +266,7 @@ def describe_model(model: Any) -> dict[str, Any]:
         "preset": metadata.preset,
         "params": metadata.params,
         "cv": metadata.cv.model_dump() if metadata.cv else None,
+        "behaviour": metadata.behaviour,
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from sentiment.artifact import LABELS, CrossValidation, DriftReference
 from sentiment.data import TrainingError
-from sentiment.model import ModelParams, build_pipeline, known_feature_counts
+from sentiment.model import ModelParams, fit_pipeline, known_feature_counts
 
 
 def evaluate(pipeline: Any, texts: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -66,9 +66,7 @@ def cross_validate(
     accuracies = []
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     for train_index, test_index in splitter.split(texts, labels):
-        pipeline = build_pipeline(params).fit(
-            list(texts[train_index]), labels[train_index]
-        )
+        pipeline = fit_pipeline(params, list(texts[train_index]), labels[train_index])
         predicted = pipeline.predict(list(texts[test_index]))
         accuracies.append(float((predicted == labels[test_index]).mean()))
     return CrossValidation(

@@ -4,7 +4,10 @@ For a logistic regression, a text's logit is ``intercept + sum(w_j * x_j)`` over
 its features j; each term is that feature's contribution, in logit units
 (positive pushes toward ``positive``). They add up exactly to the logit. A
 feature here is a hash bucket; the explanation names the n-grams of *this* text
-that fell into it (usually one; several are joined with `` | ``).
+that fell into it (usually one; several are joined with `` | ``). The lexicon
+feature is named by the lexicon words of the text. N-grams in a negation's scope
+or a set-aside clause count less (or nothing, or negatively): their
+contributions say so, and still add up.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.features import HashingTfidf
+from sentiment.features import HashingTfidf, LexiconScore
 from sentiment.hashing import char_ngram_hash, word_ngram_hash
 from sentiment.model import WORD_PATTERN, LinearScorer
 
@@ -39,6 +42,13 @@ def text_ngrams(block: HashingTfidf, text: str) -> dict[int, set[str]]:
     low, high = block.ngram_range
     (doc,) = block.prepare([text])
     found: dict[int, set[str]] = defaultdict(set)
+    if isinstance(block, LexiconScore):
+        for token in re.findall(WORD_PATTERN, doc):
+            value = np.uint64(word_ngram_hash([token]))
+            at = int(np.searchsorted(block.hashes_, value))
+            if at < len(block.hashes_) and block.hashes_[at] == value:
+                found[0].add(token)
+        return found
     if block.analyzer == "char":
         for n in range(low, high + 1):
             for start in range(len(doc) - n + 1):

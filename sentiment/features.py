@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from sentiment.hashing import U64, WHITESPACE_RUNS, char_ngrams, word_ngrams
+from sentiment.scopes import segments
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SparseRows:
     columns: NDArray[np.int64]
     values: NDArray[Any]
     n_rows: int
+    norm_values: NDArray[Any] | None = None  # what L2-normalises, when not values
 
 
 class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -50,7 +52,13 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         min_df: buckets seen in fewer training documents get IDF weight 0.
         sublinear_tf: use ``1 + log(count)`` instead of the count.
         dtype: the output's float type.
+        negated_weight: what an n-gram in a negation's scope counts for
+            (:mod:`sentiment.scopes`): 1 as any other, -1 the opposite, 0 nothing.
+        contrast_weight: what n-grams in a clause a contrast sets aside count for.
     """
+
+    negated_weight = 1.0  # class defaults: models pickled before these existed
+    contrast_weight = 1.0
 
     def __init__(
         self,
@@ -60,6 +68,8 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         min_df: int = 1,
         sublinear_tf: bool = True,
         dtype: Any = np.float32,
+        negated_weight: float = 1.0,
+        contrast_weight: float = 1.0,
     ) -> None:
         self.analyzer = analyzer
         self.ngram_range = ngram_range
@@ -67,6 +77,31 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
         self.dtype = dtype
+        self.negated_weight = negated_weight
+        self.contrast_weight = contrast_weight
+
+    @property
+    def scoped(self) -> bool:
+        """Whether n-grams are weighted by negation scope and contrast."""
+        return self.negated_weight != 1.0 or self.contrast_weight != 1.0
+
+    def spans(self, doc: str) -> list[tuple[str, float, float]]:
+        """A prepared text's spans: text, weight, and weight in the text's norm.
+
+        A negated span counts ``negated_weight`` times what it would count
+        unnegated, and that (its contrast share) is what it adds to the norm: a
+        span that counts for nothing does not make the rest of the text louder.
+        """
+        if not self.scoped:
+            return [(doc, 1.0, 1.0)]
+        return [
+            (
+                text,
+                weight if weight >= 0 else -weight * self.negated_weight,
+                abs(weight),
+            )
+            for text, weight in segments(doc, self.contrast_weight)
+        ]
 
     def prepare(self, texts: Iterable[str]) -> list[str]:
         """Lower-case (and for characters, collapse whitespace) like scikit-learn."""
@@ -74,20 +109,41 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             return [WHITESPACE_RUNS.sub(" ", text.lower()) for text in texts]
         return [text.lower() for text in texts]
 
+    def hash_docs(
+        self, docs: list[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+        """Row and 64-bit hash of each n-gram occurrence of prepared texts."""
+        if self.analyzer == "char":
+            return char_ngrams(docs, self.ngram_range)
+        if self.analyzer == "word":
+            return word_ngrams(docs, self.ngram_range)
+        raise ValueError(f"analyzer must be 'char' or 'word', got {self.analyzer!r}")
+
     def ngram_hashes(
         self, texts: Iterable[str]
     ) -> tuple[NDArray[np.int64], NDArray[np.uint64], int]:
         """Row, 64-bit hash of each n-gram occurrence, and the number of rows."""
+        rows, hashes, _, n_docs = self.weighted_hashes(texts)
+        return rows, hashes, n_docs
+
+    def weighted_hashes(
+        self, texts: Iterable[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint64], NDArray[Any] | None, int]:
+        """:meth:`ngram_hashes` plus each occurrence's weight and norm weight.
+
+        The weights are None when not scoped (all 1), else shape ``(n, 2)``.
+        """
         docs = self.prepare(texts)
-        if self.analyzer == "char":
-            rows, hashes = char_ngrams(docs, self.ngram_range)
-        elif self.analyzer == "word":
-            rows, hashes = word_ngrams(docs, self.ngram_range)
-        else:
-            raise ValueError(
-                f"analyzer must be 'char' or 'word', got {self.analyzer!r}"
-            )
-        return rows, hashes, len(docs)
+        if not self.scoped:
+            rows, hashes = self.hash_docs(docs)
+            return rows, hashes, None, len(docs)
+        spans = [self.spans(doc) for doc in docs]
+        span_row = np.repeat(np.arange(len(docs)), [len(s) for s in spans])
+        span_weights = np.array(
+            [(w, n) for s in spans for _, w, n in s], dtype=np.float64
+        ).reshape(-1, 2)
+        rows, hashes = self.hash_docs([text for s in spans for text, _, _ in s])
+        return span_row[rows], hashes, span_weights[rows], len(docs)
 
     def bucket(self, hashes: NDArray[np.uint64]) -> NDArray[np.int64]:
         """The column of each 64-bit hash (its top bits)."""
@@ -98,17 +154,34 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def counts(self, texts: Iterable[str]) -> SparseRows:
         """Raw n-gram counts per document and bucket, sorted by row then column."""
-        rows, hashes, n_docs = self.ngram_hashes(texts)
+        rows, hashes, weights, n_docs = self.weighted_hashes(texts)
         bits = int(self.n_features).bit_length() - 1
         keys = (rows << bits) | self.bucket(hashes)
-        keys.sort()
+        if weights is None:
+            keys.sort()
+        else:
+            order = np.argsort(keys)
+            keys, weights = keys[order], weights[order]
         first = np.ones(len(keys), dtype=bool)
         first[1:] = keys[1:] != keys[:-1]
         starts = np.flatnonzero(first)
-        counts = np.diff(np.append(starts, len(keys))).astype(self.dtype)
         unique = keys[starts]
         mask = (1 << bits) - 1
-        return SparseRows(unique >> bits, unique & mask, counts, n_docs)
+        if weights is None:
+            counts = np.diff(np.append(starts, len(keys))).astype(self.dtype)
+            return SparseRows(unique >> bits, unique & mask, counts, n_docs)
+        sums = (
+            np.add.reduceat(weights, starts, axis=0)
+            if len(keys)
+            else np.zeros((0, 2), dtype=np.float64)
+        )
+        return SparseRows(
+            unique >> bits,
+            unique & mask,
+            sums[:, 0].astype(self.dtype),
+            n_docs,
+            sums[:, 1].astype(self.dtype),
+        )
 
     def fit(self, X: Iterable[str], y: Any = None) -> HashingTfidf:
         """Learn each bucket's IDF weight from the training texts."""
@@ -138,17 +211,32 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def tfidf(self, texts: Iterable[str]) -> SparseRows:
         """L2-normalised TF-IDF entries of each text, without building a matrix."""
         entries = self.counts(texts)
-        values = entries.values
-        if self.sublinear_tf:
-            np.log(values, out=values)
-            values += 1.0
-        values *= self.idf_[entries.columns]
+        values = self.weigh(entries.values, entries.columns)
+        loudness = values
+        if entries.norm_values is not None:
+            loudness = self.weigh(entries.norm_values, entries.columns)
         norms = np.sqrt(
-            np.bincount(entries.rows, weights=values * values, minlength=entries.n_rows)
+            np.bincount(
+                entries.rows, weights=loudness * loudness, minlength=entries.n_rows
+            )
         )
         norms[norms == 0] = 1.0
         values /= norms[entries.rows].astype(self.dtype)
+        entries.values = values
         return entries
+
+    def weigh(self, counts: NDArray[Any], columns: NDArray[np.int64]) -> NDArray[Any]:
+        """TF-IDF of (signed) counts, in place: sublinear, times each column's IDF.
+
+        Signed counts keep their sign: ``sign(c) * (1 + log|c|)`` above 1 in size,
+        ``c`` below (equal to ``1 + log c`` for plain counts, which are >= 1).
+        """
+        if self.sublinear_tf:
+            magnitude = np.abs(counts)
+            large = magnitude > 1.0
+            counts[large] = np.sign(counts[large]) * (1.0 + np.log(magnitude[large]))
+        counts *= self.idf_[columns]
+        return counts
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """L2-normalised TF-IDF rows, one per text, as a CSR matrix."""
@@ -162,3 +250,86 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.str_]:
         """Bucket names, ``<analyzer>:<index>``."""
         return np.array([f"{self.analyzer}:{i}" for i in range(self.n_features)])
+
+
+VALENCE_RANGE = 4.0
+
+
+class LexiconScore(HashingTfidf):
+    """One feature: the valence of a text's words from a sentiment lexicon.
+
+    Each word token found in the lexicon adds its valence, times its span's weight
+    (negated: the opposite sign; set aside by a contrast: less), and the sum is
+    divided by the square root of the number of tokens, so a short sentence's one
+    clear word counts for more than in a long review, and by VADER's valence range
+    (4), which keeps the feature on the TF-IDF's scale (the solver converges in a
+    quarter of the iterations). The lexicon (word ->
+    valence) is read at fit time and stored in the fitted block.
+
+    Args:
+        lexicon: word -> valence.
+        negated_weight: see :class:`HashingTfidf`.
+        contrast_weight: see :class:`HashingTfidf`.
+    """
+
+    def __init__(
+        self,
+        lexicon: dict[str, float] | None = None,
+        negated_weight: float = -1.0,
+        contrast_weight: float = 1.0,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__(
+            "lexicon", (1, 1), 1, 1, False, dtype, negated_weight, contrast_weight
+        )
+        self.lexicon = lexicon
+
+    def hash_docs(
+        self, docs: list[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+        """Row and hash of each word token."""
+        return word_ngrams(docs, (1, 1))
+
+    def prepare(self, texts: Iterable[str]) -> list[str]:
+        """Lower-cased texts."""
+        return [text.lower() for text in texts]
+
+    def fit(self, X: Iterable[str], y: Any = None) -> LexiconScore:
+        """Store the lexicon as sorted word hashes and their valences."""
+        from sentiment.hashing import word_ngram_hash
+
+        entries = sorted(
+            (word_ngram_hash([word]), float(valence))
+            for word, valence in (self.lexicon or {}).items()
+        )
+        self.hashes_ = np.array([h for h, _ in entries], dtype=U64)
+        self.valences_ = np.array([v for _, v in entries], dtype=np.float64)
+        self.idf_ = np.ones(1, dtype=self.dtype)
+        self.scale_ = VALENCE_RANGE  # stored: a fitted model keeps its scale
+        self.n_features_out_ = 1
+        return self
+
+    def tfidf(self, texts: Iterable[str]) -> SparseRows:
+        """The lexicon score of each text, as column 0."""
+        rows, hashes, weights, n_docs = self.weighted_hashes(texts)
+        found = np.zeros(len(hashes), dtype=np.float64)
+        if len(self.hashes_):
+            position = np.minimum(
+                np.searchsorted(self.hashes_, hashes), len(self.hashes_) - 1
+            )
+            hit = self.hashes_[position] == hashes
+            found[hit] = self.valences_[position[hit]]
+        if weights is not None:
+            found *= weights[:, 0]
+        total = np.bincount(rows, weights=found, minlength=n_docs)
+        tokens = np.maximum(np.bincount(rows, minlength=n_docs), 1)
+        return SparseRows(
+            np.arange(n_docs, dtype=np.int64),
+            np.zeros(n_docs, dtype=np.int64),
+            (total / (self.scale_ * np.sqrt(tokens))).astype(self.dtype),
+            n_docs,
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.str_]:
+        """The one feature's name."""
+        return np.array(["lexicon"])

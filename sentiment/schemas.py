@@ -95,7 +95,7 @@ class Contribution(BaseModel):
     """One feature's push toward a label, in logit units."""
 
     feature: str = Field(description="the n-gram(s) of this text behind the feature")
-    kind: Literal["word", "char"]
+    kind: Literal["word", "char", "lexicon"]
     weight: float = Field(ge=0, description="coefficient x TF-IDF value, as a push")
 
 

@@ -24,9 +24,13 @@ def test_explain_names_the_ngrams_you_would_expect(server_url: str) -> None:
     )
     assert r.status_code == 200, r.text
     not_good, wonderful = r.json()
-    negative = [c["feature"] for c in not_good["contributions"]["negative"]]
-    assert "not good" in negative or "not" in negative, not_good
-    assert "good" in [c["feature"] for c in not_good["contributions"]["positive"]]
+    assert not_good["label"] == "negative"
+    negative = [
+        (c["feature"], c["kind"]) for c in not_good["contributions"]["negative"]
+    ]
+    assert ("good", "lexicon") in negative, not_good  # "good", negated
+    positive = [c["feature"] for c in not_good["contributions"]["positive"]]
+    assert "good" not in positive  # n-grams in a negation's scope count nothing
     assert wonderful["label"] == "positive"
     assert "wonderful" in [c["feature"] for c in wonderful["contributions"]["positive"]]
     classified = httpx.post(f"{server_url}/classify", json={"texts": ["not good"]})

@@ -15,13 +15,27 @@ TEXTS = [f"{t} {i}" for i in range(4) for t in POSITIVE + NEGATIVE]
 LABELS = (["positive"] * 4 + ["negative"] * 4) * 4
 
 
-@pytest.fixture(scope="module", params=["logreg", "vote"])
+SCOPED = {"negated_weight": 0.0, "contrast_weight": 0.3, "lexicon": True}
+FLIPPED = {"negated_weight": -1.0, "contrast_weight": 0.0, "lexicon": True}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("logreg", {}), ("vote", {}), ("logreg", SCOPED), ("logreg", FLIPPED)],
+    ids=["logreg", "vote", "scoped", "flipped"],
+)
 def scorer(request: pytest.FixtureRequest) -> LinearScorer:
-    params = ModelParams(n_features=1 << 16, char_min_df=1, classifier=request.param)
+    classifier, extra = request.param
+    params = ModelParams(
+        n_features=1 << 16, char_min_df=1, classifier=classifier, **extra
+    )
     return LinearScorer(build_pipeline(params).fit(TEXTS, LABELS))
 
 
-@pytest.mark.parametrize("text", ["a wonderful film", "not good, dull", "zzz qqq"])
+@pytest.mark.parametrize(
+    "text",
+    ["a wonderful film", "not good, dull", "zzz qqq", "dull, but not bad at all"],
+)
 def test_contributions_add_up_to_each_components_logit(
     scorer: LinearScorer, text: str
 ) -> None:
@@ -70,3 +84,11 @@ def test_unknown_ngrams_contribute_nothing(scorer: LinearScorer) -> None:
     found = contributions(scorer, "qqqq zzzz xxxx")
     assert all(c.weight == 0 or "?" not in c.feature for head in found for c in head)
     assert np.isfinite(scorer.logits(["qqqq zzzz xxxx"])).all()
+
+
+def test_the_lexicon_feature_is_named_by_the_texts_lexicon_words() -> None:
+    params = ModelParams(n_features=1 << 16, char_min_df=1, **SCOPED)
+    lean = LinearScorer(build_pipeline(params).fit(TEXTS, LABELS))
+    (found,) = contributions(lean, "a wonderful but boring film")
+    lexicon = [c for c in found if c.kind == "lexicon"]
+    assert [c.feature for c in lexicon] == ["boring | wonderful"]

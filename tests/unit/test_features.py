@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from sentiment.features import HashingTfidf
+from sentiment.features import HashingTfidf, LexiconScore
 from sentiment.hashing import char_ngram_hash, word_ngram_hash
 from sentiment.model import WORD_PATTERN
 
@@ -115,3 +115,62 @@ def test_pickles_and_keeps_its_output() -> None:
 def test_bad_parameters_are_refused(params: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         HashingTfidf(**params).fit(DOCS)
+
+
+SCOPED_DOCS = ["great film, not good", "dull but fun", "not bad at all", "plain"]
+
+
+def test_negated_ngrams_count_their_weight_and_keep_the_norm() -> None:
+    analyzer = "word"  # no n-gram of these texts is both in and out of a scope
+
+    def scoped(negated_weight: float) -> HashingTfidf:
+        return HashingTfidf(
+            analyzer, (1, 2), 1 << BITS, min_df=1, negated_weight=negated_weight
+        ).fit(SCOPED_DOCS)
+
+    flipped, dropped = scoped(-1.0), scoped(0.0)
+    np.testing.assert_array_equal(flipped.idf_, dropped.idf_)
+    for doc in SCOPED_DOCS:
+        with_sign = flipped.transform([doc]).toarray()[0]
+        without = dropped.transform([doc]).toarray()[0]
+        # what the negation does not reach is the same; the norm is the text's
+        np.testing.assert_allclose(without[with_sign > 0], with_sign[with_sign > 0])
+        assert np.all(without[with_sign < 0] == 0)
+        assert (with_sign < 0).any() == doc.startswith(("great", "not"))
+
+
+def test_a_contrast_sets_aside_what_came_before_but() -> None:
+    scoped = HashingTfidf("word", (1, 1), 1 << BITS, contrast_weight=0.25).fit(
+        ["dull but fun", "fun", "dull"]
+    )
+    entries = scoped.tfidf(["dull but fun"])
+    by_column = dict(
+        zip(entries.columns.tolist(), entries.values.tolist(), strict=True)
+    )
+    dull = by_column[bucket_of("word", "dull")]
+    fun = by_column[bucket_of("word", "fun")]
+    idf = scoped.idf_
+    ratio = idf[bucket_of("word", "dull")] / idf[bucket_of("word", "fun")]
+    assert dull == pytest.approx(0.25 * fun * ratio, rel=1e-5)
+
+
+def test_models_pickled_before_scopes_read_as_unscoped() -> None:
+    old = HashingTfidf("word", (1, 2), 1 << 16).fit(DOCS)
+    del old.negated_weight, old.contrast_weight  # what an old pickle lacks
+    restored = pickle.loads(pickle.dumps(old))
+    assert not restored.scoped
+    fresh = HashingTfidf("word", (1, 2), 1 << 16).fit(DOCS)
+    np.testing.assert_array_equal(
+        restored.transform(DOCS).toarray(), fresh.transform(DOCS).toarray()
+    )
+
+
+def test_lexicon_score_adds_signed_valences_over_the_root_of_the_length() -> None:
+    block = LexiconScore({"good": 2.0, "bad": -3.0}).fit([])
+    entries = block.tfidf(["good", "a good film", "not bad at all", "bad but good", ""])
+    np.testing.assert_allclose(
+        entries.values,
+        [2 / 4, 2 / (4 * np.sqrt(3)), 3 / (4 * 2), (-3 + 2) / (4 * np.sqrt(3)), 0],
+        rtol=1e-6,
+    )
+    assert entries.columns.tolist() == [0] * 5

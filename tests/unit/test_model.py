@@ -12,6 +12,7 @@ from sentiment.model import (
     LinearScorer,
     ModelParams,
     build_pipeline,
+    fit_pipeline,
     scorer,
     speed_up_inference,
 )
@@ -26,15 +27,35 @@ def texts_and_labels() -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-@pytest.mark.parametrize("classifier", ["logreg", "vote"])
+@pytest.mark.parametrize(
+    ("classifier", "extra"),
+    [
+        ("logreg", {}),
+        ("vote", {}),
+        ("logreg", {"negated_weight": 0.0, "contrast_weight": 0.3, "lexicon": True}),
+    ],
+)
 def test_lean_scorer_gives_the_pipelines_probabilities(
-    texts_and_labels: tuple[list[str], list[str]], classifier: str
+    texts_and_labels: tuple[list[str], list[str]],
+    classifier: str,
+    extra: dict[str, object],
 ) -> None:
     texts, labels = texts_and_labels
-    params = ModelParams(n_features=1 << 16, char_min_df=1, classifier=classifier)
+    params = ModelParams(
+        n_features=1 << 16,
+        char_min_df=1,
+        classifier=classifier,
+        **extra,  # type: ignore[arg-type]
+    )
     pipeline = speed_up_inference(build_pipeline(params).fit(texts, labels))
     assert LinearScorer.supports(pipeline)
-    unseen = ["a wonderful, moving film", "dull", "zzz", "superb but tedious"]
+    unseen = [
+        "a wonderful, moving film",
+        "dull",
+        "zzz",
+        "superb but tedious",
+        "not dull at all",
+    ]
     lean = scorer(pipeline)(texts + unseen)
     np.testing.assert_allclose(lean, pipeline.predict_proba(texts + unseen), atol=1e-6)
 
@@ -57,7 +78,7 @@ def test_every_preset_learns_the_toy_task(
 ) -> None:
     texts, labels = texts_and_labels
     params = replace(PRESETS[name].params, char_min_df=1)
-    pipeline = build_pipeline(params).fit(texts, labels)
+    pipeline = fit_pipeline(params, texts, labels)
     assert list(pipeline.predict(["a wonderful film", "a boring mess"])) == [
         "positive",
         "negative",
@@ -67,3 +88,21 @@ def test_every_preset_learns_the_toy_task(
 def test_a_model_needs_some_features() -> None:
     with pytest.raises(ValueError, match="word or character"):
         build_pipeline(ModelParams(word_ngrams=None, char_ngrams=None))
+
+
+def test_counterfactuals_add_flipped_copies_to_training(
+    texts_and_labels: tuple[list[str], list[str]],
+) -> None:
+    texts, labels = texts_and_labels
+    texts = [*texts, "the cast is superb", "the plot is lifeless"]
+    labels = [*labels, "positive", "negative"]
+    params = ModelParams(n_features=1 << 16, char_min_df=1, counterfactuals=True)
+    plain = ModelParams(n_features=1 << 16, char_min_df=1)
+    flipped = fit_pipeline(params, texts, labels)
+    unflipped = fit_pipeline(plain, texts, labels)
+    positive = list(flipped.classes_).index("positive")
+    probe = ["the cast is not superb"]
+    assert (
+        flipped.predict_proba(probe)[0, positive]
+        < unflipped.predict_proba(probe)[0, positive]
+    )

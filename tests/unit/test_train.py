@@ -125,6 +125,9 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert meta["params"]["seed"] == 42
     assert meta["preset"] == "fast" and "char_ngrams" not in meta["params"]["model"]
     assert meta["cv"]["folds"] == 2 and 0 <= meta["cv"]["accuracy_mean"] <= 1
+    assert set(meta["behaviour"]) >= {"plain", "negated_negative", "invariance"}
+    assert all(0 <= rate <= 1 for rate in meta["behaviour"].values())
+    assert "behaviour suite: plain" in out
     assert meta["versions"]["scikit-learn"]
     assert meta["git_commit"]
     saved = json.loads(metrics_out.read_text())
