@@ -1,7 +1,13 @@
-"""Score a local CSV, TSV or parquet file with the model from the store, in-process.
+"""Score a CSV, TSV or parquet file: in-process, or as a job on a running service.
 
 Usage:
     python score.py INPUT OUTPUT [--text-column text] [--model sentiment:latest]
+    python score.py INPUT OUTPUT --remote http://localhost:3000 [--api-key KEY]
+
+With ``--remote`` the file is submitted to the service's ``/classify_file`` job
+and the progress bar follows the job's counts (``done`` of ``total`` rows in
+``/classify_file/status``); the result is the service's CSV (OUTPUT must be .csv).
+``--api-key`` defaults to the ``API_KEY`` env var.
 
 Writes INPUT's columns plus ``label``, ``score`` and ``rejected`` (the review rule a
 row broke; such rows keep an empty label) to OUTPUT, in input order, in the format
@@ -40,6 +46,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--model", default="sentiment:latest", help="model store tag (%(default)s)"
     )
+    parser.add_argument(
+        "--remote", metavar="URL", help="score as a job on the service at URL"
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("API_KEY", ""),
+        help="the service's API key (default: $API_KEY)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="give up after (s, %(default)s)"
+    )
     return parser.parse_args(argv)
 
 
@@ -76,16 +93,10 @@ def run(args: argparse.Namespace) -> float:
             progress=lambda n: progress.advance(task, n),
         )
     seconds = time.perf_counter() - started
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.output.parent, prefix=f".{args.output.name}.")
-    os.close(fd)
-    try:
-        gzipped = args.output.name.lower().endswith(".gz")
-        write_table(scored, Path(tmp), out_format, gzipped)
-        os.replace(tmp, args.output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    gzipped = args.output.name.lower().endswith(".gz")
+    write_atomically(
+        args.output, lambda tmp: write_table(scored, tmp, out_format, gzipped)
+    )
     rate = counts.rows / seconds if seconds else float("inf")
     print(
         f"scored {counts.scored:,} rows, rejected {counts.rejected:,} by review rules, "
@@ -94,11 +105,97 @@ def run(args: argparse.Namespace) -> float:
     return rate
 
 
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through a temporary file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_remote(args: argparse.Namespace) -> float:
+    """Submit INPUT to the service's file job, follow it, write its CSV to OUTPUT."""
+    import httpx
+
+    if not args.input.is_file():
+        raise ScoringError(f"input file not found: {args.input}")
+    if not args.output.name.lower().endswith(".csv"):
+        raise ScoringError(f"--remote writes CSV: name OUTPUT .csv, not {args.output}")
+    base = args.remote.rstrip("/")
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    started = time.perf_counter()
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            with args.input.open("rb") as handle:
+                submitted = client.post(
+                    "/classify_file/submit",
+                    files={"file": (args.input.name, handle)},
+                    data={"text_column": args.text_column},
+                )
+            if submitted.status_code != 200:
+                raise ScoringError(
+                    f"the service refused the file ({submitted.status_code}): "
+                    f"{submitted.text[:300]}"
+                )
+            task_id = submitted.json()["task_id"]
+            status = follow_job(client, task_id, args)
+            if (
+                status.get("status") != "success"
+                and status.get("status") != "completed"
+            ):
+                raise ScoringError(
+                    f"job {task_id} {status.get('status')}: "
+                    f"{status.get('error', 'no reason given')}"
+                )
+            result = client.get("/classify_file/get", params={"task_id": task_id})
+            result.raise_for_status()
+    except httpx.HTTPError as error:
+        raise ScoringError(f"cannot reach {base}: {error}") from None
+    write_atomically(args.output, lambda tmp: tmp.write_bytes(result.content))
+    seconds = time.perf_counter() - started
+    rows, scored = int(status.get("rows", 0)), int(status.get("scored", 0))
+    rejected = int(status.get("rejected", 0))
+    print(
+        f"scored {scored:,} rows, rejected {rejected:,} by review rules, "
+        f"on {base} in {seconds:.1f}s -> {args.output}"
+    )
+    return rows / seconds if seconds else float("inf")
+
+
+def follow_job(client: Any, task_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Poll the job's status with a progress bar until it ends; its last status."""
+    from rich.progress import Progress
+
+    deadline = time.monotonic() + args.timeout
+    with Progress(transient=False) as progress:
+        bar = progress.add_task(f"scoring {args.input.name} remotely", total=None)
+        while True:
+            status: dict[str, Any] = client.get(
+                "/classify_file/status", params={"task_id": task_id}
+            ).json()
+            if status.get("total") is not None:
+                progress.update(
+                    bar, total=status["total"], completed=status.get("done", 0)
+                )
+            if status.get("status") != "in_progress":
+                if status.get("rows") is not None:
+                    progress.update(bar, total=status["rows"], completed=status["rows"])
+                return status
+            if time.monotonic() > deadline:
+                raise ScoringError(f"job {task_id} still running after {args.timeout}s")
+            time.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run from the command line: 0 on success, 2 on bad input."""
     args = parse_args(argv)
     try:
-        run(args)
+        run_remote(args) if args.remote else run(args)
     except ScoringError as error:
         print(f"score.py: error: {error}", file=sys.stderr)
         return 2

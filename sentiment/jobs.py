@@ -75,7 +75,7 @@ def augmented(status: dict[str, Any]) -> dict[str, Any]:
     """BentoML's task status plus the job's counts, error, or lost worker."""
     task_id = str(status.get("task_id", ""))
     record = read_record(task_id)
-    fields = ("rows", "scored", "rejected", "error")
+    fields = ("rows", "scored", "rejected", "error", "total", "done")
     extra: dict[str, Any] = {k: record[k] for k in fields if k in record}
     pid = record.get("pid")
     if status.get("status") == "in_progress" and pid and not process_alive(pid):
@@ -105,6 +105,21 @@ class Throttle:
         self.mark = time.perf_counter()
 
 
+class Progress:
+    """After each chunk: record the rows done (for the status), then throttle."""
+
+    def __init__(self, task_id: str, throttle: Throttle) -> None:
+        self.task_id = task_id
+        self.throttle = throttle
+        self.done = 0
+
+    def __call__(self, rows: int) -> None:
+        """Called after each chunk with its row count."""
+        self.done += rows
+        write_record(self.task_id, done=self.done)
+        self.throttle(rows)
+
+
 def run_job(
     task_id: str,
     file: Path,
@@ -130,8 +145,14 @@ def run_job(
     except ScoringError as error:
         write_record(task_id, error=str(error), pid=None)
         raise
+    write_record(task_id, total=len(frame), done=0)
     scored, counts = score_table(
-        frame, text_column, predict_proba, classes, Throttle(JOB_DUTY), JOB_CHUNK_ROWS
+        frame,
+        text_column,
+        predict_proba,
+        classes,
+        Progress(task_id, Throttle(JOB_DUTY)),
+        JOB_CHUNK_ROWS,
     )
     result = scored.to_csv(index=False)
     write_record(task_id, pid=None, **asdict(counts))
