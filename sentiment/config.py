@@ -18,7 +18,7 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    """Serving knobs; each field is the env var ``SENTIMENT_<FIELD>`` (README table)."""
+    """Serving knobs: field F is env var ``SENTIMENT_F`` (docs/api.md lists them)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SENTIMENT_",

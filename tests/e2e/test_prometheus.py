@@ -1,4 +1,4 @@
-"""A real Prometheus scraping a real `bentoml serve`: every README query, every
+"""A real Prometheus scraping a real `bentoml serve`: every docs query, every
 dashboard panel and every alerting rule is evaluated, not just written down.
 
 Needs Debian's ``prometheus`` package; without it the tests skip with a loud
@@ -26,8 +26,9 @@ DASHBOARD = PROJECT_DIR / "deploy" / "grafana-dashboard.json"
 
 
 def readme_queries() -> list[str]:
-    """Every PromQL line of the README's ```promql blocks."""
-    text = (PROJECT_DIR / "README.md").read_text()
+    """Every PromQL line of the docs' ```promql blocks (README.md and docs/)."""
+    pages = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
     blocks = re.findall(r"```promql\n(.*?)```", text, flags=re.S)
     lines = [line.strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
