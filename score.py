@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sentiment.files import write_atomically
 from sentiment.scoring import (
     ScoringError,
     file_format,
@@ -105,19 +105,6 @@ def run(args: argparse.Namespace) -> float:
     return rate
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write ``path`` through a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_remote(args: argparse.Namespace) -> float:
     """Submit INPUT to the service's file job, follow it, write its CSV to OUTPUT."""
     import httpx
@@ -144,10 +131,7 @@ def run_remote(args: argparse.Namespace) -> float:
                 )
             task_id = submitted.json()["task_id"]
             status = follow_job(client, task_id, args)
-            if (
-                status.get("status") != "success"
-                and status.get("status") != "completed"
-            ):
+            if status.get("status") != "completed":
                 raise ScoringError(
                     f"job {task_id} {status.get('status')}: "
                     f"{status.get('error', 'no reason given')}"

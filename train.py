@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess  # nosec B404
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -51,6 +49,7 @@ from sentiment.evaluation import (
     evaluate,
     format_metrics,
 )
+from sentiment.files import write_atomically
 from sentiment.model import (
     DEFAULT_PRESET,
     PRESETS,
@@ -108,16 +107,8 @@ def library_versions() -> dict[str, str]:
 
 def write_json_atomically(path: Path, payload: dict[str, Any]) -> None:
     """Write JSON via a temp file and a rename, so it is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,19 @@ NEGATION = re.compile(
     re.IGNORECASE,
 )
 CLAUSE_BREAK = re.compile(r"[,;:.!?]|\b(but|however|although|though)\b", re.IGNORECASE)
+NEGATED_COPULA = re.compile(r"\b(is|was|are|were)(?: not|n['’]t)\b", re.IGNORECASE)
 FLIPPED = {"positive": "negative", "negative": "positive"}
 
 
-NEGATED_COPULA = re.compile(r"\b(is|was|are|were)(?: not|n['’]t)\b", re.IGNORECASE)
+def one_clause(text: str) -> bool:
+    """Whether ``text`` has no clause break before its final punctuation."""
+    return not CLAUSE_BREAK.search(text.rstrip(".!? "))
 
 
 def unnegated(text: str) -> str | None:
     """``text`` without the negation of its only negated copula, or None."""
     found = list(NEGATED_COPULA.finditer(text))
-    if len(found) != 1 or len(NEGATION.findall(text)) != 1:
-        return None
-    if CLAUSE_BREAK.search(text.rstrip(".!? ")):
+    if len(found) != 1 or len(NEGATION.findall(text)) != 1 or not one_clause(text):
         return None
     return f"{text[: found[0].start()]}{found[0].group(1)}{text[found[0].end() :]}"
 
@@ -42,9 +43,7 @@ def negated(text: str) -> str | None:
     clause (the negation's scope would not reach the verdict).
     """
     copulas = list(COPULA.finditer(text))
-    if len(copulas) != 1 or NEGATION.search(text):
-        return None
-    if CLAUSE_BREAK.search(text.rstrip(".!? ")):
+    if len(copulas) != 1 or NEGATION.search(text) or not one_clause(text):
         return None
     end = copulas[0].end()
     return f"{text[:end]} not{text[end:]}"

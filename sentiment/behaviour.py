@@ -219,13 +219,18 @@ def with_typo(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
+def sentence_body(text: str) -> str:
+    """``text`` with its first letter lower-cased, to follow "X said"."""
+    return text[0].lower() + text[1:]
+
+
 def invariance_cases(rng: random.Random) -> dict[str, list[Case]]:
     """Perturbations that must not change the label, by kind."""
     bases = base_sentences()
     names, places, neutral, typos, casing, punctuation = [], [], [], [], [], []
     for case in bases:
         text = case.text
-        body = text[0].lower() + text[1:]
+        body = sentence_body(text)
         names.append(Case(text, None, f"{rng.choice(NAMES)} said {body}"))
         places.append(Case(text, None, f"{text} I saw it in {rng.choice(PLACES)}."))
         neutral.append(
@@ -240,10 +245,8 @@ def invariance_cases(rng: random.Random) -> dict[str, list[Case]]:
         )
     first, second = rng.sample(NAMES, 2)
     for case in bases:
-        names.append(
-            Case(f"{first} said {case.text[0].lower()}{case.text[1:]}", None,
-                 f"{second} said {case.text[0].lower()}{case.text[1:]}")
-        )  # fmt: skip
+        body = sentence_body(case.text)
+        names.append(Case(f"{first} said {body}", None, f"{second} said {body}"))
     return {
         "names": names,
         "places": places,

@@ -43,11 +43,10 @@ def text_ngrams(block: HashingTfidf, text: str) -> dict[int, set[str]]:
     (doc,) = block.prepare([text])
     found: dict[int, set[str]] = defaultdict(set)
     if isinstance(block, LexiconScore):
-        for token in re.findall(WORD_PATTERN, doc):
-            value = np.uint64(word_ngram_hash([token]))
-            at = int(np.searchsorted(block.hashes_, value))
-            if at < len(block.hashes_) and block.hashes_[at] == value:
-                found[0].add(token)
+        tokens = re.findall(WORD_PATTERN, doc)
+        hashes = np.array([word_ngram_hash([t]) for t in tokens], dtype=np.uint64)
+        hit, _ = block.lookup(hashes)
+        found[0].update(t for t, known in zip(tokens, hit, strict=True) if known)
         return found
     if block.analyzer == "char":
         for n in range(low, high + 1):

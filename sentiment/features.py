@@ -222,7 +222,6 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         )
         norms[norms == 0] = 1.0
         values /= norms[entries.rows].astype(self.dtype)
-        entries.values = values
         return entries
 
     def weigh(self, counts: NDArray[Any], columns: NDArray[np.int64]) -> NDArray[Any]:
@@ -263,8 +262,8 @@ class LexiconScore(HashingTfidf):
     divided by the square root of the number of tokens, so a short sentence's one
     clear word counts for more than in a long review, and by VADER's valence range
     (4), which keeps the feature on the TF-IDF's scale (the solver converges in a
-    quarter of the iterations). The lexicon (word ->
-    valence) is read at fit time and stored in the fitted block.
+    quarter of the iterations). The lexicon (word -> valence) is read at fit time
+    and stored in the fitted block.
 
     Args:
         lexicon: word -> valence.
@@ -290,10 +289,6 @@ class LexiconScore(HashingTfidf):
         """Row and hash of each word token."""
         return word_ngrams(docs, (1, 1))
 
-    def prepare(self, texts: Iterable[str]) -> list[str]:
-        """Lower-cased texts."""
-        return [text.lower() for text in texts]
-
     def fit(self, X: Iterable[str], y: Any = None) -> LexiconScore:
         """Store the lexicon as sorted word hashes and their valences."""
         from sentiment.hashing import word_ngram_hash
@@ -309,16 +304,23 @@ class LexiconScore(HashingTfidf):
         self.n_features_out_ = 1
         return self
 
+    def lookup(
+        self, hashes: NDArray[np.uint64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        """Which word hashes are lexicon words, and where (valid where found)."""
+        if not len(self.hashes_):
+            return np.zeros(len(hashes), dtype=bool), np.zeros(len(hashes), np.int64)
+        position = np.minimum(
+            np.searchsorted(self.hashes_, hashes), len(self.hashes_) - 1
+        )
+        return self.hashes_[position] == hashes, position
+
     def tfidf(self, texts: Iterable[str]) -> SparseRows:
         """The lexicon score of each text, as column 0."""
         rows, hashes, weights, n_docs = self.weighted_hashes(texts)
+        hit, position = self.lookup(hashes)
         found = np.zeros(len(hashes), dtype=np.float64)
-        if len(self.hashes_):
-            position = np.minimum(
-                np.searchsorted(self.hashes_, hashes), len(self.hashes_) - 1
-            )
-            hit = self.hashes_[position] == hashes
-            found[hit] = self.valences_[position[hit]]
+        found[hit] = self.valences_[position[hit]]
         if weights is not None:
             found *= weights[:, 0]
         total = np.bincount(rows, weights=found, minlength=n_docs)

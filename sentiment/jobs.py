@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment.files import write_atomically
 from sentiment.middleware import error_response, rewrite_response
 
 STATUS_PATH = "/classify_file/status"
@@ -42,13 +42,8 @@ def record_path(task_id: str) -> Path:
 
 def write_record(task_id: str, **fields: Any) -> None:
     """Create or update a job's record atomically."""
-    path = record_path(task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = read_record(task_id) | fields
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle)
-    os.replace(tmp, path)
+    text = json.dumps(read_record(task_id) | fields)
+    write_atomically(record_path(task_id), lambda tmp: tmp.write_text(text))
 
 
 def read_record(task_id: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 A bag of n-grams reads "not bad at all" as "bad" plus noise, and "dull, but the
 cast was great" as half dull. Following Pang, Lee and Vaithyanathan (2002), the
 words after a negation cue, up to the next punctuation, are *in its scope*; here
-their features count with the opposite sign, so "not bad" pushes where "good"
-would, with the same learned weights and no new vocabulary to learn. Clauses a
+their features count ``negated_weight`` times: the opposite sign (so "not bad"
+pushes where "good" would, with the same learned weights), or nothing, leaving
+the verdict to the lexicon feature, which flips them. Clauses a
 contrast sets aside count for ``contrast_weight`` of a plain clause: everything
 before "but"/"however" in the sentence, and the clause that "although"/"though"
 opens.
@@ -90,6 +91,6 @@ def segments(doc: str, contrast_weight: float) -> tuple[tuple[str, float], ...]:
                 weight *= factor
         if spans and spans[-1][1] == weight:
             spans[-1] = (spans[-1][0] + doc[start:end], weight)
-        elif end > start:
+        else:
             spans.append((doc[start:end], weight))
     return tuple(spans)
