@@ -2,13 +2,17 @@
 
 Usage:
     python train.py [--data PATH] [--text-column C] [--label-column C]
-                    [--model-name sentiment] [--test-size 0.2] [--seed 42]
-                    [--metrics-out PATH] [--preset accurate|fast|classic] [--cv 5]
+                    [--model-name sentiment] [--eval-share 0.15] [--seed 42]
+                    [--metrics-out PATH] [--preset accurate|ngrams|fast] [--cv 5]
 
-The whole scikit-learn ``Pipeline`` (vectorizers + classifier) is saved as one
-artifact, so the service does no preprocessing of its own. Held-out metrics,
-training parameters and data provenance go into the model's metadata, where
-``bentoml models get <name>:latest`` shows them.
+A fixed evaluation slice (``--eval-share`` of the reviews, chosen by a hash of
+each text) is set aside first: no model ever trains on it. Cross-validation
+measures the configuration on the rest; the shipped model is then refitted on all
+of the rest and measured on the slice. The whole scikit-learn ``Pipeline`` is
+saved as one artifact, so the service does no preprocessing of its own. Metrics,
+the model card, training parameters and data provenance go into the model's
+metadata (``bentoml models get <name>:<version>``). The new model is a
+*candidate*: ``make promote`` decides whether it serves.
 
 Bad input (missing file, unknown format, missing columns, fewer than two classes,
 nothing left after filtering) is reported as one line on stderr with exit code 2,
@@ -37,12 +41,20 @@ from sentiment.artifact import (
     DataInfo,
     DriftReference,
     Metrics,
+    ModelCard,
     ModelMetadata,
     save_model,
     sha256_of,
 )
 from sentiment.behaviour import HEADLINE, behaviour_pass_rates
-from sentiment.data import TrainingError, clean_reviews, load_reviews, split_reviews
+from sentiment.card import model_card
+from sentiment.data import (
+    EVAL_SHARE,
+    TrainingError,
+    clean_reviews,
+    load_reviews,
+    split_eval_slice,
+)
 from sentiment.evaluation import (
     cross_validate,
     drift_reference,
@@ -67,7 +79,7 @@ DEFAULT_METRICS_OUT = Path("metrics") / "model_performance.json"
 class TrainParams:
     """Everything that determines the trained model, stored in its metadata."""
 
-    test_size: float = 0.2
+    eval_share: float = EVAL_SHARE
     seed: int = 42
     preset: str = DEFAULT_PRESET
     model: ModelParams = field(default_factory=ModelParams)
@@ -121,6 +133,7 @@ class Trained:
     cv: CrossValidation | None
     reference: DriftReference
     behaviour: dict[str, float]
+    card: ModelCard
 
 
 def train(
@@ -130,23 +143,27 @@ def train(
     params: TrainParams,
     log: Callable[[str], object] = print,
 ) -> Trained:
-    """Load, clean, cross-validate, split, fit and evaluate; touch nothing on disk."""
+    """Load, clean, set the evaluation slice aside, cross-validate, fit, evaluate.
+
+    Touches nothing on disk.
+    """
     raw = load_reviews(data, text_column, label_column)
     log(f"loaded {len(raw):,} rows from {data}")
     reviews, dropped = clean_reviews(raw)
     counts = reviews["label"].value_counts().to_dict()
     log(f"kept {len(reviews):,} rows: {counts}; dropped by rule: {dropped or 'none'}")
+    train_set, test_set = split_eval_slice(reviews, params.eval_share)
+    log(
+        f"split: {len(train_set):,} train / {len(test_set):,} in the evaluation "
+        f"slice ({params.eval_share:.0%} by text hash, never trained on)"
+    )
     cv = None
     if params.cv_folds:
-        cv = cross_validate(reviews, params.model, params.cv_folds, params.seed)
+        cv = cross_validate(train_set, params.model, params.cv_folds, params.seed)
         log(
             f"{params.cv_folds}-fold CV accuracy of preset {params.preset!r}: "
             f"{cv.accuracy_mean:.4f} ± {cv.accuracy_std:.4f}"
         )
-    train_set, test_set = split_reviews(reviews, params.test_size, params.seed)
-    log(
-        f"split: {len(train_set):,} train / {len(test_set):,} test (seed {params.seed})"
-    )
     started = time.perf_counter()
     pipeline = speed_up_inference(
         fit_pipeline(params.model, list(train_set["text"]), train_set["label"])
@@ -163,17 +180,20 @@ def train(
         rows_kept=len(reviews),
         rows_train=len(train_set),
         rows_test=len(test_set),
+        eval_share=params.eval_share,
         label_counts={str(k): int(v) for k, v in counts.items()},
         dropped_by_rule=dropped,
         fit_seconds=round(fit_seconds, 2),
     )
     reference = drift_reference(pipeline, list(test_set["text"]))
+    card = model_card(pipeline, list(test_set["text"]), list(test_set["label"]))
+    log(f"calibration on the evaluation slice: ECE {card.ece:.3f}")
     behaviour = behaviour_pass_rates(pipeline)
     log(
         "behaviour suite: "
         + ", ".join(f"{name} {behaviour[name]:.0%}" for name in HEADLINE)
     )
-    return Trained(pipeline, metrics, data_info, cv, reference, behaviour)
+    return Trained(pipeline, metrics, data_info, cv, reference, behaviour, card)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -204,10 +224,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="model store name (default: %(default)s)",
     )
     parser.add_argument(
-        "--test-size",
+        "--eval-share",
         type=float,
-        default=TrainParams.test_size,
-        help="held-out share (default: %(default)s)",
+        default=TrainParams.eval_share,
+        help="share of reviews in the evaluation slice, chosen by text hash and "
+        "never trained on; keep the default so models stay comparable "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--seed",
@@ -238,8 +260,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.cv == 1 or args.cv < 0:
         parser.error(f"--cv must be 0 or at least 2, got {args.cv}")
-    if not 0.0 < args.test_size < 1.0:
-        parser.error(f"--test-size must be between 0 and 1, got {args.test_size}")
+    if not 0.0 < args.eval_share < 1.0:
+        parser.error(f"--eval-share must be between 0 and 1, got {args.eval_share}")
     return args
 
 
@@ -251,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = parse_args(argv)
     params = TrainParams(
-        test_size=args.test_size,
+        eval_share=args.eval_share,
         seed=args.seed,
         preset=args.preset,
         model=PRESETS[args.preset].params,
@@ -276,11 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         cv=trained.cv,
         reference=trained.reference,
         behaviour=trained.behaviour,
+        card=trained.card,
     )
     tag = save_model(trained.pipeline, args.model_name, metadata)
     metrics = trained.metrics.model_dump()
     write_json_atomically(args.metrics_out, {"model": tag, **metrics})
-    print(f"saved model {tag}; metrics written to {args.metrics_out}")
+    print(f"saved candidate model {tag}; metrics written to {args.metrics_out}")
+    print(f"to serve it: make promote TAG={tag}")
     return 0
 
 

@@ -60,6 +60,7 @@ class DataInfo(BaseModel):
     label_counts: dict[str, int]
     dropped_by_rule: dict[str, int] = Field(default_factory=dict)
     fit_seconds: float
+    eval_share: float | None = None  # None: trained before the evaluation slice
 
 
 class CrossValidation(BaseModel):
@@ -79,6 +80,36 @@ class DriftReference(BaseModel):
     unknown_share: float
 
 
+class ReliabilityBin(BaseModel):
+    """Reviews whose positive probability fell in ``[low, high)``."""
+
+    low: float
+    high: float
+    count: int
+    mean_predicted: float | None
+    share_positive: float | None
+
+
+class LengthBucket(BaseModel):
+    """Accuracy on reviews of ``min_words`` to ``max_words`` words."""
+
+    min_words: int
+    max_words: int | None
+    count: int
+    accuracy: float | None
+
+
+class ModelCard(BaseModel):
+    """What a user of the model should know, measured on the evaluation slice."""
+
+    evaluated_on: str
+    n_eval: int
+    ece: float
+    reliability: list[ReliabilityBin]
+    accuracy_by_length: list[LengthBucket]
+    limits: list[str]
+
+
 class ModelMetadata(BaseModel):
     """What ``train.py`` stores with the model and the service reads back."""
 
@@ -95,6 +126,7 @@ class ModelMetadata(BaseModel):
     reference: DriftReference | None = None
     artifact_sha256: str | None = None
     behaviour: dict[str, float] | None = None
+    card: ModelCard | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -267,6 +299,7 @@ def describe_model(model: Any) -> dict[str, Any]:
         "params": metadata.params,
         "cv": metadata.cv.model_dump() if metadata.cv else None,
         "behaviour": metadata.behaviour,
+        "card": metadata.card.model_dump() if metadata.card else None,
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,

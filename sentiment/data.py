@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,44 @@ def clean_reviews(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     if len(classes) < 2:
         raise TrainingError(f"need 2 classes to train, found only {classes}")
     return deduplicated.reset_index(drop=True), dict(dropped)
+
+
+EVAL_SHARE = 0.15  # the evaluation slice: texts no model of this project trains on
+
+
+def eval_slice_key(text: str) -> float:
+    """Where a text falls in [0, 1): a stable hash, the same on every machine."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def in_eval_slice(texts: pd.Series, share: float = EVAL_SHARE) -> pd.Series:
+    """Which texts belong to the evaluation slice (a boolean mask)."""
+    return texts.map(eval_slice_key) < share
+
+
+def split_eval_slice(
+    frame: pd.DataFrame, share: float = EVAL_SHARE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reviews a model may train on, and the fixed evaluation slice.
+
+    The slice is chosen by a hash of each text, not by a seeded shuffle, so it
+    stays the same when the corpus grows, between runs and between models: the
+    promotion gate compares two models on reviews neither of them has seen.
+
+    Raises:
+        TrainingError: the slice or the rest lacks one of the labels.
+    """
+    mask = in_eval_slice(frame["text"], share)
+    rest, held = frame[~mask], frame[mask]
+    for name, part in (("evaluation slice", held), ("training part", rest)):
+        missing = sorted(set(frame["label"]) - set(part["label"]))
+        if missing:
+            raise TrainingError(
+                f"the {name} ({share:.0%} of reviews chosen by text hash) has no "
+                f"{missing} review: use more data or another --eval-share"
+            )
+    return rest.reset_index(drop=True), held.reset_index(drop=True)
 
 
 def split_reviews(

@@ -133,3 +133,27 @@ def test_split_is_stratified_and_disjoint(reviews: pd.DataFrame) -> None:
     assert len(train_set) == 12 and len(test_set) == 4
     assert test_set["label"].value_counts().to_dict() == {"positive": 2, "negative": 2}
     assert not set(train_set["text"]) & set(test_set["text"])
+
+
+def test_eval_slice_is_chosen_by_text_alone(reviews: pd.DataFrame) -> None:
+    rest, held = data.split_eval_slice(reviews, 0.5)
+    assert not set(rest["text"]) & set(held["text"])
+    assert len(rest) + len(held) == len(reviews)
+    # Order, neighbours and labels do not move a text in or out of the slice.
+    shuffled = reviews.sample(frac=1.0, random_state=1)
+    grown = pd.concat([shuffled, shuffled.assign(text=shuffled.text + " again")])
+    _, held_grown = data.split_eval_slice(grown, 0.5)
+    assert set(held["text"]) == set(held_grown["text"]) & set(reviews["text"])
+    assert data.eval_slice_key("a wonderful film") == data.eval_slice_key(
+        "a wonderful film"
+    )
+
+
+def test_eval_slice_share_is_close_to_asked() -> None:
+    texts = pd.Series([f"review number {i}" for i in range(20_000)])
+    assert abs(data.in_eval_slice(texts, 0.15).mean() - 0.15) < 0.01
+
+
+def test_eval_slice_without_a_label_is_refused(reviews: pd.DataFrame) -> None:
+    with pytest.raises(data.TrainingError, match=r"evaluation slice .* no \['neg"):
+        data.split_eval_slice(reviews, 0.25)

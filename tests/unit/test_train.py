@@ -20,7 +20,7 @@ from tests.unit.conftest import write_frame
 def test_training_is_reproducible(reviews: pd.DataFrame, tmp_path: Path) -> None:
     path = write_frame(pd.concat([reviews] * 1), tmp_path / "r.csv")
     params = train.TrainParams(
-        test_size=0.5,
+        eval_share=0.5,
         seed=3,
         model=ModelParams(char_min_df=1, n_features=1 << 12),
         cv_folds=2,
@@ -32,7 +32,8 @@ def test_training_is_reproducible(reviews: pd.DataFrame, tmp_path: Path) -> None
     assert first.metrics == second.metrics
     assert first.cv == second.cv and first.cv is not None and first.cv.folds == 2
     assert first.reference == second.reference
-    assert sum(first.reference.score_counts) == 8  # the held-out half
+    assert sum(first.reference.score_counts) == 8  # the evaluation slice
+    assert first.data_info.rows_test == 8 and first.card.n_eval == 8
     assert first.data_info.model_dump(exclude={"fit_seconds"}) == (
         second.data_info.model_dump(exclude={"fit_seconds"})
     )
@@ -52,7 +53,12 @@ def models_in_store() -> list[str]:
         (lambda d: d / "r.csv", ["--label-column", "stars"], "missing column"),
         (lambda d: d / "one_class.csv", [], "need 2 classes"),
         (lambda d: d / "short.csv", [], "no reviews left"),
-        (lambda d: d / "r.csv", ["--cv", "9"], "needs at least 9 reviews per class"),
+        (
+            lambda d: d / "r.csv",
+            ["--cv", "9", "--eval-share", "0.5"],
+            "needs at least 9",
+        ),
+        (lambda d: d / "r.csv", ["--eval-share", "0.25"], "evaluation slice"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2_and_write_nothing(
@@ -99,7 +105,7 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
             str(data),
             "--model-name",
             "unit-sentiment",
-            "--test-size",
+            "--eval-share",
             "0.25",
             "--metrics-out",
             str(metrics_out),
@@ -111,7 +117,7 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "loaded 32 rows" in out and "split: 24 train / 8 test" in out
+    assert "loaded 32 rows" in out and "split: 24 train / 8 in the evaluation" in out
     model = bentoml.models.get("unit-sentiment:latest")
     meta = model.info.metadata
     assert set(meta["metrics"]) >= {
@@ -130,6 +136,11 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert "behaviour suite: plain" in out
     assert meta["versions"]["scikit-learn"]
     assert meta["git_commit"]
+    card = meta["card"]
+    assert card["n_eval"] == 8 and 0 <= card["ece"] <= 1
+    assert sum(b["count"] for b in card["reliability"]) == 8
+    assert sum(b["count"] for b in card["accuracy_by_length"]) == 8
+    assert "saved candidate model" in out and "make promote TAG=" in out
     saved = json.loads(metrics_out.read_text())
     assert saved["model"] == str(model.tag)
     assert saved["accuracy"] == meta["metrics"]["accuracy"]
@@ -149,7 +160,7 @@ def test_cli_runs_as_script_with_help() -> None:
         "--text-column",
         "--label-column",
         "--model-name",
-        "--test-size",
+        "--eval-share",
         "--seed",
         "--metrics-out",
     ):
