@@ -18,7 +18,7 @@ from bentoml._internal.context import server_context
 from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 
-from sentiment import admission, artifact, jobs
+from sentiment import admission, artifact, jobs, live, registry
 from sentiment.config import load_settings
 from sentiment.connections import ConnectionRecycler
 from sentiment.dispatch import install as install_dispatcher
@@ -32,6 +32,9 @@ from sentiment.request_ids import RequestIds
 from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
 
 SETTINGS = load_settings()
+# A pinned SENTIMENT_MODEL_TAG, else the production model, else the newest:
+# what `bentoml serve` loads and `bentoml build` packs (sentiment.registry).
+CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
 install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
@@ -59,12 +62,16 @@ IMAGE = bentoml.images.Image(
 class SentimentClassifier:
     """Serves the scikit-learn pipeline from the model store."""
 
-    model_ref = artifact.StoreModel(SETTINGS.model_tag)
+    model_ref = artifact.StoreModel(CHOICE.tag)
 
     def __init__(self) -> None:
-        from sentiment.serving import load_model  # scikit-learn: workers only
+        worker = server_context.worker_index
+        self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
 
-        self.model = load_model(self.model_ref, SETTINGS, server_context.worker_index)
+    @property
+    def model(self) -> Any:
+        """The model serving now: read once per batch, swapped whole."""
+        return self.live.current
 
     @bentoml.api(
         route="/classify",
@@ -121,8 +128,8 @@ class SentimentClassifier:
 
 
 def live_model_info() -> dict[str, Any]:
-    """``GET /model-info``: the model this worker serves."""
-    return bentoml.get_current_service().model.info  # type: ignore[no-any-return]
+    """``GET /model-info``: the model this worker serves, and if it is production."""
+    return bentoml.get_current_service().live.info()  # type: ignore[no-any-return]
 
 
 def openapi_spec() -> dict[str, Any]:

@@ -86,21 +86,24 @@ class ReliabilityBin(BaseModel):
     low: float
     high: float
     count: int
-    mean_predicted: float | None
-    share_positive: float | None
+    mean_predicted: float | None = None
+    share_positive: float | None = None
 
 
 class LengthBucket(BaseModel):
     """Accuracy on reviews of ``min_words`` to ``max_words`` words."""
 
     min_words: int
-    max_words: int | None
+    max_words: int | None = None
     count: int
-    accuracy: float | None
+    accuracy: float | None = None
 
 
 class ModelCard(BaseModel):
-    """What a user of the model should know, measured on the evaluation slice."""
+    """What a user of the model should know, measured on the evaluation slice.
+
+    (Optional fields default to None: BentoML's metadata cannot store None.)
+    """
 
     evaluated_on: str
     n_eval: int

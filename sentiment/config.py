@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr, ValidationError
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +35,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    model_tag: str = "sentiment:latest"
+    model_tag: str | None = None
+    model_name: str = "sentiment"
+    model_poll_s: NonNegativeFloat = 2.0
     workers: PositiveInt = 2
     max_batch_size: PositiveInt = 256
     max_latency_ms: PositiveInt = 1_000

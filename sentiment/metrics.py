@@ -49,3 +49,10 @@ REFUSALS = prometheus_client.Counter(
     "Requests refused by overload control, by reason",
     labelnames=["reason"],
 )
+
+# Live model swaps (sentiment.live) and shadow scoring (sentiment.shadow).
+MODEL_SWAPS = prometheus_client.Counter(
+    "sentiment_model_swaps_total",
+    "Production pointer changes a worker acted on: swapped, or refused (checks failed)",
+    labelnames=["outcome"],
+)

@@ -15,14 +15,17 @@ from collections.abc import Callable
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment import live
 from sentiment.admission import is_guarded
 from sentiment.config import Settings
 from sentiment.metrics import REJECTIONS
 from sentiment.request_ids import current_request_id
 from sentiment.schemas import error_payload
 
-Classified = Callable[[str, bytes, bytes], None]  # request ID, request, response
+# request ID, request, response, the tag of the model that answered
+Classified = Callable[[str, bytes, bytes, str], None]
 
+MODEL_HEADER = b"x-model-version"
 DRAIN_FACTOR = 32  # bodies up to this many times the cap are read, then refused
 
 
@@ -95,7 +98,8 @@ class ClassifyGuard:
         if refusal is not None:
             return await refusal(scope, receive, send)
         log = self.on_classified if scope["path"] == "/classify" else None
-        await self.app(scope, replay(body, receive), self.explain(send, body, log))
+        send = self.explain(send, body, log)
+        await self.app(scope, replay(body, receive), with_model_version(send))
 
     async def read_body(
         self, scope: Scope, receive: Receive
@@ -142,7 +146,8 @@ class ClassifyGuard:
         def rewrite(start: Message, body: bytes) -> tuple[Message, bytes]:
             status = start["status"]
             if status == 200 and log is not None:
-                log(current_request_id() or "", request, body)
+                tag = header_value(start, MODEL_HEADER).decode()
+                log(current_request_id() or "", request, body, tag)
             elif status == 503:
                 REJECTIONS.labels(rule="overloaded").inc()
                 body = json.dumps(
@@ -193,6 +198,32 @@ def rewrite_response(
         await send({"type": "http.response.body", "body": body})
 
     return send_rewritten
+
+
+def with_model_version(send: Send) -> Send:
+    """Wrap ``send``: a 200 names the model that answered in ``X-Model-Version``.
+
+    The tag is read when the response starts. Workers swap models between
+    batches, so only a response whose batch ran just before a swap can name
+    the newer model (a window of one batch).
+    """
+
+    async def send_with_version(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            version = live.active_tag().encode()
+            headers = [*message.get("headers", []), (MODEL_HEADER, version)]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_version
+
+
+def header_value(start: Message, name: bytes) -> bytes:
+    """One header of a response start (empty when absent)."""
+    for key, value in start.get("headers", []):
+        if key.lower() == name:
+            return bytes(value)
+    return b""
 
 
 def with_length(start: Message, body: bytes) -> Message:

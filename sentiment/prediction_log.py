@@ -30,6 +30,9 @@ from sentiment.metrics import LOG_DROPPED, LOG_ERRORS
 
 logger = logging.getLogger("bentoml.service.sentiment")
 KnownFeatures = Callable[[list[str]], list[int]]
+Entry = tuple[
+    float, str, bytes, bytes, str
+]  # time, request ID, request, response, model
 WORKER_LOGS: list[PredictionLog] = []  # this worker's log, once its model is loaded
 
 
@@ -53,10 +56,12 @@ def worker_path(path: Path, worker: int | None) -> Path:
     return path.with_name(f"{path.stem}.w{worker}{path.suffix or '.jsonl'}")
 
 
-def record_classified(request_id: str, request: bytes, response: bytes) -> None:
+def record_classified(
+    request_id: str, request: bytes, response: bytes, model: str
+) -> None:
     """Hand an answered /classify request to this worker's prediction log."""
     for log in WORKER_LOGS:
-        log.record(request_id, request, response)
+        log.record(request_id, request, response, model)
 
 
 def for_worker(
@@ -94,19 +99,24 @@ class PredictionLog:
         self.options = options
         self.known_features = known_features
         self.salt = options.salt or os.urandom(16).hex()
-        self.queue: queue.Queue[tuple[float, str, bytes, bytes] | None] = queue.Queue(
-            options.queue_size
-        )
+        self.queue: queue.Queue[Entry | None] = queue.Queue(options.queue_size)
         self.failing = False
         self.thread = threading.Thread(
             target=self.run, name="prediction-log", daemon=True
         )
         self.thread.start()
 
-    def record(self, request_id: str, request: bytes, response: bytes) -> None:
-        """Queue one answered ``/classify`` request; never blocks, never raises."""
+    def record(
+        self, request_id: str, request: bytes, response: bytes, model: str = ""
+    ) -> None:
+        """Queue one answered ``/classify`` request; never blocks, never raises.
+
+        ``model`` is the tag of the model that answered (default: the one the
+        log was opened with).
+        """
+        entry = (time.time(), request_id, request, response, model)
         try:
-            self.queue.put_nowait((time.time(), request_id, request, response))
+            self.queue.put_nowait(entry)
         except queue.Full:
             LOG_DROPPED.inc()
 
@@ -137,7 +147,7 @@ class PredictionLog:
             if stop:
                 return
 
-    def lines(self, entries: list[tuple[float, str, bytes, bytes]]) -> list[str]:
+    def lines(self, entries: list[Entry]) -> list[str]:
         """One JSON line per review of every answered request.
 
         Lines are filled into a template rather than built as dicts and dumped:
@@ -146,8 +156,9 @@ class PredictionLog:
         texts: list[str] = []
         heads: list[str] = []
         tails: list[str] = []
-        model = json.dumps(self.options.model_tag)
-        for stamp, request_id, request, response in entries:
+        default_model = json.dumps(self.options.model_tag)
+        for stamp, request_id, request, response, tag in entries:
+            model = json.dumps(tag) if tag else default_model
             try:
                 batch = json.loads(request)["texts"]
                 predictions = json.loads(response)

@@ -1,8 +1,8 @@
-"""What a worker loads at start: the model, its fast path, its explainer, its log.
+"""What a worker loads: the model, its fast path, its explainer, its log.
 
-Imported only inside the service's ``__init__``, which runs in the workers: the
-`bentoml serve` process that reads ``service.py`` never imports scikit-learn
-(1 s of start-up saved).
+Imported only in the workers (through ``sentiment.live``): the `bentoml serve`
+process that reads ``service.py`` never imports scikit-learn (1 s of start-up
+saved).
 """
 
 from __future__ import annotations
@@ -12,10 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sentiment import artifact
 from sentiment.config import Settings
 from sentiment.model import LinearScorer, known_feature_counts, scorer
-from sentiment.prediction_log import WORKER_LOGS, for_worker
+from sentiment.prediction_log import WORKER_LOGS, KnownFeatures, for_worker
+
+WARM_UP = ["a wonderful, moving film", "a dull, lifeless mess"]
 
 
 @dataclass
@@ -27,28 +31,72 @@ class LoadedModel:
     classes: list[str]
     info: dict[str, Any]
     explainer: LinearScorer | None
+    known_features: KnownFeatures | None = None
+
+    @property
+    def tag(self) -> str:
+        """The model's store tag."""
+        return str(self.info["tag"])
 
 
-def load_model(model_ref: Any, settings: Settings, worker: int | None) -> LoadedModel:
-    """Load the stored pipeline (exit with one line if it cannot be), open the log."""
-    try:
-        pipeline = artifact.load_pipeline(model_ref)
-    except artifact.StartupError as error:
-        artifact.exit_on_startup_error(error)
+def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
+    """Load a stored pipeline, derive its fast paths and answer a warm-up request.
+
+    Raises:
+        StartupError: the pickle does not load, its metadata breaks the contract,
+            its labels are not :data:`artifact.LABELS`, or its warm-up answer is
+            not one probability pair per text.
+    """
+    pipeline = artifact.load_pipeline(model_ref)
     info = artifact.describe_model(model_ref)
     # One LinearScorer serves /classify and /explain: each holds a float64 copy
     # of the weights (16 MB for the default model).
     linear = LinearScorer(pipeline) if LinearScorer.supports(pipeline) else None
-    known = known_feature_counts(pipeline) if settings.prediction_log else None
-    if log := for_worker(settings, info["tag"], worker, known):
-        WORKER_LOGS.append(log)
-    # The model's objects never die: frozen, full collections stop walking them.
-    gc.collect()
-    gc.freeze()
-    return LoadedModel(
+    loaded = LoadedModel(
         pipeline=pipeline,
         predict_proba=linear.predict_proba if linear else scorer(pipeline),
         classes=[str(label) for label in pipeline.classes_],
         info=info,
         explainer=linear,
+        known_features=known_feature_counts(pipeline)
+        if settings.prediction_log
+        else None,
     )
+    warm_up(loaded)
+    return loaded
+
+
+def warm_up(loaded: LoadedModel) -> None:
+    """Answer canned reviews once; refuse a model whose answer breaks the API.
+
+    Raises:
+        StartupError: other labels than :data:`artifact.LABELS`, or an answer that
+            is not one finite probability pair per review.
+    """
+    problem = None
+    if tuple(loaded.classes) != artifact.LABELS:
+        problem = f"labels {loaded.classes}, the API serves {list(artifact.LABELS)}"
+    else:
+        proba = np.asarray(loaded.predict_proba(WARM_UP))
+        if proba.shape != (len(WARM_UP), 2) or not np.isfinite(proba).all():
+            problem = f"warm-up answer of shape {proba.shape}, not finite pairs"
+    if problem:
+        raise artifact.StartupError(f"cannot serve model {loaded.tag}: {problem}")
+
+
+def start_worker(model_ref: Any, settings: Settings, worker: int | None) -> LoadedModel:
+    """The first model of a worker (exit with one line if it cannot load), its log."""
+    try:
+        loaded = load_model(model_ref, settings)
+    except artifact.StartupError as error:
+        artifact.exit_on_startup_error(error)
+    if log := for_worker(settings, loaded.tag, worker, loaded.known_features):
+        WORKER_LOGS.append(log)
+    freeze_heap()
+    return loaded
+
+
+def freeze_heap() -> None:
+    """The model's objects never die: frozen, full collections stop walking them."""
+    gc.collect()
+    gc.freeze()

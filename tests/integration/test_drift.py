@@ -12,7 +12,7 @@ import pytest
 
 from monitoring import drift
 from sentiment.artifact import MODEL_FILE
-from sentiment.data import clean_reviews, load_reviews, split_reviews
+from sentiment.data import clean_reviews, load_reviews, split_eval_slice
 from sentiment.model import known_feature_counts, scorer
 from sentiment.prediction_log import LogOptions, PredictionLog
 from sentiment.schemas import to_predictions
@@ -51,7 +51,7 @@ def write_log(path: Path, tag: str, texts: list[str]) -> Path:
 def held_out() -> list[str]:
     data = load_reviews(PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz")
     reviews, _ = clean_reviews(data)
-    _, test = split_reviews(reviews, 0.2, 42)
+    _, test = split_eval_slice(reviews)  # reviews the model never trained on
     return list(test["text"])
 
 

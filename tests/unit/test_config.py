@@ -17,7 +17,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults() -> None:
     settings = load_settings()
     assert settings == Settings()
-    assert settings.model_tag == "sentiment:latest"
+    assert settings.model_tag is None  # production, else the newest
+    assert (settings.model_name, settings.model_poll_s) == ("sentiment", 2.0)
     assert (settings.workers, settings.max_texts, settings.batching) == (2, 256, True)
 
 

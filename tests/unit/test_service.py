@@ -27,13 +27,17 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
             self.seen.append(texts)
             return dummy.predict_proba([[0]] * len(texts))
 
+    from sentiment.live import LiveModel
+    from sentiment.registry import ServingChoice
     from sentiment.serving import LoadedModel
 
     pipeline = FakePipeline()
     instance = object.__new__(service.SentimentClassifier.inner)
-    instance.model = LoadedModel(
+    loaded = LoadedModel(
         pipeline, pipeline.predict_proba, list(dummy.classes_), {}, None
     )
+    instance.live = LiveModel(loaded, ServingChoice("m:1", "pinned"), service.SETTINGS)
+    assert instance.model is loaded
     out = instance.predict(["  raw text ", "another"])
     assert FakePipeline.seen == [["  raw text ", "another"]]
     assert [p["label"] for p in out] == ["positive", "positive"]

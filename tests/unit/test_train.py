@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import train
-from sentiment.artifact import sha256_of
+from sentiment.artifact import read_metadata, sha256_of
 from sentiment.model import ModelParams
 from tests.conftest import PROJECT_DIR
 from tests.unit.conftest import write_frame
@@ -136,6 +136,7 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert "behaviour suite: plain" in out
     assert meta["versions"]["scikit-learn"]
     assert meta["git_commit"]
+    assert read_metadata(model).card is not None  # survives the store's round trip
     card = meta["card"]
     assert card["n_eval"] == 8 and 0 <= card["ece"] <= 1
     assert sum(b["count"] for b in card["reliability"]) == 8

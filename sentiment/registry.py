@@ -1,0 +1,122 @@
+"""Which model serves: a ``production`` pointer in the model store, and its history.
+
+BentoML has no aliases, only ``latest`` (the newest version). This module adds
+one beside it: ``<store>/models/<name>/production`` holds the tag of the model
+in production, written atomically by ``make promote`` and ``make rollback``;
+``<store>/models/<name>/promotions.jsonl`` is the audit log, one line per change
+(time, action, tags, the gate report's sha256). BentoML's store lists only the
+directories there, so it never sees either file.
+
+``train.py`` saves *candidates*; nothing serves them until they are promoted.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentiment.files import write_atomically
+
+POINTER = "production"
+AUDIT_LOG = "promotions.jsonl"
+
+logger = logging.getLogger("bentoml.service.sentiment")
+
+
+def store_dir(name: str) -> Path:
+    """The model store's directory for models called ``name``."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.model_store.get()._path) / name
+
+
+def pointer_path(name: str) -> Path:
+    """The file that names the production model."""
+    return store_dir(name) / POINTER
+
+
+def production_tag(name: str) -> str | None:
+    """The production model's tag, or None when nothing was ever promoted."""
+    try:
+        tag = pointer_path(name).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return tag or None
+
+
+def audit_log(name: str) -> list[dict[str, Any]]:
+    """Every promotion and rollback so far, oldest first."""
+    try:
+        lines = (store_dir(name) / AUDIT_LOG).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def set_production(
+    name: str, tag: str, action: str, report_sha256: str | None = None
+) -> dict[str, Any]:
+    """Point production at ``tag`` and append the change to the audit log.
+
+    Returns:
+        The audit entry written.
+    """
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "action": action,
+        "from": production_tag(name),
+        "to": tag,
+        "report_sha256": report_sha256,
+        "user": getpass.getuser(),
+    }
+    directory = store_dir(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / AUDIT_LOG).open("a") as log:
+        log.write(json.dumps(entry) + "\n")
+    write_atomically(pointer_path(name), lambda tmp: tmp.write_text(tag + "\n"))
+    return entry
+
+
+def previous_production(name: str) -> str | None:
+    """The model production pointed at before the current one, if any.
+
+    Found in the audit log: the ``from`` of the latest promotion that made the
+    current production model current. Rolling back twice walks further back.
+    """
+    current = production_tag(name)
+    for entry in reversed(audit_log(name)):
+        if entry["action"] == "promote" and entry["to"] == current:
+            return str(entry["from"]) if entry["from"] else None
+    return None
+
+
+@dataclass(frozen=True)
+class ServingChoice:
+    """The tag a server should load, and why."""
+
+    tag: str
+    reason: str  # "pinned", "production" or "newest"
+
+    @property
+    def follows_production(self) -> bool:
+        """Whether the server should swap when the production pointer moves."""
+        return self.reason != "pinned"
+
+
+def serving_choice(configured: str | None, name: str) -> ServingChoice:
+    """Which model to serve: a pinned tag, else production, else the newest.
+
+    ``SENTIMENT_MODEL_TAG`` pins a tag; without it the production model serves,
+    and only when nothing was ever promoted the newest (``name:latest``).
+    """
+    if configured:
+        return ServingChoice(configured, "pinned")
+    tag = production_tag(name)
+    if tag:
+        return ServingChoice(tag, "production")
+    return ServingChoice(f"{name}:latest", "newest")
