@@ -1,0 +1,78 @@
+"""Live model swaps under load: three promotions and a rollback, nothing lost.
+
+A real ``bentoml serve`` follows the production pointer of its own model name;
+wrk keeps 64 connections busy on ``/classify`` while the pointer moves. Every
+answer must be a 200, no connection may fail, the tail stays inside the
+batching budget, and the answers name each model that served in turn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import train
+from devtools.servers import bentoml_serve
+from devtools.wrk import run_wrk, write_bodies
+from release import promote
+from sentiment import registry
+
+NAME = "swap-sentiment"
+LOAD_SECONDS = 26
+BUDGET_MS = 1_000  # SENTIMENT_MAX_LATENCY_MS, the default
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Three models of the same name: fast, ngrams, accurate (no CV: quick)."""
+    import bentoml
+
+    tmp = tmp_path_factory.mktemp("swap")
+    tags = []
+    for preset in ("fast", "ngrams", "accurate"):
+        args = ["--model-name", NAME, "--preset", preset, "--cv", "0"]
+        assert train.main([*args, "--metrics-out", str(tmp / "m.json")]) == 0
+        tags.append(str(bentoml.models.get(f"{NAME}:latest").tag))
+    return tags
+
+
+def test_three_swaps_and_a_rollback_under_load_lose_nothing(
+    models: list[str], tmp_path: Path, clear_reviews: list[tuple[str, str]]
+) -> None:
+    first, second, third = models
+    registry.set_production(NAME, first, "promote")
+    bodies = write_bodies([text for text, _ in clear_reviews] * 50, 1, tmp_path / "b")
+    env = {"SENTIMENT_MODEL_NAME": NAME, "SENTIMENT_MODEL_POLL_S": "0.5"}
+    log = tmp_path / "serve.log"
+    result: dict[str, Any] = {}
+    with bentoml_serve("service:SentimentClassifier", log, env=env) as url:
+        load = threading.Thread(
+            target=lambda: result.update(
+                run_wrk(f"{url}/classify", bodies, 64, LOAD_SECONDS)
+            )
+        )
+        load.start()
+        for tag in (second, third, first):
+            time.sleep(5)
+            registry.set_production(NAME, tag, "promote")
+        time.sleep(5)
+        assert promote.main(["--model-name", NAME, "--rollback"]) == 0
+        load.join(LOAD_SECONDS + 60)
+        info = httpx.get(f"{url}/model-info", timeout=10).json()
+
+    served = result["statuses"].get(200, 0)
+    print(f"swap under load: {result}")  # the numbers, for the record (pytest -s)
+    assert result["statuses"] == {200: served} and served > 1_000
+    assert sum(result["socket_errors"].values()) == 0
+    assert result["p99_us"] / 1000 <= BUDGET_MS
+    assert set(result["models"]) == {first, second, third}
+    assert sum(result["models"].values()) == served  # every answer names its model
+    assert info["tag"] == third and info["production"] is True  # rolled back to it
+    text = log.read_text()
+    assert text.count("model swapped") == 4 * 2  # four moves, two workers
+    assert "swap refused" not in text
