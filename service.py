@@ -18,7 +18,7 @@ from bentoml._internal.context import server_context
 from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 
-from sentiment import admission, artifact, jobs, live, registry
+from sentiment import admission, artifact, jobs, live, registry, shadow
 from sentiment.config import load_settings
 from sentiment.connections import ConnectionRecycler
 from sentiment.dispatch import install as install_dispatcher
@@ -67,6 +67,9 @@ class SentimentClassifier:
     def __init__(self) -> None:
         worker = server_context.worker_index
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
+        self.shadow = shadow.start(
+            SETTINGS.shadow_tag, SETTINGS.shadow_sample, SETTINGS
+        )
 
     @property
     def model(self) -> Any:
@@ -95,7 +98,12 @@ class SentimentClassifier:
         if not texts:
             return []
         model = self.model
-        predictions = to_predictions(model.predict_proba(texts), model.classes)
+        proba = model.predict_proba(texts)
+        predictions = to_predictions(proba, model.classes)
+        if self.shadow is not None:
+            self.shadow.submit(
+                texts, proba[:, model.classes.index("positive")], model.tag
+            )
         for label, count in Counter(p["label"] for p in predictions).items():
             PREDICTIONS.labels(label=label).inc(count)
         return predictions

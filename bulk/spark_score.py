@@ -6,7 +6,7 @@ Usage (unchanged between one machine and a cluster):
     spark-submit --master spark://HOST:7077 bulk/spark_score.py INPUT OUTPUT
     spark-submit --master yarn --deploy-mode client bulk/spark_score.py INPUT OUTPUT
 
-Options: ``--text-column text``, ``--model sentiment:latest``,
+Options: ``--text-column text``, ``--model TAG`` (default: production),
 ``--partition-by COL[,COL]`` (default: the ``key=value`` directories of a local
 INPUT), ``--overwrite``.
 
@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("input", help="parquet file or directory (any Spark URI)")
     parser.add_argument("output", help="parquet directory to write")
     parser.add_argument("--text-column", default="text")
-    parser.add_argument("--model", default="sentiment:latest")
+    parser.add_argument(
+        "--model", help="default: the production model, else the newest"
+    )
     parser.add_argument(
         "--partition-by", default=None, help="COL[,COL] (default: as INPUT)"
     )
@@ -99,6 +101,13 @@ def score_batches(broadcast: Any, text_column: str) -> Any:
     return score
 
 
+def serving_choice(configured: str | None, name: str) -> Any:
+    """The registry's choice (imported late, like the rest of the package here)."""
+    from sentiment.registry import serving_choice as choose
+
+    return choose(configured, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the job; 0 on success, 2 on bad input."""
     from pyspark.sql import SparkSession
@@ -122,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 2
             started = time.perf_counter()
-            model = spark.sparkContext.broadcast(load_pipeline(args.model))
+            model = spark.sparkContext.broadcast(
+                load_pipeline(args.model or serving_choice(None, "sentiment").tag)
+            )
             schema = StructType(
                 [
                     *frame.schema.fields,

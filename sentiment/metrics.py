@@ -56,3 +56,17 @@ MODEL_SWAPS = prometheus_client.Counter(
     "Production pointer changes a worker acted on: swapped, or refused (checks failed)",
     labelnames=["outcome"],
 )
+SHADOW_AGREEMENT = prometheus_client.Counter(
+    "sentiment_shadow_reviews_total",
+    "Reviews the shadow model scored, by whether its label agreed with the live one",
+    labelnames=["agree"],
+)
+SHADOW_SCORE = prometheus_client.Histogram(
+    "sentiment_shadow_score",
+    "The shadow model's positive-class probability",
+    buckets=[i / 10 for i in range(1, 11)],
+)
+SHADOW_DROPPED = prometheus_client.Counter(
+    "sentiment_shadow_dropped_total",
+    "Reviews not shadow-scored because the shadow fell behind (queue full)",
+)

@@ -99,7 +99,9 @@ class PredictionLog:
         self.options = options
         self.known_features = known_features
         self.salt = options.salt or os.urandom(16).hex()
-        self.queue: queue.Queue[Entry | None] = queue.Queue(options.queue_size)
+        self.queue: queue.Queue[Entry | list[str] | None] = queue.Queue(
+            options.queue_size
+        )
         self.failing = False
         self.thread = threading.Thread(
             target=self.run, name="prediction-log", daemon=True
@@ -117,6 +119,13 @@ class PredictionLog:
         entry = (time.time(), request_id, request, response, model)
         try:
             self.queue.put_nowait(entry)
+        except queue.Full:
+            LOG_DROPPED.inc()
+
+    def record_lines(self, lines: list[str]) -> None:
+        """Queue ready-made JSON lines (the shadow's); never blocks, never raises."""
+        try:
+            self.queue.put_nowait(lines)
         except queue.Full:
             LOG_DROPPED.inc()
 
@@ -139,9 +148,10 @@ class PredictionLog:
                 except queue.Empty:
                     break
             stop = None in items
-            entries = [item for item in items if item is not None]
-            if entries:
-                self.write(self.lines(entries))
+            entries = [item for item in items if isinstance(item, tuple)]
+            ready = [line for item in items if isinstance(item, list) for line in item]
+            if entries or ready:
+                self.write(self.lines(entries) + ready)
             for _ in items:
                 self.queue.task_done()
             if stop:

@@ -156,6 +156,8 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
         "SentimentQueueingDelayHigh",
         "SentimentNoPredictions",
         "SentimentPositiveShareOutOfBand",
+        "SentimentModelSwapRefused",
+        "SentimentShadowDisagreementHigh",
     }
     assert all(rule["health"] == "ok" for rule in rules), rules
     firing = {rule["name"] for rule in rules if rule["state"] != "inactive"}

@@ -37,6 +37,7 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
         pipeline, pipeline.predict_proba, list(dummy.classes_), {}, None
     )
     instance.live = LiveModel(loaded, ServingChoice("m:1", "pinned"), service.SETTINGS)
+    instance.shadow = None
     assert instance.model is loaded
     out = instance.predict(["  raw text ", "another"])
     assert FakePipeline.seen == [["  raw text ", "another"]]

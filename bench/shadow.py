@@ -1,0 +1,107 @@
+"""What shadow scoring costs: single reviews at 64 connections, with and without.
+
+Two servers of the same model (``SENTIMENT_MODEL_TAG``, default
+``sentiment:latest``); the second also shadow-scores every batch with
+``SENTIMENT_SHADOW_TAG`` (default: the same model, so the shadow does as much
+model work as the live path: the dearest case). Runs alternate, A B A B ...,
+so the machine's noise hits both; the ratio of the medians is the cost.
+
+Usage: ``python -m bench.shadow [--rounds 3] [--duration 10]`` (part of
+``make bench``). Writes ``bench/shadow.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.run import BENCH_DIR
+from devtools.corpus import corpus_reviews
+from devtools.servers import bentoml_serve
+from devtools.wrk import run_wrk, summarise, write_bodies
+
+MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+CONNECTIONS = 64
+
+
+def measure(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
+    """Alternate wrk runs on both servers; medians and the ratio."""
+    shadow_tag = os.environ.get("SENTIMENT_SHADOW_TAG", MODEL_TAG)
+    bodies = write_bodies(list(corpus_reviews()), 1, work / "bodies.jsonl")
+    base = {"SENTIMENT_MODEL_TAG": MODEL_TAG}
+    shadowed = {**base, "SENTIMENT_SHADOW_TAG": shadow_tag}
+    runs: dict[str, list[dict[str, Any]]] = {"without": [], "with shadow": []}
+    with (
+        bentoml_serve("service:SentimentClassifier", work / "a.log", base) as plain,
+        bentoml_serve(
+            "service:SentimentClassifier", work / "b.log", shadowed
+        ) as shadow,
+    ):
+        for url in (plain, shadow):  # warm both
+            run_wrk(f"{url}/classify", bodies, CONNECTIONS, 3)
+        for _ in range(rounds):
+            for name, url in (("without", plain), ("with shadow", shadow)):
+                raw = run_wrk(f"{url}/classify", bodies, CONNECTIONS, seconds)
+                runs[name].append(summarise(raw, 1))
+    medians = {
+        name: statistics.median(r["req_per_s"] for r in rows)
+        for name, rows in runs.items()
+    }
+    return {
+        "model": MODEL_TAG,
+        "shadow": shadow_tag,
+        "sample": os.environ.get("SENTIMENT_SHADOW_SAMPLE", "0.2 (default)"),
+        "connections": CONNECTIONS,
+        "runs": runs,
+        "median_req_per_s": medians,
+        "ratio": round(medians["with shadow"] / medians["without"], 3),
+        "errors": sum(
+            r["errors_non_200"] + r["socket_errors"] for rs in runs.values() for r in rs
+        ),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The result as a small table."""
+    lines = [
+        "# Shadow scoring cost",
+        "",
+        f"Single reviews, {report['connections']} connections, model {report['model']}, "
+        f"shadow {report['shadow']} on a sample of {report['sample']} of the "
+        "batches; runs alternated, medians.",
+        "",
+        "| server | req/s (median) | p99 ms per run | errors |",
+        "|---|---:|---|---:|",
+    ]
+    for name, rows in report["runs"].items():
+        p99 = ", ".join(f"{r['p99_ms']:.0f}" for r in rows)
+        errors = sum(r["errors_non_200"] + r["socket_errors"] for r in rows)
+        lines.append(
+            f"| {name} | {report['median_req_per_s'][name]:,.0f} | {p99} | {errors} |"
+        )
+    lines += ["", f"With shadow / without: **{report['ratio']:.2f}x**.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and write bench/shadow.{json,md}."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-shadow-") as scratch:
+        report = measure(args.rounds, args.duration, Path(scratch))
+    (BENCH_DIR / "shadow.json").write_text(json.dumps(report, indent=2) + "\n")
+    (BENCH_DIR / "shadow.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
