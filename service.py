@@ -25,6 +25,7 @@ from sentiment.dispatch import install as install_dispatcher
 from sentiment.logs import configure_logging
 from sentiment.metrics import PREDICTIONS
 from sentiment.middleware import ClassifyGuard
+from sentiment.oip import OpenInference
 from sentiment.openapi import corrected_spec
 from sentiment.operator import OperatorEndpoints
 from sentiment.prediction_log import record_classified
@@ -57,7 +58,9 @@ IMAGE = bentoml.images.Image(
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID
     # OpenTelemetry creates a span per request even with no exporter configured,
     # measured at ~10% of a worker's CPU: only trace the model's APIs when asked.
-    tracing={} if SETTINGS.tracing else {"excluded_urls": ["/classify", "/explain"]},
+    tracing={}
+    if SETTINGS.tracing
+    else {"excluded_urls": ["/classify", "/explain", "/v2/models"]},
 )
 class SentimentClassifier:
     """Serves the scikit-learn pipeline from the model store."""
@@ -155,10 +158,19 @@ def add_middleware(middleware: type, **options: Any) -> None:
 
 
 # Added first runs first: after BentoML's own (metrics, tracing, timeout), a request
-# gets its ID, meets the operator endpoints, the guard, the recycler, then the API.
+# gets its ID, meets the operator endpoints, the V2 protocol, the guard, the
+# recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
 add_middleware(jobs.JobStatus, max_file_bytes=SETTINGS.max_file_bytes)
 add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)
+# The Open Inference Protocol (V2 REST): /v2/models/<name>/infer becomes a
+# /classify request here, so the guard, batching and metrics below all apply.
+add_middleware(
+    OpenInference,
+    model_name=SETTINGS.model_name,
+    live_tag=live.active_tag,
+    max_body_bytes=SETTINGS.max_body_bytes,
+)
 on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
 add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)

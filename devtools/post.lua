@@ -1,8 +1,9 @@
--- wrk script: POST /classify with bodies read from $WRK_BODIES (one JSON body per
+-- wrk script: POST /classify (or $WRK_PATH) with bodies read from $WRK_BODIES (one JSON body per
 -- line, sent round-robin); prints one "RESULT {json}" line with counts by status
 -- and by the X-Model-Version that answered.
 local bodies = {}
 local next_body = 0
+local path = os.getenv("WRK_PATH") or "/classify"
 statuses = {}
 models = {}
 local threads = {}
@@ -19,7 +20,7 @@ end
 
 function request()
   next_body = next_body % #bodies + 1
-  return wrk.format("POST", "/classify", { ["Content-Type"] = "application/json" }, bodies[next_body])
+  return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, bodies[next_body])
 end
 
 function response(status, headers, body)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 POST_LUA = Path(__file__).resolve().parent / "post.lua"
 
@@ -55,7 +56,7 @@ def run_wrk(
         capture_output=True,
         text=True,
         timeout=duration + 60,
-        env={**os.environ, "WRK_BODIES": str(bodies)},
+        env={**os.environ, "WRK_BODIES": str(bodies), "WRK_PATH": urlsplit(url).path},
         check=False,
     )
     for line in reversed(result.stdout.splitlines()):

@@ -225,10 +225,11 @@ class RequestHeaders:
 
 def is_guarded(scope: Scope) -> bool:
     """Whether a request is a ``POST`` to one of the model's endpoints."""
-    return bool(
-        scope["type"] == "http"
-        and scope["path"] in GUARDED_PATHS
-        and scope["method"] == "POST"
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path: str = scope["path"]
+    return path in GUARDED_PATHS or (
+        path.startswith("/v2/") and path.endswith("/infer")
     )
 
 

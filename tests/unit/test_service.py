@@ -8,6 +8,7 @@ import service
 from sentiment.connections import ConnectionRecycler
 from sentiment.jobs import JobStatus
 from sentiment.middleware import ClassifyGuard
+from sentiment.oip import OpenInference
 from sentiment.operator import OperatorEndpoints
 from sentiment.request_ids import RequestIds
 
@@ -52,6 +53,7 @@ def test_middlewares_run_in_the_documented_order() -> None:
         RequestIds,
         JobStatus,
         OperatorEndpoints,
+        OpenInference,
         ClassifyGuard,
         ConnectionRecycler,
     ]
