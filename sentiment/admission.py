@@ -233,6 +233,11 @@ def is_guarded(scope: Scope) -> bool:
     )
 
 
+def is_job(scope: Scope) -> bool:
+    """Whether a request is for the file jobs (``/classify_file...``)."""
+    return bool(scope["type"] == "http" and scope["path"].startswith("/classify_file"))
+
+
 class Admission:
     """The outermost ASGI layer: 401, 415 and overload control (module docstring).
 
@@ -283,6 +288,8 @@ class Admission:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse, hold or pass a guarded request; pass anything else."""
         if not is_guarded(scope):
+            if self.expected_auth is not None and is_job(scope):
+                return await self.check_key(scope, receive, send)
             return await self.app(scope, receive, send)
         headers = RequestHeaders.of(scope)
         refusal = self.refusal_from(headers)
@@ -295,6 +302,15 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self.carry_out(self.queue.finish(self.clock()))
+
+    async def check_key(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """File jobs take the API key too (no content-type rule, no admission)."""
+        headers = RequestHeaders.of(scope)
+        expected = self.expected_auth
+        if expected is None or hmac.compare_digest(headers.authorization, expected):
+            return await self.app(scope, receive, send)
+        request_id = headers.request_id or uuid.uuid4().hex.encode()
+        return await self.unauthorized.send(send, request_id)
 
     def refusal_from(self, headers: RequestHeaders) -> Refusal | None:
         """401 or 415 from the headers alone, or None."""

@@ -117,8 +117,10 @@ def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> N
             f"{url}/classify", json=body, headers={"Authorization": f"Bearer {key}"}
         )
         assert right.status_code == 200
-        for path in ("/livez", "/readyz", "/metrics"):
+        for path in ("/livez", "/readyz", "/metrics", "/ui"):
             assert httpx.get(f"{url}{path}").status_code == 200
+        job = httpx.post(f"{url}/classify_file/submit", files={"file": ("r.csv", b"x")})
+        assert job.status_code == 401
         assert "access-control-allow-origin" not in right.headers
     assert key not in log.read_text()
 

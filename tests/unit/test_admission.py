@@ -241,6 +241,23 @@ def test_api_key_is_checked_before_content_type() -> None:
     assert request(admission, headers={**auth, **plain}).status == 415
 
 
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [("/classify_file/submit", "POST"), ("/classify_file/status", "GET")],
+)
+def test_file_jobs_need_the_api_key_too(path: str, method: str) -> None:
+    admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
+    refused = request(admission, path=path, method=method)
+    assert refused.status == 401
+    assert json.loads(refused.body)["detail"][0]["type"] == "unauthorized"
+    auth = {b"authorization": b"Bearer s3cret", b"content-type": b"multipart/form-data"}
+    assert request(admission, path=path, method=method, headers=auth).status == 200
+    assert (
+        request(Admission(FakeApp(), Settings()), path=path, method=method).status
+        == 200
+    )
+
+
 def test_other_paths_pass_through_untouched() -> None:
     admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
     assert request(admission, path="/livez", method="GET").status == 200
