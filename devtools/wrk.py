@@ -28,6 +28,12 @@ def write_bodies(reviews: list[str], texts_per_request: int, path: Path) -> Path
     return path
 
 
+def post_path(url: str) -> str:
+    """The path wrk posts to: the URL's, or ``/classify`` for a bare base URL."""
+    path = urlsplit(url).path
+    return path if path not in ("", "/") else "/classify"
+
+
 def run_wrk(
     url: str, bodies: Path, connections: int, duration: float, timeout_s: int = 10
 ) -> dict[str, Any]:
@@ -56,7 +62,7 @@ def run_wrk(
         capture_output=True,
         text=True,
         timeout=duration + 60,
-        env={**os.environ, "WRK_BODIES": str(bodies), "WRK_PATH": urlsplit(url).path},
+        env={**os.environ, "WRK_BODIES": str(bodies), "WRK_PATH": post_path(url)},
         check=False,
     )
     for line in reversed(result.stdout.splitlines()):

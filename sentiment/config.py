@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     model_name: str = "sentiment"
     model_poll_s: NonNegativeFloat = 2.0
     shadow_tag: str | None = None
-    shadow_sample: float = Field(default=0.2, gt=0.0, le=1.0)
+    shadow_sample: float = Field(default=1.0, gt=0.0, le=1.0)
+    shadow_duty: float = Field(default=0.05, gt=0.0, le=1.0)
     workers: PositiveInt = 2
     max_batch_size: PositiveInt = 256
     max_latency_ms: PositiveInt = 1_000

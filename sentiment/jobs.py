@@ -93,6 +93,10 @@ class Throttle:
         self.duty = duty
         self.mark = time.perf_counter()
 
+    def begin(self) -> None:
+        """Work starts now (after a wait that must not count as work)."""
+        self.mark = time.perf_counter()
+
     def __call__(self, rows: int) -> None:
         """Called after each chunk: rest as long as the chunk's share requires."""
         busy = time.perf_counter() - self.mark

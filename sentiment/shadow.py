@@ -5,8 +5,11 @@ batch is answered, :meth:`Shadow.submit` hands its texts and scores to a bounded
 queue (no copy, no wait) and a background thread scores them with the shadow
 model: agreement and the shadow's scores go to Prometheus, and one line per
 review to the prediction log (``"kind": "shadow"``), which ``make shadow-report``
-reads. When the thread falls behind, batches are dropped and counted, never
-queued without bound: the clients never wait for the shadow.
+reads. The thread computes at most ``SENTIMENT_SHADOW_DUTY`` of the time
+(the file jobs' throttle): when traffic leaves the CPU idle it scores every
+batch, at capacity it scores what that share of one core allows, and the rest
+is dropped and counted, never queued without bound. The clients never wait for
+the shadow, and its cost has a ceiling by construction.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sentiment.jobs import Throttle
 from sentiment.metrics import SHADOW_AGREEMENT, SHADOW_DROPPED, SHADOW_SCORE
 from sentiment.prediction_log import WORKER_LOGS
 
@@ -36,9 +40,12 @@ MAX_COALESCED = 64  # batches scored in one model call, at most
 class Shadow:
     """A second model scoring sampled batches in a background thread."""
 
-    def __init__(self, model: LoadedModel, sample: float, queue_size: int = 64) -> None:
+    def __init__(
+        self, model: LoadedModel, sample: float, duty: float = 1.0, queue_size: int = 64
+    ) -> None:
         self.model = model
         self.sample = sample
+        self.throttle = Throttle(duty) if duty < 1.0 else None
         self.positive = model.classes.index("positive")
         self.queue: queue.Queue[Batch] = queue.Queue(queue_size)
         self.thread = threading.Thread(target=self.run, name="shadow", daemon=True)
@@ -68,6 +75,8 @@ class Shadow:
                     batches.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            if self.throttle is not None:
+                self.throttle.begin()
             try:
                 self.score(batches)
             except Exception:  # a bad batch must not stop the shadow
@@ -75,6 +84,8 @@ class Shadow:
             finally:
                 for _ in batches:
                     self.queue.task_done()
+            if self.throttle is not None:
+                self.throttle(len(batches))
 
     def score(self, batches: list[Batch]) -> None:
         """Score queued batches with the shadow model; count, observe and log."""
@@ -148,5 +159,11 @@ def start(tag: str | None, sample: float, settings: Any) -> Shadow | None:
         model = load_model(artifact.StoreModel(tag).checked(), settings)
     except artifact.StartupError as error:
         artifact.exit_on_startup_error(error)
-    logger.info("shadow scoring with %s (sample %.0f%% of batches)", tag, sample * 100)
-    return Shadow(model, sample)
+    duty = settings.shadow_duty
+    logger.info(
+        "shadow scoring with %s (sample %.0f%% of batches, at most %.0f%% of a core)",
+        tag,
+        sample * 100,
+        duty * 100,
+    )
+    return Shadow(model, sample, duty)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,3 +94,25 @@ def test_sampling_skips_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_no_tag_no_shadow() -> None:
     assert shadow.start(None, 1.0, None) is None
+
+
+def test_the_duty_throttle_rests_after_each_scoring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rests: list[int] = []
+    runner = shadow.Shadow(constant_model(0.5), sample=1.0, duty=0.05)
+    assert runner.throttle is not None and runner.throttle.duty == 0.05
+
+    class Recorder:
+        def begin(self) -> None:
+            rests.append(0)
+
+        def __call__(self, batches: int) -> None:
+            rests.append(batches)
+
+    monkeypatch.setattr(runner, "throttle", Recorder())
+    runner.submit(["a"], np.array([0.5]), "m")
+    runner.queue.join()
+    time.sleep(0.05)  # the rest comes after task_done
+    assert rests == [0, 1]  # begin, then rest after one batch
+    assert shadow.Shadow(constant_model(0.5), sample=1.0).throttle is None
