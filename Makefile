@@ -24,7 +24,7 @@ MLSERVER_VENV := .venv-mlserver
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help serve model train promote rollback shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -141,6 +141,9 @@ SINCE ?=
 
 drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/predictions.w*.jsonl' [SINCE=2026-11-27T00:00]
 	$(BIN)/python -m monitoring.drift $(LOG) $(if $(SINCE),--since $(SINCE))
+
+model-card: $(DEV_STAMP) ## The model card of MODEL (default: production) as Markdown, and its reliability plot model-card.png
+	$(BIN)/python -m release.model_card $(if $(MODEL),--model $(MODEL))
 
 shadow-report: $(DEV_STAMP) ## Agreement of the shadow model with the live one: make shadow-report LOG='logs/predictions.w*.jsonl'
 	$(BIN)/python -m release.shadow_report '$(LOG)'

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.artifact import LABELS
+from sentiment.middleware import replay
 
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
@@ -325,7 +326,7 @@ class OpenInference:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self.app(classify_scope, replay_once(classify_body, receive), capture)
+        await self.app(classify_scope, replay(classify_body, receive), capture)
         status = start.get("status", 500)
         result = b"".join(chunks)
         kept = [
@@ -358,20 +359,6 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
         if not message.get("more_body", False):
             break
     return b"".join(chunks), False
-
-
-def replay_once(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields ``body`` once, then defers to the real one."""
-    sent = False
-
-    async def receive_again() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive_again
 
 
 async def answer(

@@ -1,0 +1,135 @@
+"""Print a model's card as Markdown and draw its reliability plot.
+
+Usage:
+    python -m release.model_card [--model TAG] [--png model-card.png]
+
+The card is what ``train.py`` measured on the evaluation slice and stored in
+the model's metadata (``sentiment.card``); ``/model-info`` serves the same data.
+Default model: production, else the newest. Exits 2 when the model has no card
+(trained before cards existed) or is not in the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sentiment.artifact import ModelCard, StoreModel, read_metadata
+from sentiment.registry import serving_choice
+
+
+def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
+    """The card as Markdown."""
+    lines = [
+        f"# Model card: {tag}",
+        "",
+        f"- preset: {metadata.preset}; trained on {metadata.data.rows_train:,} reviews "
+        f"({metadata.data.path}, sha256 {metadata.data.sha256[:12]}...)",
+        f"- measured on: {card.evaluated_on} ({card.n_eval:,} reviews)",
+        f"- accuracy {metadata.metrics.accuracy:.4f}, macro-F1 "
+        f"{metadata.metrics.f1_macro:.4f}, ROC AUC {metadata.metrics.roc_auc:.4f}",
+    ]
+    if metadata.cv:
+        lines.append(
+            f"- {metadata.cv.folds}-fold CV accuracy {metadata.cv.accuracy_mean:.4f} "
+            f"± {metadata.cv.accuracy_std:.4f}"
+        )
+    lines += [
+        f"- expected calibration error (10 bins): {card.ece:.3f}",
+        "",
+        "## Reliability",
+        "",
+        "| P(positive) | reviews | mean predicted | share positive |",
+        "|---|---:|---:|---:|",
+    ]
+    for b in card.reliability:
+        predicted = "-" if b.mean_predicted is None else f"{b.mean_predicted:.3f}"
+        observed = "-" if b.share_positive is None else f"{b.share_positive:.3f}"
+        lines.append(
+            f"| {b.low:.1f}-{b.high:.1f} | {b.count} | {predicted} | {observed} |"
+        )
+    lines += [
+        "",
+        "## Accuracy by length",
+        "",
+        "| words | reviews | accuracy |",
+        "|---|---:|---:|",
+    ]
+    for bucket in card.accuracy_by_length:
+        words = (
+            f"{bucket.min_words}-{bucket.max_words}"
+            if bucket.max_words
+            else f"{bucket.min_words}+"
+        )
+        accuracy = "-" if bucket.accuracy is None else f"{bucket.accuracy:.3f}"
+        lines.append(f"| {words} | {bucket.count} | {accuracy} |")
+    lines += ["", "## Known limits", ""] + [f"- {limit}" for limit in card.limits]
+    return "\n".join(lines) + "\n"
+
+
+def plot(tag: str, card: ModelCard, path: Path) -> None:
+    """The reliability diagram and accuracy by length, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    bins = [b for b in card.reliability if b.count]
+    left.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    left.plot(
+        [b.mean_predicted for b in bins],
+        [b.share_positive for b in bins],
+        marker="o",
+        label=f"model (ECE {card.ece:.3f})",
+    )
+    left.set(xlabel="mean predicted P(positive)", ylabel="share actually positive")
+    left.set_title("Reliability on the evaluation slice")
+    left.legend(loc="upper left")
+    buckets = card.accuracy_by_length
+    names = [
+        f"{b.min_words}-{b.max_words}" if b.max_words else f"{b.min_words}+"
+        for b in buckets
+    ]
+    right.bar(names, [b.accuracy or 0 for b in buckets])
+    for index, bucket in enumerate(buckets):
+        right.annotate(
+            f"n={bucket.count}", (index, (bucket.accuracy or 0) + 0.01), ha="center"
+        )
+    right.set(xlabel="review length (words)", ylabel="accuracy", ylim=(0, 1))
+    right.set_title("Accuracy by length")
+    figure.suptitle(tag)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the card, write the plot; 0, or 2 when there is no card."""
+    parser = argparse.ArgumentParser(prog="make model-card", description=__doc__)
+    parser.add_argument("--model", help="model tag (default: production, else newest)")
+    parser.add_argument("--png", type=Path, default=Path("model-card.png"))
+    args = parser.parse_args(argv)
+    tag = args.model or serving_choice(None, "sentiment").tag
+    stored = StoreModel(tag).stored
+    if stored is None:
+        print(f"model-card: error: no model {tag} in the model store", file=sys.stderr)
+        return 2
+    metadata = read_metadata(stored)
+    if metadata.card is None:
+        print(
+            f"model-card: error: {stored.tag} has no card (trained before cards "
+            "existed): retrain with `make train`",
+            file=sys.stderr,
+        )
+        return 2
+    print(markdown(str(stored.tag), metadata.card, metadata))
+    plot(str(stored.tag), metadata.card, args.png)
+    print(f"reliability plot written to {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
