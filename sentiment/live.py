@@ -57,10 +57,12 @@ class LiveModel:
 
     def info(self) -> dict[str, Any]:
         """What ``/model-info`` shows: the model, and whether it is production."""
-        production = registry.production_tag(self.name)
+        production: bool | None = None  # a bento cannot know: it has no pointer
+        if self.choice.reason != "packed":
+            production = self.current.tag == registry.production_tag(self.name)
         return {
             **self.current.info,
-            "production": self.current.tag == production,
+            "production": production,
             "chosen_by": self.choice.reason,
         }
 
@@ -148,6 +150,8 @@ def log_choice(live: LiveModel) -> None:
             registry.pointer_path(live.name),
             tag,
         )
+    elif reason == "packed":
+        logger.info("serving %s, packed in this bento when it was built", tag)
     elif reason == "pinned":
         logger.info("serving %s, pinned by SENTIMENT_MODEL_TAG (no live swaps)", tag)
     else:

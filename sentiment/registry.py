@@ -28,11 +28,21 @@ AUDIT_LOG = "promotions.jsonl"
 logger = logging.getLogger("bentoml.service.sentiment")
 
 
-def store_dir(name: str) -> Path:
-    """The model store's directory for models called ``name``."""
+def store_path() -> Path:
+    """The model store in use (a bento's own when serving a bento)."""
     from bentoml._internal.configuration.containers import BentoMLContainer
 
-    return Path(BentoMLContainer.model_store.get()._path) / name
+    return Path(BentoMLContainer.model_store.get()._path)
+
+
+def store_dir(name: str) -> Path:
+    """The model store's directory for models called ``name``."""
+    return store_path() / name
+
+
+def in_bento() -> bool:
+    """Whether the store is a bento's own (``bentoml serve <bento>``, the image)."""
+    return (store_path().parent / "bento.yaml").is_file()
 
 
 def pointer_path(name: str) -> Path:
@@ -100,22 +110,25 @@ class ServingChoice:
     """The tag a server should load, and why."""
 
     tag: str
-    reason: str  # "pinned", "production" or "newest"
+    reason: str  # "pinned", "production", "packed" or "newest"
 
     @property
     def follows_production(self) -> bool:
         """Whether the server should swap when the production pointer moves."""
-        return self.reason != "pinned"
+        return self.reason in ("production", "newest")
 
 
 def serving_choice(configured: str | None, name: str) -> ServingChoice:
     """Which model to serve: a pinned tag, else production, else the newest.
 
     ``SENTIMENT_MODEL_TAG`` pins a tag; without it the production model serves,
-    and only when nothing was ever promoted the newest (``name:latest``).
+    and only when nothing was ever promoted the newest (``name:latest``). A bento
+    (the image) holds one model, the one `bentoml build` chose: ``packed``.
     """
     if configured:
         return ServingChoice(configured, "pinned")
+    if in_bento():
+        return ServingChoice(f"{name}:latest", "packed")
     tag = production_tag(name)
     if tag:
         return ServingChoice(tag, "production")

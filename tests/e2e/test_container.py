@@ -84,6 +84,15 @@ def test_container_classifies_clear_reviews(
     assert [item["label"] for item in r.json()] == [label for _, label in clear_reviews]
 
 
+def test_container_serves_the_packed_model_and_the_page(
+    container: RunningContainer,
+) -> None:
+    info = httpx.get(f"{container.url}/model-info", timeout=30).json()
+    assert info["chosen_by"] == "packed" and info["production"] is None
+    page = httpx.get(f"{container.url}/ui", timeout=30)
+    assert page.status_code == 200 and "Movie-review sentiment" in page.text
+
+
 def test_container_rejects_bad_input(container: RunningContainer) -> None:
     r = httpx.post(f"{container.url}/classify", json={"texts": ["ab"]})
     assert r.status_code == 400

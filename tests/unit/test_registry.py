@@ -64,3 +64,18 @@ def test_the_store_lists_no_pointer_files(name: str) -> None:
 
     registry.set_production(name, f"{name}:a", "promote")
     assert not [m for m in bentoml.models.list() if m.tag.name == name]
+
+
+def test_a_bento_serves_the_model_packed_in_it(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.set_production(name, f"{name}:a", "promote")
+    monkeypatch.setattr(registry, "in_bento", lambda: True)
+    choice = registry.serving_choice(None, name)
+    assert (choice.tag, choice.reason) == (f"{name}:latest", "packed")
+    assert not choice.follows_production
+    assert registry.serving_choice(f"{name}:x", name).reason == "pinned"
+
+
+def test_the_session_store_is_not_a_bento() -> None:
+    assert registry.in_bento() is False
