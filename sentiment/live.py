@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sentiment import registry
 from sentiment.artifact import StartupError, StoreModel
 from sentiment.config import Settings
-from sentiment.metrics import MODEL_SWAPS
+from sentiment.metrics import MODEL_SERVING, MODEL_SWAPS
 
 if TYPE_CHECKING:
     from sentiment.serving import LoadedModel
@@ -94,6 +94,8 @@ class LiveModel:
                 return False
             self.current = loaded
             self.choice = registry.ServingChoice(loaded.tag, "production")
+            MODEL_SERVING.labels(tag=old).set(0)
+            MODEL_SERVING.labels(tag=loaded.tag).set(1)
             for log in WORKER_LOGS:
                 log.known_features = loaded.known_features
             MODEL_SWAPS.labels(outcome="swapped").inc()
@@ -133,6 +135,9 @@ def start(
 
     live = LiveModel(start_worker(model_ref, settings, worker), choice, settings)
     ACTIVE = live
+    MODEL_SERVING.labels(tag=live.current.tag).set(1)
+    for outcome in ("swapped", "refused"):  # exported at 0 before the first swap
+        MODEL_SWAPS.labels(outcome=outcome)
     if worker in (None, 1):  # once per server, not once per worker
         log_choice(live)
     if choice.follows_production and settings.model_poll_s > 0:

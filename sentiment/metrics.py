@@ -56,6 +56,12 @@ MODEL_SWAPS = prometheus_client.Counter(
     "Production pointer changes a worker acted on: swapped, or refused (checks failed)",
     labelnames=["outcome"],
 )
+MODEL_SERVING = prometheus_client.Gauge(
+    "sentiment_model_serving",
+    "Workers serving each model tag now (1 per worker; 0 once swapped out)",
+    labelnames=["tag"],
+    multiprocess_mode="livesum",
+)
 SHADOW_AGREEMENT = prometheus_client.Counter(
     "sentiment_shadow_reviews_total",
     "Reviews the shadow model scored, by whether its label agreed with the live one",

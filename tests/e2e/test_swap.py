@@ -64,6 +64,7 @@ def test_three_swaps_and_a_rollback_under_load_lose_nothing(
         assert promote.main(["--model-name", NAME, "--rollback"]) == 0
         load.join(LOAD_SECONDS + 60)
         info = httpx.get(f"{url}/model-info", timeout=10).json()
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
 
     served = result["statuses"].get(200, 0)
     print(f"swap under load: {result}")  # the numbers, for the record (pytest -s)
@@ -73,6 +74,9 @@ def test_three_swaps_and_a_rollback_under_load_lose_nothing(
     assert set(result["models"]) == {first, second, third}
     assert sum(result["models"].values()) == served  # every answer names its model
     assert info["tag"] == third and info["production"] is True  # rolled back to it
+    assert f'sentiment_model_serving{{tag="{third}"}} 2.0' in metrics  # both workers
+    assert f'sentiment_model_serving{{tag="{second}"}} 0.0' in metrics
+    assert 'sentiment_model_swaps_total{outcome="swapped"} 8.0' in metrics
     text = log.read_text()
     assert text.count("model swapped") == 4 * 2  # four moves, two workers
     assert "swap refused" not in text
