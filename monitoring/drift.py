@@ -23,7 +23,6 @@ not, 2 on bad input), so a cron job or CI step can alert.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sentiment.prediction_log import is_shadow, read_records
 
 EPSILON = 1e-4  # floor for empty histogram bins in the PSI
 
@@ -75,18 +76,16 @@ def read_log(paths: list[Path], since: float) -> list[dict[str, Any]]:
     Raises:
         DriftError: a file is missing, or no record is left.
     """
-    records = []
     for path in paths:
         if not path.is_file():
             raise DriftError(f"log file not found: {path}")
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut by a crash: skip it
-                if record.get("time", 0) >= since and "score" in record:
-                    records.append(record)
+    records = [
+        record
+        for record in read_records(paths)
+        if record.get("time", 0) >= since
+        and "score" in record
+        and not is_shadow(record)
+    ]
     if not records:
         raise DriftError("no predictions in the log window")
     return records

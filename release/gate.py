@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.prediction_log import is_shadow, read_records
+
 MAX_SLOWDOWN = 0.8  # candidate reviews/s at least this share of production's
 MCNEMAR_ALPHA = 0.05  # refuse when the candidate is worse at this significance
 SPEED_BATCH = 128
@@ -290,15 +292,9 @@ def as_report(
 
 
 def read_logged_texts(paths: list[Path]) -> list[str]:
-    """The review texts of prediction logs written with ``SENTIMENT_LOG_TEXT=1``."""
-    texts = []
-    for path in paths:
-        with path.open() as handle:
-            for line in handle:
-                try:
-                    text = json.loads(line).get("text")
-                except ValueError:
-                    continue
-                if isinstance(text, str):
-                    texts.append(text)
-    return texts
+    """The served reviews of prediction logs written with ``SENTIMENT_LOG_TEXT=1``."""
+    return [
+        record["text"]
+        for record in read_records(paths)
+        if isinstance(record.get("text"), str) and not is_shadow(record)
+    ]

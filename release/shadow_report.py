@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,22 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.prediction_log import is_shadow, read_records
+
 BINS = 10
 
 
 def shadow_records(paths: list[Path]) -> list[dict[str, Any]]:
     """The shadow lines of prediction logs, in file order."""
-    records = []
-    for path in paths:
-        with path.open() as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if record.get("kind") == "shadow":
-                    records.append(record)
-    return records
+    return [record for record in read_records(paths) if is_shadow(record)]
 
 
 def summarise(records: list[dict[str, Any]], show: int) -> dict[str, Any]:

@@ -21,9 +21,10 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sentiment.config import Settings
 from sentiment.metrics import LOG_DROPPED, LOG_ERRORS
@@ -54,6 +55,28 @@ def worker_path(path: Path, worker: int | None) -> Path:
     if worker is None:
         return path
     return path.with_name(f"{path.stem}.w{worker}{path.suffix or '.jsonl'}")
+
+
+def read_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    """Every JSON line of prediction log files, in order.
+
+    A line cut by a crash is skipped. Prediction lines and shadow lines
+    (``"kind": "shadow"``) both come; :func:`is_shadow` tells them apart.
+    """
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    yield record
+
+
+def is_shadow(record: dict[str, Any]) -> bool:
+    """Whether a log line is the shadow model's, not a served prediction."""
+    return record.get("kind") == "shadow"
 
 
 def record_classified(

@@ -84,3 +84,19 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> No
 def test_each_worker_writes_its_own_file() -> None:
     assert worker_path(Path("/l/p.jsonl"), 2) == Path("/l/p.w2.jsonl")
     assert worker_path(Path("/l/p.jsonl"), None) == Path("/l/p.jsonl")
+
+
+def test_readers_tell_served_lines_from_shadow_lines(tmp_path: Path) -> None:
+    from monitoring.drift import read_log
+    from release.gate import read_logged_texts
+    from release.shadow_report import shadow_records
+
+    served = {"time": 1.0, "label": "positive", "score": 0.9, "text": "good"}
+    shadowed = {**served, "kind": "shadow", "shadow_label": "negative"}
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        json.dumps(served) + "\n" + json.dumps(shadowed) + "\n" + '{"cut by a cr'
+    )
+    assert read_log([path], since=0.0) == [served]
+    assert read_logged_texts([path]) == ["good"]
+    assert shadow_records([path]) == [shadowed]
