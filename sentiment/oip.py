@@ -28,12 +28,14 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.artifact import LABELS
-from sentiment.middleware import replay
+from sentiment.middleware import replay, rewrite_response
 
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
 MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
 PROTOCOL_VERSION = "2"
+# What a /classify answer keeps when it becomes a V2 answer.
+KEPT_HEADERS = (b"x-model-version", b"x-request-id", b"retry-after", b"connection")
 BINARY_REFUSAL = (
     "binary tensor data is not supported: send the texts as JSON "
     "(tritonclient: binary_data=False)"
@@ -316,32 +318,25 @@ class OpenInference:
                 (b"content-length", str(len(classify_body)).encode()),
             ],
         }
-        start: Message = {}
-        chunks: list[bytes] = []
 
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+        def translate(start: Message, body: bytes) -> tuple[Message, bytes]:
+            if start["status"] == 200:
+                payload = infer_response(
+                    json.loads(body), request, self.model_name, version
+                )
+            else:
+                payload = {"error": classify_error(body)}
+            kept = [
+                (k, v) for k, v in start.get("headers", []) if k.lower() in KEPT_HEADERS
+            ]
+            headers = [*kept, (b"content-type", b"application/json")]
+            return {**start, "headers": headers}, json_bytes(payload)
 
-        await self.app(classify_scope, replay(classify_body, receive), capture)
-        status = start.get("status", 500)
-        result = b"".join(chunks)
-        kept = [
-            (k, v)
-            for k, v in start.get("headers", [])
-            if k.lower()
-            in (b"x-model-version", b"x-request-id", b"retry-after", b"connection")
-        ]
-        if status == 200:
-            payload = infer_response(
-                json.loads(result), request, self.model_name, version
-            )
-        else:
-            payload = {"error": classify_error(result)}
-        await answer(scope, receive, send, payload, status, kept)
+        await self.app(
+            classify_scope,
+            replay(classify_body, receive),
+            rewrite_response(send, lambda _status: True, translate),
+        )
 
 
 async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
@@ -359,6 +354,13 @@ async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
         if not message.get("more_body", False):
             break
     return b"".join(chunks), False
+
+
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """JSON as Starlette's JSONResponse renders it (compact, UTF-8)."""
+    return json.dumps(
+        payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
 
 
 async def answer(
