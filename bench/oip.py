@@ -12,18 +12,16 @@ Usage: ``python -m bench.oip [--rounds 3] [--duration 10]`` (part of
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.run import BENCH_DIR
+from bench.alternate import alternate, medians
+from bench.alternate import main as alternate_main
 from devtools.corpus import corpus_reviews
 from devtools.servers import bentoml_serve
-from devtools.wrk import run_wrk, summarise, write_bodies
+from devtools.wrk import write_bodies
 
 CONNECTIONS = 64
 ENDPOINTS = {"/classify": "/classify", "V2 infer": "/v2/models/sentiment/infer"}
@@ -45,23 +43,17 @@ def measure(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
         "/classify": write_bodies(reviews, 1, work / "classify.jsonl"),
         "V2 infer": oip_bodies(reviews, work / "oip.jsonl"),
     }
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ENDPOINTS}
     with bentoml_serve("service:SentimentClassifier", work / "serve.log") as url:
-        for name, path in ENDPOINTS.items():  # warm both paths
-            run_wrk(f"{url}{path}", bodies[name], CONNECTIONS, 3)
-        for _ in range(rounds):
-            for name, path in ENDPOINTS.items():
-                raw = run_wrk(f"{url}{path}", bodies[name], CONNECTIONS, seconds)
-                runs[name].append(summarise(raw, 1))
-    medians = {
-        name: statistics.median(r["req_per_s"] for r in rows)
-        for name, rows in runs.items()
-    }
+        targets = {
+            name: (f"{url}{path}", bodies[name]) for name, path in ENDPOINTS.items()
+        }
+        runs = alternate(targets, rounds, seconds, CONNECTIONS)
+    rates = medians(runs)
     return {
         "connections": CONNECTIONS,
         "runs": runs,
-        "median_req_per_s": medians,
-        "ratio": round(medians["V2 infer"] / medians["/classify"], 3),
+        "median_req_per_s": rates,
+        "ratio": round(rates["V2 infer"] / rates["/classify"], 3),
     }
 
 
@@ -88,16 +80,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and write bench/oip.{json,md}."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-oip-") as scratch:
-        report = measure(args.rounds, args.duration, Path(scratch))
-    (BENCH_DIR / "oip.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / "oip.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
+    return alternate_main("oip", __doc__ or "", measure, markdown, argv)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,18 @@ Usage: ``python -m bench.shadow [--rounds 3] [--duration 10]`` (part of
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.run import BENCH_DIR
+from bench.alternate import alternate, medians
+from bench.alternate import main as alternate_main
 from devtools.corpus import corpus_reviews
 from devtools.servers import bentoml_serve
-from devtools.wrk import run_wrk, summarise, write_bodies
+from devtools.wrk import write_bodies
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 CONNECTIONS = 64
@@ -38,26 +35,21 @@ def measure(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
     bodies = write_bodies(list(corpus_reviews()), 1, work / "bodies.jsonl")
     base = {"SENTIMENT_MODEL_TAG": MODEL_TAG}
     shadow_env = {**base, "SENTIMENT_SHADOW_TAG": shadow_tag}
-    runs: dict[str, list[dict[str, Any]]] = {"without": [], "with shadow": []}
     with (
         bentoml_serve("service:SentimentClassifier", work / "a.log", base) as plain,
         bentoml_serve(
             "service:SentimentClassifier", work / "b.log", shadow_env
         ) as shadow,
     ):
-        for url in (plain, shadow):  # warm both
-            run_wrk(f"{url}/classify", bodies, CONNECTIONS, 3)
-        for _ in range(rounds):
-            for name, url in (("without", plain), ("with shadow", shadow)):
-                raw = run_wrk(f"{url}/classify", bodies, CONNECTIONS, seconds)
-                runs[name].append(summarise(raw, 1))
+        targets = {
+            "without": (f"{plain}/classify", bodies),
+            "with shadow": (f"{shadow}/classify", bodies),
+        }
+        runs = alternate(targets, rounds, seconds, CONNECTIONS)
         metrics = httpx.get(f"{shadow}/metrics", timeout=30).text
     shadowed = metric_sum(metrics, "sentiment_shadow_reviews_total")
     dropped = metric_sum(metrics, "sentiment_shadow_dropped_total")
-    medians = {
-        name: statistics.median(r["req_per_s"] for r in rows)
-        for name, rows in runs.items()
-    }
+    rates = medians(runs)
     return {
         "model": MODEL_TAG,
         "shadow": shadow_tag,
@@ -65,8 +57,8 @@ def measure(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
         "duty": os.environ.get("SENTIMENT_SHADOW_DUTY", "0.05 (default)"),
         "connections": CONNECTIONS,
         "runs": runs,
-        "median_req_per_s": medians,
-        "ratio": round(medians["with shadow"] / medians["without"], 3),
+        "median_req_per_s": rates,
+        "ratio": round(rates["with shadow"] / rates["without"], 3),
         "shadowed_share": round(shadowed / max(shadowed + dropped, 1), 3),
         "errors": sum(
             r["errors_non_200"] + r["socket_errors"] for rs in runs.values() for r in rs
@@ -113,16 +105,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and write bench/shadow.{json,md}."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-shadow-") as scratch:
-        report = measure(args.rounds, args.duration, Path(scratch))
-    (BENCH_DIR / "shadow.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / "shadow.md").write_text(markdown(report))
-    print(markdown(report))
-    return 0
+    return alternate_main("shadow", __doc__ or "", measure, markdown, argv)
 
 
 if __name__ == "__main__":
