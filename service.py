@@ -70,9 +70,7 @@ class SentimentClassifier:
     def __init__(self) -> None:
         worker = server_context.worker_index
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
-        self.shadow = shadow.start(
-            SETTINGS.shadow_tag, SETTINGS.shadow_sample, SETTINGS
-        )
+        self.shadow = shadow.start(SETTINGS)
 
     @property
     def model(self) -> Any:

@@ -47,10 +47,7 @@ def load(tag: str) -> tuple[Any, Any]:
     """
     from sentiment.serving import load_model
 
-    ref = StoreModel(tag)
-    if ref.stored is None:
-        raise GateError(f"no model {tag} in the model store; `bentoml models list`")
-    stored = ref.checked()
+    stored = StoreModel(resolve(tag)).checked()
     return stored, load_model(stored, Settings())
 
 
@@ -198,10 +195,10 @@ def resolve(tag: str) -> str:
     Raises:
         GateError: no such model.
     """
-    ref = StoreModel(tag)
-    if ref.stored is None:
+    stored = StoreModel(tag).stored
+    if stored is None:
         raise GateError(f"no model {tag} in the model store; `bentoml models list`")
-    return str(ref.stored.tag)
+    return str(stored.tag)
 
 
 def expand(pattern: str | None) -> list[Path]:

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sentiment import registry
-from sentiment.artifact import StartupError, StoreModel
+from sentiment.artifact import StartupError
 from sentiment.config import Settings
 from sentiment.metrics import MODEL_SERVING, MODEL_SWAPS
 
@@ -80,13 +80,13 @@ class LiveModel:
     def swap_to(self, tag: str) -> bool:
         """Load, check and swap in ``tag``; on any failure keep the current model."""
         from sentiment.prediction_log import WORKER_LOGS
-        from sentiment.serving import load_model
+        from sentiment.serving import load_tag
 
         with self.lock:
             started = time.perf_counter()
             old = self.current.tag
             try:
-                loaded = load_model(StoreModel(tag).checked(), self.settings)
+                loaded = load_tag(tag, self.settings)
             except StartupError as error:
                 self.refused.add(tag)
                 MODEL_SWAPS.labels(outcome="refused").inc()

@@ -66,6 +66,15 @@ def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
     return loaded
 
 
+def load_tag(tag: str, settings: Settings) -> LoadedModel:
+    """Load a model by tag from the local store, checked like a starting server's.
+
+    Raises:
+        StartupError: not in the store, or fails :func:`load_model`'s checks.
+    """
+    return load_model(artifact.StoreModel(tag).checked(), settings)
+
+
 def warm_up(loaded: LoadedModel) -> None:
     """Answer canned reviews once; refuse a model whose answer breaks the API.
 

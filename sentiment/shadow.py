@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sentiment.config import Settings
 from sentiment.jobs import Throttle
 from sentiment.metrics import SHADOW_AGREEMENT, SHADOW_DROPPED, SHADOW_SCORE
 from sentiment.prediction_log import WORKER_LOGS
@@ -148,18 +149,19 @@ def label(positive: float) -> str:
     return "positive" if positive >= 0.5 else "negative"
 
 
-def start(tag: str | None, sample: float, settings: Any) -> Shadow | None:
+def start(settings: Settings) -> Shadow | None:
     """Load the shadow model of ``SENTIMENT_SHADOW_TAG`` (exit if it cannot load)."""
+    tag = settings.shadow_tag
     if not tag:
         return None
     from sentiment import artifact
-    from sentiment.serving import load_model
+    from sentiment.serving import load_tag
 
     try:
-        model = load_model(artifact.StoreModel(tag).checked(), settings)
+        model = load_tag(tag, settings)
     except artifact.StartupError as error:
         artifact.exit_on_startup_error(error)
-    duty = settings.shadow_duty
+    sample, duty = settings.shadow_sample, settings.shadow_duty
     logger.info(
         "shadow scoring with %s (sample %.0f%% of batches, at most %.0f%% of a core)",
         tag,

@@ -24,30 +24,19 @@ def fake_model(
     return LoadedModel(None, predict_proba, list(classes), {"tag": tag}, None)
 
 
-class FakeStoreModel:
-    """Stands in for artifact.StoreModel: 'checked' returns the tag itself."""
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    def checked(self) -> str:
-        if self.tag.endswith(":corrupt"):
-            raise StartupError(f"cannot serve model {self.tag}: sha256 differs")
-        return self.tag
-
-
 @pytest.fixture
 def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[live.LiveModel]:
     """A LiveModel serving NAME:a, loading fakes by tag."""
     import shutil
 
     def load(tag: str, settings: Settings) -> LoadedModel:
+        if tag.endswith(":corrupt"):  # as the store check reports it
+            raise StartupError(f"cannot serve model {tag}: sha256 differs")
         if tag.endswith(":odd"):  # the real warm-up check refuses other labels
             serving.warm_up(fake_model(tag, ("neg", "pos")))
         return fake_model(tag)
 
-    monkeypatch.setattr(live, "StoreModel", FakeStoreModel)
-    monkeypatch.setattr(serving, "load_model", load)
+    monkeypatch.setattr(serving, "load_tag", load)
     registry.set_production(NAME, f"{NAME}:a", "promote")
     settings = Settings(model_name=NAME)
     yield live.LiveModel(

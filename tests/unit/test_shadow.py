@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sentiment import shadow
+from sentiment.config import Settings
 from sentiment.prediction_log import WORKER_LOGS, LogOptions, PredictionLog
 from sentiment.serving import LoadedModel
 
@@ -93,7 +94,7 @@ def test_sampling_skips_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_tag_no_shadow() -> None:
-    assert shadow.start(None, 1.0, None) is None
+    assert shadow.start(Settings()) is None
 
 
 def test_the_duty_throttle_rests_after_each_scoring(
