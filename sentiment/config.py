@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_queue_wait_ms: PositiveInt = 750
     refuse_after_ms: PositiveInt = 2_000
     max_queue: PositiveInt = 4_096
+    quick_refusal_share: NonNegativeFloat = 0.0
+    gc_threshold: PositiveInt = 10_000
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"

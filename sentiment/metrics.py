@@ -44,6 +44,16 @@ QUEUE_DELAY = prometheus_client.Gauge(
     "How long the oldest waiting request has waited, the worst worker",
     multiprocess_mode="livemax",
 )
+EXPECTED_WAIT = prometheus_client.Gauge(
+    "sentiment_admission_expected_wait_seconds",
+    "Wait a request arriving now would expect (queue / service rate), worst worker",
+    multiprocess_mode="livemax",
+)
+SERVICE_RATE = prometheus_client.Gauge(
+    "sentiment_admission_service_rate",
+    "Requests a second the workers finish when saturated (measured), summed",
+    multiprocess_mode="livesum",
+)
 REFUSALS = prometheus_client.Counter(
     "sentiment_admission_refusals_total",
     "Requests refused by overload control, by reason",

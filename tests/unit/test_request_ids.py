@@ -9,7 +9,7 @@ import pytest
 
 from sentiment.config import Settings
 from sentiment.middleware import ClassifyGuard
-from sentiment.request_ids import RequestIds, request_id_from
+from sentiment.request_ids import RequestIds, fresh_id, request_id_from
 from tests.asgi import FakeApp, request
 
 
@@ -33,6 +33,12 @@ def test_client_ids_are_kept_only_when_valid(sent: bytes, kept: bool) -> None:
 
 def test_fresh_ids_differ() -> None:
     assert request_id_from([]) != request_id_from([])
+
+
+def test_fresh_ids_are_32_hex_characters_that_never_repeat() -> None:
+    ids = [fresh_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
 
 def test_every_response_carries_the_id_refusals_included() -> None:
