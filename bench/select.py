@@ -60,6 +60,12 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ scopes + lexicon + counterfactuals, word 1-3 + char 2-6": replace(
         PRESETS["accurate"].params, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),
+    "+ scopes + lexicon + counterfactuals + polarity swaps": replace(
+        PRESETS["accurate"].params, polarity_swaps=True
+    ),
+    "+ scopes + lexicon with typos + counterfactuals + polarity swaps": replace(
+        PRESETS["accurate"].params, polarity_swaps=True, lexicon_typos=True
+    ),
     "hashed word 1-3 + char 2-6, LR C=10": replace(
         NGRAMS, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),

@@ -1,5 +1,7 @@
 """Counterfactual training snippets: negate a review's one verdict, flip its label.
 
+Also swap its sentiment words for opposite ones (:func:`polarity_swaps`).
+
 Kaushik et al. (2020) and the CheckList paper show that a model trained only on
 natural reviews learns that the frame around a verdict ("the plot was") predicts
 the label, and that "not" means negative. A snippet with one copula and no
@@ -11,7 +13,8 @@ negation changes can explain the label.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 
 COPULA = re.compile(r"\b(is|was|are|were|feels|seems|remains)\b", re.IGNORECASE)
 NEGATION = re.compile(
@@ -59,4 +62,50 @@ def counterfactuals(
         if copy is not None:
             new_texts.append(copy)
             new_labels.append(FLIPPED[label])
+    return new_texts, new_labels
+
+
+WORD = re.compile(r"\w+")
+SWAP_MIN_VALENCE = 1.5  # VADER's scale is -4..4; 1.5 and up: clearly polar words
+SWAP_MAX_WORDS = 40
+
+
+def polarity_swaps(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    lexicon: Mapping[str, float],
+    min_valence: float = SWAP_MIN_VALENCE,
+    max_words: int = SWAP_MAX_WORDS,
+) -> tuple[list[str], list[str]]:
+    """Copies whose every clearly polar word is swapped for an opposite one, flipped.
+
+    A snippet qualifies when it is one clause without negation, has at most
+    ``max_words`` words, and every lexicon word of ``|valence| >= min_valence``
+    in it agrees with its label ("a *gorgeous*, *moving* film", positive). Each
+    such word becomes a lexicon word of the opposite sign, chosen by a hash of the
+    snippet and the word (the same copies every run), and the label flips. The
+    frame around the words then appears with both labels, so the classifier learns
+    it from the words that carry the verdict, as the negation counterfactuals do.
+    """
+    positive = sorted(w for w, v in lexicon.items() if v >= min_valence)
+    negative = sorted(w for w, v in lexicon.items() if v <= -min_valence)
+    new_texts, new_labels = [], []
+    for text, label in zip(texts, labels, strict=True):
+        words = WORD.findall(text.lower())
+        polar = {w for w in words if abs(lexicon.get(w, 0.0)) >= min_valence}
+        if (
+            not polar
+            or len(words) > max_words
+            or NEGATION.search(text)
+            or not one_clause(text)
+            or any((lexicon[w] > 0) != (label == "positive") for w in polar)
+        ):
+            continue
+        swapped = text
+        for word in sorted(polar):
+            pool = negative if lexicon[word] > 0 else positive
+            choice = pool[zlib.crc32(f"{text}\0{word}".encode()) % len(pool)]
+            swapped = re.sub(rf"\b{re.escape(word)}\b", choice, swapped, flags=re.I)
+        new_texts.append(swapped)
+        new_labels.append(FLIPPED[label])
     return new_texts, new_labels

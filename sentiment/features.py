@@ -269,6 +269,8 @@ class LexiconScore(HashingTfidf):
         lexicon: word -> valence.
         negated_weight: see :class:`HashingTfidf`.
         contrast_weight: see :class:`HashingTfidf`.
+        weight: the feature's scale; under the classifier's L2 penalty a larger
+            one lets the lexicon count for more at the same cost.
     """
 
     def __init__(
@@ -277,11 +279,13 @@ class LexiconScore(HashingTfidf):
         negated_weight: float = -1.0,
         contrast_weight: float = 1.0,
         dtype: Any = np.float32,
+        weight: float = 1.0,
     ) -> None:
         super().__init__(
             "lexicon", (1, 1), 1, 1, False, dtype, negated_weight, contrast_weight
         )
         self.lexicon = lexicon
+        self.weight = weight
 
     def hash_docs(
         self, docs: list[str]
@@ -300,7 +304,7 @@ class LexiconScore(HashingTfidf):
         self.hashes_ = np.array([h for h, _ in entries], dtype=U64)
         self.valences_ = np.array([v for _, v in entries], dtype=np.float64)
         self.idf_ = np.ones(1, dtype=self.dtype)
-        self.scale_ = VALENCE_RANGE  # stored: a fitted model keeps its scale
+        self.scale_ = VALENCE_RANGE / self.weight  # stored: a fitted model keeps it
         self.n_features_out_ = 1
         return self
 

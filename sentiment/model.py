@@ -34,8 +34,13 @@ class ModelParams:
         contrast_weight: what n-grams in a clause set aside by a contrast
             ("A, but B": A) count for.
         lexicon: add one feature, the text's VADER lexicon valence.
+        lexicon_weight: that feature's scale (larger: it counts for more).
         counterfactuals: also train on negated copies of one-clause snippets,
             labels flipped (:mod:`sentiment.augment`).
+        polarity_swaps: also train on copies whose polar words are swapped for
+            opposite ones, labels flipped (before the negated copies are made).
+        lexicon_typos: the lexicon feature also knows each word of four letters
+            or more with two adjacent letters swapped ("nejoyable").
     """
 
     featurizer: str = "hashed"
@@ -51,7 +56,10 @@ class ModelParams:
     lexicon_negated_weight: float = -1.0
     contrast_weight: float = 1.0
     lexicon: bool = False
+    lexicon_weight: float = 1.0
     counterfactuals: bool = False
+    polarity_swaps: bool = False
+    lexicon_typos: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,26 @@ def vader_lexicon() -> dict[str, float]:
     return lexicon
 
 
+def with_transpositions(lexicon: dict[str, float]) -> dict[str, float]:
+    """``lexicon`` plus its words' adjacent transpositions, the commonest typo.
+
+    Each word of at least four letters also stands for every spelling with two
+    adjacent, different letters swapped ("enjoyable": "nejoyable", "ejnoyable",
+    ...), with the same valence, unless that spelling is a lexicon word itself or
+    already stands for another. About 8x the entries; the lookup stays one binary
+    search per token, so serving costs the same.
+    """
+    extended = dict(lexicon)
+    for word, valence in lexicon.items():
+        if len(word) < 4 or not word.isalpha():
+            continue
+        for i in range(len(word) - 1):
+            if word[i] != word[i + 1]:
+                typo = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+                extended.setdefault(typo, valence)
+    return extended
+
+
 def feature_blocks(params: ModelParams) -> list[tuple[str, Any]]:
     """The ``(name, transformer)`` feature blocks ``params`` asks for."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -158,9 +186,12 @@ def feature_blocks(params: ModelParams) -> list[tuple[str, Any]]:
             (
                 "lexicon",
                 LexiconScore(
-                    vader_lexicon(),
+                    with_transpositions(vader_lexicon())
+                    if params.lexicon_typos
+                    else vader_lexicon(),
                     negated_weight=params.lexicon_negated_weight,
                     contrast_weight=params.contrast_weight,
+                    weight=params.lexicon_weight,
                 ),
             )
         )
@@ -191,6 +222,11 @@ def build_pipeline(params: ModelParams) -> Any:
 def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
     """A pipeline built from ``params`` fitted on the texts (and counterfactuals)."""
     texts, labels = list(texts), list(labels)
+    if params.polarity_swaps:
+        from sentiment.augment import polarity_swaps
+
+        extra_texts, extra_labels = polarity_swaps(texts, labels, vader_lexicon())
+        texts, labels = texts + extra_texts, labels + extra_labels
     if params.counterfactuals:
         from sentiment.augment import counterfactuals
 

@@ -15,6 +15,7 @@ from sentiment.model import (
     fit_pipeline,
     scorer,
     speed_up_inference,
+    with_transpositions,
 )
 
 
@@ -106,3 +107,12 @@ def test_counterfactuals_add_flipped_copies_to_training(
         flipped.predict_proba(probe)[0, positive]
         < unflipped.predict_proba(probe)[0, positive]
     )
+
+
+def test_lexicon_typos_add_adjacent_transpositions_with_the_same_valence() -> None:
+    lexicon = {"good": 1.9, "bad": -2.5, "dogo": 0.5}
+    extended = with_transpositions(lexicon)
+    assert extended["ogod"] == extended["godo"] == 1.9
+    assert extended["dogo"] == 0.5, "a real lexicon word keeps its own valence"
+    assert "abd" not in extended, "words under four letters get no typos"
+    assert {k: v for k, v in extended.items() if k in lexicon} == lexicon
