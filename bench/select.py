@@ -36,6 +36,7 @@ SPEED_FLOOR = 10_000  # reviews/s on one core at batch 128
 NGRAMS = PRESETS["ngrams"].params
 REFERENCE = "hashed word+char, LR C=10 [ngrams: the default before]"
 SCOPED = replace(NGRAMS, negated_weight=0.0, contrast_weight=0.3)
+BEFORE = replace(SCOPED, lexicon=True, counterfactuals=True)  # accurate until now
 CANDIDATES: dict[str, ModelParams] = {
     "hashed word+char, LR C=10 [ngrams: the default before]": NGRAMS,
     "hashed word+char, LR C=3": replace(NGRAMS, C=3.0),
@@ -44,28 +45,26 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ negation scope dropped, contrast 0.3": SCOPED,
     "+ lexicon feature": replace(NGRAMS, lexicon=True),
     "+ scopes + lexicon": replace(SCOPED, lexicon=True),
-    "+ scopes + lexicon + counterfactuals [accurate]": PRESETS["accurate"].params,
+    "+ scopes + lexicon + counterfactuals [accurate until now]": BEFORE,
     "+ scopes (contrast 0) + lexicon + counterfactuals": replace(
-        PRESETS["accurate"].params, contrast_weight=0.0
+        BEFORE, contrast_weight=0.0
     ),
-    "+ scopes + lexicon + counterfactuals, C=3": replace(
-        PRESETS["accurate"].params, C=3.0
-    ),
-    "+ scopes + lexicon + counterfactuals, C=30": replace(
-        PRESETS["accurate"].params, C=30.0
-    ),
+    "+ scopes + lexicon + counterfactuals, C=3": replace(BEFORE, C=3.0),
+    "+ scopes + lexicon + counterfactuals, C=30": replace(BEFORE, C=30.0),
     "+ scopes + lexicon + counterfactuals, word 1-3": replace(
-        PRESETS["accurate"].params, word_ngrams=(1, 3)
+        BEFORE, word_ngrams=(1, 3)
     ),
     "+ scopes + lexicon + counterfactuals, word 1-3 + char 2-6": replace(
-        PRESETS["accurate"].params, word_ngrams=(1, 3), char_ngrams=(2, 6)
+        BEFORE, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),
-    "+ scopes + lexicon + counterfactuals + polarity swaps": replace(
-        PRESETS["accurate"].params, polarity_swaps=True
+    "+ lexicon typos": replace(BEFORE, lexicon_typos=True),
+    "+ polarity swaps": replace(BEFORE, polarity_swaps=True),
+    "+ polarity swaps + lexicon typos": replace(
+        BEFORE, polarity_swaps=True, lexicon_typos=True
     ),
-    "+ scopes + lexicon with typos + counterfactuals + polarity swaps": replace(
-        PRESETS["accurate"].params, polarity_swaps=True, lexicon_typos=True
-    ),
+    "+ polarity swaps (weight 0.5) + lexicon typos [accurate]": PRESETS[
+        "accurate"
+    ].params,
     "hashed word 1-3 + char 2-6, LR C=10": replace(
         NGRAMS, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.behaviour import HEADLINE, headline_cases
 from sentiment.prediction_log import is_shadow, read_records
 
 MAX_SLOWDOWN = 0.8  # candidate reviews/s at least this share of production's
@@ -64,6 +65,7 @@ class ModelFacts:
     reviews_per_s: float
     eval_share: float | None
     must_not_flip_wrong: list[str] = field(default_factory=list)
+    behaviour: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def decide(
             )
         )
     checks.append(cv_check(production, candidate))
+    if production.behaviour and candidate.behaviour:
+        checks.append(behaviour_check(production, candidate))
     ratio = candidate.reviews_per_s / production.reviews_per_s
     checks.append(
         Check(
@@ -174,6 +178,42 @@ def decide(
         )
     )
     return checks
+
+
+def behaviour_drops(
+    production: dict[str, float], candidate: dict[str, float], cases: dict[str, int]
+) -> list[str]:
+    """Headline capabilities whose pass rate fell by more than two standard errors.
+
+    The standard error is that of the difference of two pass rates over the
+    suite's ``cases`` of the capability, at production's rate: with 300 cases and
+    a 70% rate a drop of 7.5 points is noise, at 97% over 1,800 cases 1.1 points.
+    """
+    dropped = []
+    for name in HEADLINE:
+        before, after = production[name], candidate[name]
+        noise = 2 * math.sqrt(2 * max(before * (1 - before), 1e-4) / cases[name])
+        if after < before - noise:
+            dropped.append(name)
+    return dropped
+
+
+def behaviour_check(production: ModelFacts, candidate: ModelFacts) -> Check:
+    """No headline pass rate of the behaviour suite lower beyond noise."""
+    dropped = behaviour_drops(
+        production.behaviour, candidate.behaviour, headline_cases()
+    )
+
+    def rates(facts: ModelFacts) -> str:
+        return " ".join(f"{facts.behaviour[name]:.0%}" for name in HEADLINE)
+
+    return Check(
+        "behaviour",
+        not dropped,
+        rates(production),
+        rates(candidate) + (f" (lower: {', '.join(dropped)})" if dropped else ""),
+        "no headline pass rate lower by over 2 standard errors",
+    )
 
 
 def share_text(share: float | None) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.artifact import ModelCard, StoreModel, read_metadata
+from sentiment.behaviour import TARGETS
 from sentiment.registry import serving_choice
 
 
@@ -65,8 +66,29 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
         )
         accuracy = "-" if bucket.accuracy is None else f"{bucket.accuracy:.3f}"
         lines.append(f"| {words} | {bucket.count} | {accuracy} |")
+    lines += behaviour_lines(metadata.behaviour)
     lines += ["", "## Known limits", ""] + [f"- {limit}" for limit in card.limits]
     return "\n".join(lines) + "\n"
+
+
+def behaviour_lines(rates: dict[str, float] | None) -> list[str]:
+    """The behaviour suite's pass rates, the headline ones against their targets."""
+    if not rates:
+        return []
+    lines = [
+        "",
+        "## Behaviour (`make behaviour`)",
+        "",
+        "| capability | pass rate | target |",
+        "|---|---:|---:|",
+    ]
+    for name, rate in rates.items():
+        target = TARGETS.get(name)
+        mark = "" if target is None else f"{target:.0%}"
+        if target is not None and rate < target:
+            mark += " **below**"
+        lines.append(f"| {name} | {rate:.1%} | {mark} |")
+    return lines
 
 
 def plot(tag: str, card: ModelCard, path: Path) -> None:

@@ -25,6 +25,7 @@ from release import gate
 from release.infra import serving_problem
 from sentiment import registry
 from sentiment.artifact import StartupError, StoreModel, read_metadata
+from sentiment.behaviour import HEADLINE, POSITIVE, pass_rates, run_suite
 from sentiment.config import Settings
 from sentiment.data import TrainingError, clean_reviews, load_reviews, split_eval_slice
 from sentiment.files import write_atomically
@@ -73,7 +74,17 @@ def facts(
         reviews_per_s=round(speed, 1),
         eval_share=metadata.data.eval_share,
         must_not_flip_wrong=gate.must_not_flip_wrong(list(clear)),
+        behaviour=headline_rates(loaded),
     )
+
+
+def headline_rates(loaded: Any) -> dict[str, float]:
+    """The behaviour suite's headline pass rates of a loaded model, measured now."""
+    column = list(loaded.classes).index(POSITIVE)
+    rates = pass_rates(
+        run_suite(lambda texts: np.asarray(loaded.predict_proba(texts))[:, column])
+    )
+    return {name: rates[name] for name in HEADLINE}
 
 
 def run_gate(

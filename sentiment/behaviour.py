@@ -32,6 +32,13 @@ NEGATIVE = "negative"
 HEADLINE = (
     "plain", "negated_positive", "negated_negative", "contrast", "invariance",
 )  # fmt: skip
+TARGETS = {  # the headline pass rates a shipped model should reach (issue 19)
+    "plain": 0.95,
+    "negated_positive": 0.90,
+    "negated_negative": 0.70,
+    "contrast": 0.80,
+    "invariance": 0.97,
+}
 CASES_PER_CAPABILITY = 300
 SEED = 20201
 
@@ -435,6 +442,16 @@ def positive_probability(pipeline: Any) -> Callable[[list[str]], np.ndarray]:
 def behaviour_pass_rates(pipeline: Any) -> dict[str, float]:
     """Every capability's (and group's) pass rate for a fitted pipeline."""
     return pass_rates(run_suite(positive_probability(pipeline)))
+
+
+def headline_cases(suite: list[Capability] | None = None) -> dict[str, int]:
+    """How many cases each headline capability (or group) has in the suite."""
+    counts: dict[str, int] = {}
+    for capability in suite or build_suite():
+        for key in {capability.name, capability.group}:
+            if key in HEADLINE:
+                counts[key] = counts.get(key, 0) + len(capability.cases)
+    return counts
 
 
 def headline_score(rates: dict[str, float]) -> float:

@@ -39,6 +39,9 @@ class ModelParams:
             labels flipped (:mod:`sentiment.augment`).
         polarity_swaps: also train on copies whose polar words are swapped for
             opposite ones, labels flipped (before the negated copies are made).
+        swap_weight: the sample weight of each polarity-swapped copy (real
+            snippets and negated copies weigh 1).
+        swap_max_words: only snippets of at most this many words are swapped.
         lexicon_typos: the lexicon feature also knows each word of four letters
             or more with two adjacent letters swapped ("nejoyable").
     """
@@ -60,6 +63,8 @@ class ModelParams:
     counterfactuals: bool = False
     polarity_swaps: bool = False
     lexicon_typos: bool = False
+    swap_weight: float = 1.0
+    swap_max_words: int = 40
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,20 @@ class Preset:
 
 
 BEHAVED = ModelParams(
-    negated_weight=0.0, contrast_weight=0.3, lexicon=True, counterfactuals=True
+    negated_weight=0.0,
+    contrast_weight=0.3,
+    lexicon=True,
+    lexicon_typos=True,
+    counterfactuals=True,
+    polarity_swaps=True,
+    swap_weight=0.5,
 )
 PRESETS = {
     "accurate": Preset(
         "accurate",
-        "hashed word 1-2 + char 3-5 TF-IDF and a lexicon feature, negation scopes "
-        "and contrast clauses, negated counterfactuals, into one logistic "
-        "regression (default)",
+        "hashed word 1-2 + char 3-5 TF-IDF and a typo-tolerant lexicon feature, "
+        "negation scopes and contrast clauses, negated and polarity-swapped "
+        "counterfactuals, into one logistic regression (default)",
         BEHAVED,
     ),
     "ngrams": Preset(
@@ -222,17 +233,27 @@ def build_pipeline(params: ModelParams) -> Any:
 def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
     """A pipeline built from ``params`` fitted on the texts (and counterfactuals)."""
     texts, labels = list(texts), list(labels)
+    weights = [1.0] * len(texts)
     if params.polarity_swaps:
         from sentiment.augment import polarity_swaps
 
-        extra_texts, extra_labels = polarity_swaps(texts, labels, vader_lexicon())
+        extra_texts, extra_labels = polarity_swaps(
+            texts, labels, vader_lexicon(), max_words=params.swap_max_words
+        )
         texts, labels = texts + extra_texts, labels + extra_labels
+        weights += [params.swap_weight] * len(extra_texts)
     if params.counterfactuals:
         from sentiment.augment import counterfactuals
 
         extra_texts, extra_labels = counterfactuals(texts, labels)
         texts, labels = texts + extra_texts, labels + extra_labels
-    return build_pipeline(params).fit(texts, np.asarray(labels))
+        weights += [1.0] * len(extra_texts)
+    pipeline = build_pipeline(params)
+    if all(weight == 1.0 for weight in weights):
+        return pipeline.fit(texts, np.asarray(labels))
+    return pipeline.fit(
+        texts, np.asarray(labels), classifier__sample_weight=np.asarray(weights)
+    )
 
 
 def speed_up_inference(pipeline: Any) -> Any:

@@ -67,10 +67,12 @@ def test_the_gate_refuses_worse_and_slower_accepts_equal_and_rolls_back(
     assert f"refused {models['accurate']}" in out
     assert registry.production_tag(NAME) == models["ngrams"]
 
-    # With accurate in production (set by hand), fast is worse: refused.
+    # With accurate in production (set by hand), fast is worse: refused, on
+    # accuracy and on behaviour (it reads "not bad at all" as negative).
     registry.set_production(NAME, models["accurate"], "promote")
     code, report = run_promote(tmp_path / "3", "--tag", models["fast"])
     assert code == 1 and "cross-validation" in failed_checks(report)
+    assert "behaviour" in failed_checks(report)
     assert registry.production_tag(NAME) == models["accurate"]
 
     # The same configuration retrained is equal: accepted, audited with its report.
@@ -78,6 +80,7 @@ def test_the_gate_refuses_worse_and_slower_accepts_equal_and_rolls_back(
     out = capsys.readouterr().out
     assert code == 0 and failed_checks(report) == []
     assert "accuracy (McNemar)" in out and "speed" in out and "pass" in out
+    assert "behaviour" in out
     assert registry.production_tag(NAME) == models["accurate_again"]
     last = registry.audit_log(NAME)[-1]
     assert last["to"] == models["accurate_again"] and last["from"] == models["accurate"]

@@ -18,6 +18,13 @@ PRODUCTION = gate.ModelFacts(
     cv_std=0.004,
     reviews_per_s=12_000,
     eval_share=0.15,
+    behaviour={
+        "plain": 0.95,
+        "negated_positive": 0.96,
+        "negated_negative": 0.70,
+        "contrast": 0.85,
+        "invariance": 0.97,
+    },
 )
 
 
@@ -42,6 +49,7 @@ def test_an_equal_candidate_passes_every_check() -> None:
         "cross-validation",
         "speed",
         "labels",
+        "behaviour",
     }
 
 
@@ -62,6 +70,32 @@ def test_a_worse_candidate_is_refused_by_the_paired_test() -> None:
 def test_a_candidate_worse_beyond_the_fold_spread_is_refused() -> None:
     checks = gate.decide(PRODUCTION, candidate(cv_mean=0.77), EVEN, None)
     assert failed(checks) == ["cross-validation"]
+
+
+@pytest.mark.parametrize(
+    ("capability", "rate", "ok"),
+    [
+        ("negated_negative", 0.64, True),  # 6 points on 300 cases: noise
+        ("negated_negative", 0.60, False),  # 10 points: a real drop
+        ("invariance", 0.962, True),  # 0.8 of a point on 1,800 cases
+        ("invariance", 0.95, False),  # 2 points on 1,800 cases
+        ("contrast", 0.99, True),  # better is fine
+    ],
+)
+def test_behaviour_pass_rates_may_not_drop_beyond_noise(
+    capability: str, rate: float, ok: bool
+) -> None:
+    worse = {**PRODUCTION.behaviour, capability: rate}
+    checks = gate.decide(PRODUCTION, candidate(behaviour=worse), EVEN, None)
+    assert failed(checks) == ([] if ok else ["behaviour"])
+    if not ok:
+        row = next(c for c in checks if c.name == "behaviour")
+        assert capability in row.candidate
+
+
+def test_no_behaviour_check_without_rates_for_both() -> None:
+    checks = gate.decide(PRODUCTION, candidate(behaviour={}), EVEN, None)
+    assert "behaviour" not in {c.name for c in checks}
 
 
 def test_within_the_fold_spread_is_not_worse() -> None:
