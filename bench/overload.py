@@ -60,6 +60,26 @@ def closed_loop(
     return row
 
 
+def open_loop_point(
+    url: str, pid: int, bodies: list[bytes], rate: float, seconds: float
+) -> dict[str, Any]:
+    """One open-loop run, with the CPU the server and the generator each used.
+
+    Both share the machine's cores: the generator's share is CPU the server did
+    not have, so goodput per server CPU-second tells the policy's efficiency
+    apart from the generator's cost.
+    """
+    server_cpu, own_cpu = tree_cpu_seconds(pid), time.process_time()
+    started = time.perf_counter()
+    summary = run_open_loop(url, bodies, rate, seconds)
+    wall = time.perf_counter() - started
+    server_cpu = tree_cpu_seconds(pid) - server_cpu
+    summary["server_cores"] = round(server_cpu / wall, 2)
+    summary["generator_cores"] = round((time.process_time() - own_cpu) / wall, 2)
+    summary["served_per_server_cpu_s"] = round(summary["ok"] / max(server_cpu, 1e-9))
+    return summary
+
+
 def measure(
     server: Server,
     env: dict[str, str],
@@ -90,8 +110,8 @@ def measure(
             capacity = result["closed"]["64"]["req_per_s"]
             lines = [line.encode() for line in bodies.read_text().splitlines()]
             for factor in OPEN_LOOP_FACTORS:
-                summary = run_open_loop(
-                    f"{url}/classify", lines, capacity * factor, seconds
+                summary = open_loop_point(
+                    f"{url}/classify", proc.pid, lines, capacity * factor, seconds
                 )
                 result["open"][f"{factor}x"] = summary
                 print(
@@ -152,14 +172,23 @@ def markdown(report: dict[str, Any]) -> str:
         "Open loop (this service, `devtools.openloop`):",
         "",
         "| offered | goodput | x capacity | refused | admitted p50 ms | "
-        "admitted p99 ms | socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "admitted p99 ms | socket errors | connections | server cores | "
+        "generator cores | served per server CPU-s (x 64-conn) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    per_cpu_s = 1e6 / ours["64"]["cpu_us_per_request"]
     for factor, s in report["bentoml"]["open"].items():
         lines.append(
             f"| {factor} = {s['offered_per_s']:,.0f}/s | {s['goodput_per_s']:,.0f} | "
             f"{s['goodput_per_s'] / base:.2f} | {s['refused']:,} | {s['p50_ok_ms']} | "
-            f"{s['p99_ok_ms']} | {s['socket_errors']} |"
+            f"{s['p99_ok_ms']} | {s['socket_errors']} | {s['connections']:,} | "
+            + (
+                f"{s['server_cores']} | {s['generator_cores']} | "
+                f"{s['served_per_server_cpu_s']:,} "
+                f"({s['served_per_server_cpu_s'] / per_cpu_s:.2f}) |"
+                if "server_cores" in s
+                else "| | |"
+            )
         )
     cost = report["refusal"]
     served = ours["64"]["cpu_us_per_request"]

@@ -1,8 +1,12 @@
-"""Unit tests for bench.select's rule: fast enough, as accurate, behaves best."""
+"""Unit tests for bench.select: the rule (fast enough, as accurate, behaves best)
+and the alternating speed timings."""
 
 from __future__ import annotations
 
-from bench.select import REFERENCE, Result, pick
+import itertools
+from collections.abc import Callable
+
+from bench.select import REFERENCE, Result, pick, time_alternately
 from sentiment.behaviour import HEADLINE
 
 
@@ -36,3 +40,21 @@ def test_without_behaviour_the_reference_stays() -> None:
     other = result("no suite run", 0.80, 40_000, 0.9)
     other.behaviour = {}
     assert pick([reference, other]) is reference
+
+
+def recording(name: str, calls: list[tuple[str, int]]) -> Callable[[list[str]], None]:
+    def predict(texts: list[str]) -> None:
+        calls.append((name, len(texts)))
+
+    return predict
+
+
+def test_models_are_timed_in_turn_round_after_round() -> None:
+    calls: list[tuple[str, int]] = []
+    predicts = {name: recording(name, calls) for name in ("a", "b", "c")}
+    speeds = time_alternately(predicts, ["x"] * 50, 8, rounds=3, seconds=0.001)
+    turns = [name for name, _ in itertools.groupby(name for name, _ in calls)]
+    assert turns == ["a", "b", "c"] * 4  # a warm-up turn, then 3 rounds
+    assert {size for _, size in calls} == {8}
+    assert set(speeds) == {"a", "b", "c"}
+    assert all(speed > 0 for speed in speeds.values())
