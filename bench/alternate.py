@@ -1,7 +1,8 @@
-"""Two wrk targets measured in turn, round after round, and their medians.
+"""Measurements taken in turn, round after round, and their medians.
 
-What ``bench.oip`` (two endpoints) and ``bench.shadow`` (two servers) share: the
-machine's noise hits both sides of a comparison when their runs alternate.
+What ``bench.oip`` (two endpoints), ``bench.shadow`` (two servers) and
+``bench.select`` (every candidate model, in process) share: the machine's noise
+hits every side of a comparison when their runs alternate.
 """
 
 from __future__ import annotations
@@ -10,15 +11,25 @@ import argparse
 import json
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.run import BENCH_DIR
 from devtools.wrk import run_wrk, summarise
 
 Target = tuple[str, Path]  # URL to post to, wrk bodies file
 Runs = dict[str, list[dict[str, Any]]]
+T = TypeVar("T")
+
+
+def in_turn(measures: Mapping[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """Each measure once per round, in the same order every round; results by name."""
+    results: dict[str, list[T]] = {name: [] for name in measures}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            results[name].append(measure())
+    return results
 
 
 def alternate(
@@ -27,12 +38,11 @@ def alternate(
     """Warm every target, then one wrk run each per round; the summaries by name."""
     for url, bodies in targets.values():
         run_wrk(url, bodies, connections, 3)
-    runs: Runs = {name: [] for name in targets}
-    for _ in range(rounds):
-        for name, (url, bodies) in targets.items():
-            raw = run_wrk(url, bodies, connections, seconds)
-            runs[name].append(summarise(raw, 1))
-    return runs
+
+    def wrk_run(url: str, bodies: Path) -> Callable[[], dict[str, Any]]:
+        return lambda: summarise(run_wrk(url, bodies, connections, seconds), 1)
+
+    return in_turn({name: wrk_run(*target) for name, target in targets.items()}, rounds)
 
 
 def medians(runs: Runs) -> dict[str, float]:

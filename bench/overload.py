@@ -182,13 +182,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {factor} = {s['offered_per_s']:,.0f}/s | {s['goodput_per_s']:,.0f} | "
             f"{s['goodput_per_s'] / base:.2f} | {s['refused']:,} | {s['p50_ok_ms']} | "
             f"{s['p99_ok_ms']} | {s['socket_errors']} | {s['connections']:,} | "
-            + (
-                f"{s['server_cores']} | {s['generator_cores']} | "
-                f"{s['served_per_server_cpu_s']:,} "
-                f"({s['served_per_server_cpu_s'] / per_cpu_s:.2f}) |"
-                if "server_cores" in s
-                else "| | |"
-            )
+            f"{s['server_cores']} | {s['generator_cores']} | "
+            f"{s['served_per_server_cpu_s']:,} "
+            f"({s['served_per_server_cpu_s'] / per_cpu_s:.2f}) |"
         )
     cost = report["refusal"]
     served = ours["64"]["cpu_us_per_request"]

@@ -18,6 +18,7 @@ import io
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from bench.alternate import in_turn
 from sentiment.behaviour import HEADLINE, behaviour_pass_rates, headline_score
 from sentiment.data import clean_reviews, load_reviews, split_eval_slice
 from sentiment.model import PRESETS, ModelParams, fit_pipeline, scorer
@@ -112,10 +114,13 @@ def time_alternately(
     """
     for predict in predicts.values():
         rate(predict, texts, batch, 0.1)
-    timings: dict[str, list[float]] = {name: [] for name in predicts}
-    for _ in range(rounds):
-        for name, predict in predicts.items():
-            timings[name].append(rate(predict, texts, batch, seconds))
+    timings = in_turn(
+        {
+            name: partial(rate, predict, texts, batch, seconds)
+            for name, predict in predicts.items()
+        },
+        rounds,
+    )
     return {name: float(np.median(values)) for name, values in timings.items()}
 
 
