@@ -11,7 +11,9 @@ and the progress bar follows the job's counts (``done`` of ``total`` rows in
 
 Writes INPUT's columns plus ``label``, ``score`` and ``rejected`` (the review rule a
 row broke; such rows keep an empty label) to OUTPUT, in input order, in the format
-OUTPUT's extension names (.csv, .tsv, .parquet, optionally .gz). Shows a progress
+OUTPUT's extension names (.csv, .tsv, .parquet, optionally .gz); in CSV and TSV a
+text cell a spreadsheet would run as a formula gets a leading ``'`` unless
+``--raw-cells``. Shows a progress
 bar and ends with the rows per second. OUTPUT is written to a temporary file and
 renamed at the end, so an interrupted run leaves no half file. Bad input is one
 line on stderr and exit code 2.
@@ -34,6 +36,7 @@ from sentiment.scoring import (
     file_format,
     read_table,
     score_table,
+    spreadsheet_safe,
     write_table,
 )
 
@@ -58,6 +61,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=3600, help="give up after (s, %(default)s)"
+    )
+    parser.add_argument(
+        "--raw-cells",
+        action="store_true",
+        help="write CSV/TSV cells as they are; by default a text cell starting with "
+        "= + - @ tab or CR gets a leading ' so a spreadsheet does not run it",
     )
     return parser.parse_args(argv)
 
@@ -96,6 +105,8 @@ def run(args: argparse.Namespace) -> float:
             progress=lambda n: progress.advance(task, n),
         )
     seconds = time.perf_counter() - started
+    if out_format != "parquet" and not args.raw_cells:
+        scored = spreadsheet_safe(scored)
     gzipped = args.output.name.lower().endswith(".gz")
     write_atomically(
         args.output, lambda tmp: write_table(scored, tmp, out_format, gzipped)

@@ -30,6 +30,7 @@ from sentiment.openapi import corrected_spec
 from sentiment.operator import OperatorEndpoints
 from sentiment.prediction_log import record_classified
 from sentiment.request_ids import RequestIds
+from sentiment.routes import route_table
 from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
 
 SETTINGS = load_settings()
@@ -38,6 +39,12 @@ SETTINGS = load_settings()
 CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
+JOB_OPTIONS = jobs.JobOptions(
+    SETTINGS.max_inflated_bytes,
+    SETTINGS.max_rows,
+    SETTINGS.csv_escape,
+    SETTINGS.job_retention_s,
+)
 install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
 configure_logging(SETTINGS.log_format)
 
@@ -119,7 +126,14 @@ class SentimentClassifier:
         from sentiment.explain import explain_or_refuse
 
         m = self.model
-        return explain_or_refuse(m.explainer, m.info["tag"], m.classes, texts, top)
+        return explain_or_refuse(
+            m.explainer,
+            m.info["tag"],
+            m.classes,
+            texts,
+            top,
+            SETTINGS.explain_max_chars,
+        )
 
     @bentoml.task(route="/classify_file")
     def classify_file(
@@ -128,10 +142,12 @@ class SentimentClassifier:
         """Score a CSV/TSV/parquet file in the background (see sentiment.jobs)."""
         from sentiment.scoring import ScoringError
 
-        task_id = getattr(ctx.request.state, "task_id", None) or "direct"
+        task_id = getattr(ctx.request.state, "task_id", None) or jobs.DIRECT
         m = self.model
         try:
-            return jobs.run_job(task_id, file, text_column, m.predict_proba, m.classes)
+            return jobs.run_job(
+                task_id, file, text_column, m.predict_proba, m.classes, JOB_OPTIONS
+            )
         except ScoringError as error:
             raise InvalidArgument(str(error)) from None
 
@@ -159,7 +175,7 @@ def add_middleware(middleware: type, **options: Any) -> None:
 # gets its ID, meets the operator endpoints, the V2 protocol, the guard, the
 # recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
-add_middleware(jobs.JobStatus, max_file_bytes=SETTINGS.max_file_bytes)
+add_middleware(jobs.JobStatus)
 add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)
 # The Open Inference Protocol (V2 REST): /v2/models/<name>/infer becomes a
 # /classify request here, so the guard, batching and metrics below all apply.
@@ -172,6 +188,9 @@ add_middleware(
 on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
 add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
-# Outside all of them, BentoML's included: 401, 415 and overload control, decided
-# before anything else reads the request (sentiment.admission).
-admission.install(SERVICE, SETTINGS)
+# Outside all of them, BentoML's included: exact routes (404), the key (401), 415,
+# uploads and overload control, decided before anything else reads the request.
+admission.install(
+    SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
+)
+jobs.keep_tasks_for(SETTINGS.job_retention_s)

@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,14 +47,14 @@ from sentiment.metrics import (
     QUEUE_DELAY,
     QUEUED,
     REFUSALS,
-    REJECTIONS,
     SERVICE_RATE,
 )
+from sentiment.refusals import Refusal, is_json, unsupported_media_type
 from sentiment.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.request_ids import VALID_ID, fresh_id
-from sentiment.schemas import error_payload
+from sentiment.routes import CONTROL_CHARACTER, RouteTable, default_table
+from sentiment.uploads import Uploads
 
-GUARDED_PATHS = frozenset({"/classify", "/explain"})
 RETRY_AFTER_S = 1
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
@@ -297,83 +296,59 @@ class AdmissionQueue:
         return now - self.waiting[0].arrived if self.waiting else 0.0
 
 
-class Refusal:
-    """A refusal rendered once: only the request ID changes per request."""
-
-    def __init__(
-        self,
-        status: int,
-        rule: str,
-        message: str,
-        headers: Iterable[tuple[bytes, bytes]] = (),
-    ) -> None:
-        marker = "\x00"
-        rendered = json.dumps(error_payload(rule, message, marker)).encode()
-        self.prefix, self.suffix = rendered.split(json.dumps(marker).encode())
-        self.status = status
-        self.headers = [(b"content-type", b"application/json"), *headers]
-        self.counter = REJECTIONS.labels(rule=rule)
-
-    async def send(self, send: Send, request_id: bytes) -> None:
-        """Answer with this refusal, tagged with ``request_id``."""
-        self.counter.inc()
-        body = b'%s"%s"%s' % (self.prefix, request_id, self.suffix)
-        headers = [
-            *self.headers,
-            (b"content-length", b"%d" % len(body)),
-            (REQUEST_ID_HEADER, request_id),
-        ]
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
 @dataclass
 class RequestHeaders:
-    """The few request headers the admission decision reads."""
+    """The few request headers the edge reads, and the rest without the key.
+
+    ``forwarded`` is every header but ``Authorization``: once checked, the key
+    goes no further, so nothing downstream can log or store it (BentoML's task
+    store keeps a job's headers with the job).
+    """
 
     authorization: bytes = b""
     content_type: bytes = b"application/json"
     request_id: bytes = b""
+    content_length: bytes = b""
+    forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @classmethod
     def of(cls, scope: Scope) -> RequestHeaders:
         """Read them in one pass over the raw headers."""
         found = cls()
-        for name, value in scope["headers"]:
-            name = name.lower()
+        forwarded = found.forwarded
+        for header in scope["headers"]:
+            name = header[0].lower()
             if name == b"authorization":
-                found.authorization = value
-            elif name == b"content-type":
-                found.content_type = value
-            elif name == REQUEST_ID_HEADER and VALID_ID.fullmatch(value):
-                found.request_id = value
+                found.authorization = header[1]
+                continue
+            forwarded.append(header)
+            if name == b"content-type":
+                found.content_type = header[1]
+            elif name == b"content-length":
+                found.content_length = header[1]
+            elif name == REQUEST_ID_HEADER and VALID_ID.fullmatch(header[1]):
+                found.request_id = header[1]
         return found
 
 
-def is_guarded(scope: Scope) -> bool:
-    """Whether a request is a ``POST`` to one of the model's endpoints."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return False
-    path: str = scope["path"]
-    return path in GUARDED_PATHS or (
-        path.startswith("/v2/") and path.endswith("/infer")
-    )
-
-
-def is_job(scope: Scope) -> bool:
-    """Whether a request is for the file jobs (``/classify_file...``)."""
-    return bool(scope["type"] == "http" and scope["path"].startswith("/classify_file"))
-
-
 class Admission:
-    """The outermost ASGI layer: 401, 415 and overload control (module docstring).
+    """The outermost ASGI layer: the path, the key, uploads, overload control.
+
+    Every HTTP request is decided here first, in this order, from its head:
+
+    1. its path must be exactly a known route (:mod:`sentiment.routes`): 400 for
+       control characters, 404 otherwise, before BentoML's metrics see it;
+    2. a route that needs the API key gets it or a 401; the key is then removed
+       from the request;
+    3. a ``POST`` to the model needs JSON (415) and goes through overload
+       control (module docstring);
+    4. a file upload is counted as it streams and checked (:class:`Uploads`).
 
     Args:
         app: BentoML's whole ASGI app.
         settings: the service's settings.
         clock: seconds, monotonic (tests pass a fake).
+        routes: the service's routes (default: its APIs, no versioned V2 paths).
     """
 
     def __init__(
@@ -381,9 +356,12 @@ class Admission:
         app: ASGIApp,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
+        routes: RouteTable | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
+        self.routes = routes or default_table(settings.model_name)
+        self.uploads = Uploads(app, settings)
         self.queue = AdmissionQueue(
             settings.max_in_flight,
             settings.max_queue_wait_ms / 1000,
@@ -400,6 +378,18 @@ class Admission:
             "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
             [(b"www-authenticate", b"Bearer")],
         )
+        self.not_found = Refusal(
+            404, "no_such_route", "no such endpoint: see /docs.json for the routes"
+        )
+        self.no_such_model = Refusal(
+            404,
+            "no_such_route",
+            f"model not found: this server serves {settings.model_name}, at the "
+            f"version GET /v2/models/{settings.model_name} names",
+        )
+        self.bad_path = Refusal(
+            400, "bad_path", "the path must not contain control characters"
+        )
         self.overloaded = Refusal(
             503,
             "overloaded",
@@ -415,41 +405,49 @@ class Admission:
         LIMIT.set(settings.max_in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse, hold or pass a guarded request; pass anything else."""
-        if not is_guarded(scope):
-            if self.expected_auth is not None and is_job(scope):
-                return await self.check_key(scope, receive, send)
+        """Decide a request from its head (class docstring), then pass it on."""
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":  # no route takes one
+                return await send({"type": "websocket.close", "code": 1008})
             return await self.app(scope, receive, send)
+        route = self.routes.find(scope["path"])
         headers = RequestHeaders.of(scope)
-        refusal = self.refusal_from(headers)
-        if refusal is None and not await self.admitted():
+        refusal: Refusal | None = None
+        if route is None:
+            refusal = self.unknown_path(scope["path"])
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
+        if route.needs_key and not self.key_matches(headers.authorization):
+            refusal = self.unauthorized
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
+        if headers.authorization:
+            scope = {**scope, "headers": headers.forwarded}
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        if route.upload:
+            return await self.uploads(scope, receive, send, headers)
+        if not route.model:
+            return await self.app(scope, receive, send)
+        if not is_json(headers.content_type):
+            refusal = unsupported_media_type(headers.content_type)
+        elif not await self.admitted():
             refusal = self.overloaded
         if refusal is not None:
-            request_id = headers.request_id or fresh_id().encode()
-            return await refusal.send(send, request_id)
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
         try:
             await self.app(scope, receive, send)
         finally:
             self.carry_out(self.queue.finish(self.clock()))
 
-    async def check_key(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """File jobs take the API key too (no content-type rule, no admission)."""
-        headers = RequestHeaders.of(scope)
-        expected = self.expected_auth
-        if expected is None or hmac.compare_digest(headers.authorization, expected):
-            return await self.app(scope, receive, send)
-        request_id = headers.request_id or fresh_id().encode()
-        return await self.unauthorized.send(send, request_id)
+    def unknown_path(self, path: str) -> Refusal:
+        """400 for control characters, else 404 (V2 clients are told the model)."""
+        if CONTROL_CHARACTER.search(path):
+            return self.bad_path
+        return self.no_such_model if path.startswith("/v2/models/") else self.not_found
 
-    def refusal_from(self, headers: RequestHeaders) -> Refusal | None:
-        """401 or 415 from the headers alone, or None."""
-        if self.expected_auth is not None and not hmac.compare_digest(
-            headers.authorization, self.expected_auth
-        ):
-            return self.unauthorized
-        if not is_json(headers.content_type):
-            return unsupported_media_type(headers.content_type)
-        return None
+    def key_matches(self, authorization: bytes) -> bool:
+        """Whether the request carries the API key (always, when there is none)."""
+        expected = self.expected_auth
+        return expected is None or hmac.compare_digest(authorization, expected)
 
     async def admitted(self) -> bool:
         """Wait for admission: True to go in, False for a 503."""
@@ -508,22 +506,7 @@ class Admission:
         self.carry_out(self.queue.tick(self.clock()))
 
 
-def is_json(content_type: bytes) -> bool:
-    """Whether a ``Content-Type`` is JSON (any parameters allowed)."""
-    return content_type.split(b";")[0].strip().lower() == b"application/json"
-
-
-def unsupported_media_type(content_type: bytes) -> Refusal:
-    """415 naming the ``Content-Type`` that was sent."""
-    return Refusal(
-        415,
-        "unsupported_media_type",
-        "Content-Type must be application/json, got "
-        f"{content_type.decode(errors='replace')!r}",
-    )
-
-
-def install(service: Any, settings: Settings) -> None:
+def install(service: Any, settings: Settings, routes: RouteTable) -> None:
     """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
 
     BentoML adds a service's middlewares inside its own (metrics, tracing,
@@ -537,7 +520,7 @@ def install(service: Any, settings: Settings) -> None:
 
     def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
         app = build(self, *args, **kwargs)
-        return Admission(app, settings) if self is service else app
+        return Admission(app, settings, routes=routes) if self is service else app
 
     to_asgi.wraps_admission = True  # type: ignore[attr-defined]
     service_class.to_asgi = to_asgi

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"
     max_file_bytes: PositiveInt = 100 * 10**6
+    max_inflated_bytes: PositiveInt = 100 * 10**6
+    max_rows: PositiveInt = 1_000_000
+    max_jobs: PositiveInt = 2
+    job_retention_s: PositiveInt = 3_600
+    csv_escape: bool = True
+    explain_max_chars: PositiveInt = 20_000
+    prediction_log_queue_bytes: PositiveInt = 64 << 20
     log_format: Literal["text", "json"] = "text"
     prediction_log: Path | None = None
     log_text: bool = False

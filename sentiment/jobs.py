@@ -11,28 +11,135 @@ record next to BentoML's store, and :class:`JobStatus` adds it to
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from contextlib import closing
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.files import write_atomically
-from sentiment.middleware import error_response, rewrite_response
+from sentiment.middleware import rewrite_response
 
 STATUS_PATH = "/classify_file/status"
 JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest
 JOB_CHUNK_ROWS = 1024  # so /classify waits at most one chunk (~20 ms) for the model
-UPLOAD_PATHS = frozenset({"/classify_file", "/classify_file/submit"})
+JOB_RETRY_AFTER_S = 10  # a 429 for a busy worker: jobs take seconds to minutes
+DIRECT = "direct"  # the task ID of a job run inside its request (POST /classify_file)
+logger = logging.getLogger("bentoml.service.sentiment")
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a worker runs file jobs (from the settings)."""
+
+    max_inflated_bytes: int | None = None
+    max_rows: int | None = None
+    spreadsheet_safe: bool = True
+    retention_s: float = 3600.0
+
+
+class JobSlots:
+    """The file jobs one worker has taken on, counted for its cap.
+
+    An upload holds a slot from the moment the edge starts reading it. A
+    submission answered 200 keeps it as *pending* until its job starts, and the
+    job keeps it while it runs. Jobs run on BentoML's threads, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.uploading = 0
+        self.pending = 0
+        self.running = 0
+
+    def taken(self) -> int:
+        """Slots in use now."""
+        with self.lock:
+            return self.uploading + self.pending + self.running
+
+    def upload_started(self) -> None:
+        """The edge started reading an upload."""
+        with self.lock:
+            self.uploading += 1
+
+    def upload_ended(self, accepted: bool) -> None:
+        """The upload was answered; ``accepted``: a submission whose job will run."""
+        with self.lock:
+            self.uploading -= 1
+            self.pending += accepted
+
+    def job_started(self) -> None:
+        """A submitted job began to run."""
+        with self.lock:
+            self.pending = max(0, self.pending - 1)
+            self.running += 1
+
+    def job_ended(self) -> None:
+        """A submitted job finished, well or not."""
+        with self.lock:
+            self.running -= 1
+
+
+SLOTS = JobSlots()
 
 
 def jobs_dir() -> Path:
     """Where job records live: beside BentoML's task store, shared by workers."""
     home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
     return home / "sentiment-jobs"
+
+
+def task_store() -> Path:
+    """BentoML's task database (it holds each job's upload and result)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.result_store_file.get())
+
+
+def keep_tasks_for(retention_s: float) -> None:
+    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    Sqlite3Store.RESULT_RETENTION = int(retention_s)
+
+
+def prune(retention_s: float, now: float | None = None) -> int:
+    """Delete job records and tasks older than ``retention_s``; how many records.
+
+    BentoML deletes only *finished* tasks, and only when another finishes; a task
+    whose worker died stays, with its upload. Records are ours to delete.
+    """
+    cutoff = (time.time() if now is None else now) - retention_s
+    removed = 0
+    for record in jobs_dir().glob("*.json"):
+        try:
+            if record.stat().st_mtime < cutoff:
+                record.unlink()
+                removed += 1
+        except OSError:
+            continue
+    store = task_store()
+    if store.exists():
+        finished = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff))
+        # an unfinished task may still be running: only a day past the cutoff
+        abandoned = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff - 86_400))
+        try:
+            with closing(sqlite3.connect(store, timeout=5)) as db, db:
+                db.execute(
+                    "DELETE FROM result WHERE (completed_at IS NOT NULL AND "
+                    "completed_at < ?) OR created_at < ?",
+                    (finished, abandoned),
+                )
+        except sqlite3.Error as error:
+            logger.warning("could not prune old tasks from %s: %s", store, error)
+    return removed
 
 
 def record_path(task_id: str) -> Path:
@@ -125,6 +232,7 @@ def run_job(
     text_column: str,
     predict_proba: Callable[[list[str]], Any],
     classes: list[str],
+    options: JobOptions | None = None,
 ) -> str:
     """Score an uploaded file, record the counts (or the error); the result as CSV.
 
@@ -134,13 +242,41 @@ def run_job(
     ``in_progress``.
 
     Raises:
-        ScoringError: the file is not what it claims, lacks the column, or is empty.
+        ScoringError: the file is not what it claims, lacks the column, is empty,
+            or passes a limit (named in the message).
     """
-    from sentiment.scoring import ScoringError, read_table, score_table
+    options = options or JobOptions()
+    submitted = task_id != DIRECT
+    if submitted:
+        SLOTS.job_started()
+    try:
+        prune(options.retention_s)
+        return _score_file(task_id, file, text_column, predict_proba, classes, options)
+    finally:
+        if submitted:
+            SLOTS.job_ended()
+
+
+def _score_file(
+    task_id: str,
+    file: Path,
+    text_column: str,
+    predict_proba: Callable[[list[str]], Any],
+    classes: list[str],
+    options: JobOptions,
+) -> str:
+    from sentiment.scoring import (
+        ReadLimits,
+        ScoringError,
+        read_table,
+        score_table,
+        spreadsheet_safe,
+    )
 
     write_record(task_id, pid=os.getpid())
+    limits = ReadLimits(options.max_inflated_bytes, options.max_rows)
     try:
-        frame = read_table(file, file.name, text_column)
+        frame = read_table(file, file.name, text_column, limits)
     except ScoringError as error:
         write_record(task_id, error=str(error), pid=None)
         raise
@@ -153,34 +289,29 @@ def run_job(
         Progress(task_id, Throttle(JOB_DUTY)),
         JOB_CHUNK_ROWS,
     )
+    if options.spreadsheet_safe:
+        scored = spreadsheet_safe(scored)
     result = scored.to_csv(index=False)
     write_record(task_id, pid=None, **asdict(counts))
     return result
 
 
 class JobStatus:
-    """Adds job records to ``GET /classify_file/status``; caps upload sizes."""
+    """Adds job records to ``GET /classify_file/status``.
 
-    def __init__(self, app: ASGIApp, max_file_bytes: int) -> None:
+    Uploads are checked before this, at the edge (``sentiment.uploads``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_file_bytes = max_file_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass through, except the two paths this middleware cares about."""
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        if scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS:
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > self.max_file_bytes:
-                refusal = error_response(
-                    413,
-                    "file_too_large",
-                    f"the file must be at most {self.max_file_bytes} bytes "
-                    "(SENTIMENT_MAX_FILE_BYTES)",
-                    {"Connection": "close"},
-                )
-                return await refusal(scope, receive, send)
-        if scope["method"] != "GET" or scope["path"] != STATUS_PATH:
+        """Pass through, except the status path."""
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] != STATUS_PATH
+        ):
             return await self.app(scope, receive, send)
         await self.app(scope, receive, rewrite_response(send, ok, with_record))
 

@@ -38,6 +38,11 @@ def active_tag() -> str:
     return ACTIVE.current.tag if ACTIVE else ""
 
 
+def active_version() -> str:
+    """The version part of :func:`active_tag` (empty before a model loads)."""
+    return active_tag().partition(":")[2]
+
+
 class LiveModel:
     """Holds the serving model; :meth:`poll` swaps it when production moves."""
 

@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment import live
-from sentiment.admission import is_guarded
 from sentiment.config import Settings
 from sentiment.metrics import REJECTIONS
 from sentiment.request_ids import current_request_id
@@ -26,6 +25,7 @@ from sentiment.schemas import error_payload
 Classified = Callable[[str, bytes, bytes, str], None]
 
 MODEL_HEADER = b"x-model-version"
+GUARDED_PATHS = frozenset({"/classify", "/explain"})  # V2 infer arrives as /classify
 DRAIN_FACTOR = 32  # bodies up to this many times the cap are read, then refused
 
 
@@ -260,3 +260,16 @@ def count_validation_errors(body: bytes) -> None:
         rules = {"invalid"}
     for rule in rules or {"invalid"}:
         REJECTIONS.labels(rule=rule).inc()
+
+
+def is_guarded(scope: Scope) -> bool:
+    """Whether a request is a ``POST`` to one of the model's endpoints.
+
+    Exact paths: the edge (``sentiment.admission``) has already answered every
+    path that is not exactly a route.
+    """
+    return bool(
+        scope["type"] == "http"
+        and scope["method"] == "POST"
+        and scope["path"] in GUARDED_PATHS
+    )

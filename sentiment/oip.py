@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, StrictInt, StrictStr, ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +33,9 @@ from sentiment.middleware import replay, rewrite_response
 
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
-MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
+MODEL_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?")
+JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 PROTOCOL_VERSION = "2"
 # What a /classify answer keeps when it becomes a V2 answer.
 KEPT_HEADERS = (b"x-model-version", b"x-request-id", b"retry-after", b"connection")
@@ -46,6 +49,35 @@ class TensorError(ValueError):
     """A V2 request this service cannot answer; the message says why (400)."""
 
 
+MAX_DEPTH = 16  # a V2 request nests at most 4 deep ([N, 1] data in a list)
+
+
+class RequestOutput(BaseModel):
+    """One output tensor a V2 request asks for."""
+
+    name: StrictStr
+    parameters: dict[str, Any] | None = None
+
+
+class RequestInput(BaseModel):
+    """One input tensor of a V2 request."""
+
+    name: StrictStr = INPUT_NAME
+    shape: list[StrictInt]
+    datatype: StrictStr
+    parameters: dict[str, Any] | None = None
+    data: list[Any] | None = None  # absent with the binary extension
+
+
+class InferenceRequest(BaseModel):
+    """A V2 inference request, as the protocol types it."""
+
+    id: StrictStr | StrictInt | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[RequestInput]
+    outputs: list[RequestOutput] | None = None
+
+
 @dataclass(frozen=True)
 class InferRequest:
     """What a V2 inference request asks for."""
@@ -55,59 +87,85 @@ class InferRequest:
     id: str | None
 
 
+def nesting_depth(body: bytes) -> int:
+    """How deep a JSON document's arrays and objects nest, without parsing it.
+
+    Brackets inside strings do not count: strings are removed first (one regex
+    pass), then the depth is the running sum's maximum, in numpy.
+    """
+    import numpy as np
+
+    bare = JSON_STRING.sub(b'""', body).translate(None, NOT_BRACKETS)
+    if not bare:
+        return 0
+    steps = np.frombuffer(bare, dtype=np.uint8)
+    depth = np.cumsum(np.where((steps == 0x5B) | (steps == 0x7B), 1, -1))
+    return int(depth.max())
+
+
 def parse_infer(body: bytes) -> InferRequest:
     """Read a V2 inference request with one BYTES tensor of texts.
 
     Raises:
-        TensorError: naming what is wrong with the request.
+        TensorError: naming what is wrong with the request, field by field.
     """
+    if nesting_depth(body) > MAX_DEPTH:
+        raise TensorError(f"request body nests deeper than {MAX_DEPTH} levels")
     try:
-        request = json.loads(body)
-    except ValueError as error:
-        raise TensorError(f"request body is not JSON: {error}") from None
-    if not isinstance(request, dict):
-        raise TensorError("request body must be a JSON object with 'inputs'")
-    inputs = request.get("inputs")
-    if not isinstance(inputs, list) or len(inputs) != 1:
-        count = len(inputs) if isinstance(inputs, list) else 0
+        request = InferenceRequest.model_validate_json(body)
+    except ValidationError as error:
+        raise TensorError(first_problem(error)) from None
+    if len(request.inputs) != 1:
         raise TensorError(
             "'inputs' must hold exactly one tensor (the review texts, "
-            f"name {INPUT_NAME!r}), got {count}"
+            f"name {INPUT_NAME!r}), got {len(request.inputs)}"
         )
-    texts = tensor_texts(inputs[0])
+    texts = tensor_texts(request.inputs[0])
+    names = [output.name for output in request.outputs or []]
     return InferRequest(
-        texts, requested_outputs(request.get("outputs")), request_id(request)
+        texts,
+        requested_outputs(names),
+        None if request.id is None else str(request.id),
     )
 
 
-def tensor_texts(tensor: Any) -> list[str]:
+def first_problem(error: ValidationError) -> str:
+    """A pydantic error as one line naming the field, e.g. ``inputs[0].shape``."""
+    problem = error.errors(include_url=False)[0]
+    if problem["type"] == "json_invalid":
+        return f"request body is not JSON: {problem['msg']}"
+    if not problem["loc"]:
+        return "request body must be a JSON object with 'inputs'"
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
+    ).lstrip(".")
+    return f"{where}: {problem['msg']}"
+
+
+def tensor_texts(tensor: RequestInput) -> list[str]:
     """The texts of a BYTES tensor of shape [N] or [N, 1] (JSON strings).
 
     Raises:
         TensorError: wrong datatype, shape or data, or binary data.
     """
-    if not isinstance(tensor, dict):
-        raise TensorError("inputs[0] must be a tensor object")
-    if "binary_data_size" in (tensor.get("parameters") or {}):
+    if "binary_data_size" in (tensor.parameters or {}):
         raise TensorError(BINARY_REFUSAL)
-    if tensor.get("datatype") != "BYTES":
-        got = tensor.get("datatype")
+    if tensor.datatype != "BYTES":
         raise TensorError(
-            f"inputs[0].datatype must be BYTES (review texts), got {got!r}"
+            f"inputs[0].datatype must be BYTES (review texts), got {tensor.datatype!r}"
         )
-    shape = tensor.get("shape")
+    shape = tensor.shape
     if not (
-        isinstance(shape, list)
-        and len(shape) in (1, 2)
-        and all(isinstance(n, int) and n >= 0 for n in shape)
+        len(shape) in (1, 2)
+        and all(n >= 0 for n in shape)
         and (len(shape) == 1 or shape[1] == 1)
     ):
         raise TensorError(f"inputs[0].shape must be [N] or [N, 1], got {shape!r}")
-    data = tensor.get("data")
-    if not isinstance(data, list):
+    if tensor.data is None:
         raise TensorError("inputs[0].data must be a list of strings")
     flat = [
-        item[0] if isinstance(item, list) and len(item) == 1 else item for item in data
+        item[0] if isinstance(item, list) and len(item) == 1 else item
+        for item in tensor.data
     ]
     if len(flat) != shape[0]:
         raise TensorError(
@@ -122,27 +180,20 @@ def tensor_texts(tensor: Any) -> list[str]:
     return flat
 
 
-def requested_outputs(outputs: Any) -> tuple[str, ...]:
+def requested_outputs(names: list[str]) -> tuple[str, ...]:
     """The output tensors asked for (all when none are named).
 
     Raises:
         TensorError: an output this model does not have.
     """
-    if not outputs:
+    if not names:
         return OUTPUTS
-    names = [o.get("name") if isinstance(o, dict) else None for o in outputs]
     unknown = [name for name in names if name not in OUTPUTS]
     if unknown:
         raise TensorError(
             f"unknown output {unknown[0]!r}: this model has {list(OUTPUTS)}"
         )
-    return tuple(dict.fromkeys(names))  # type: ignore[arg-type]
-
-
-def request_id(request: dict[str, Any]) -> str | None:
-    """The request's ``id``, echoed in the answer."""
-    value = request.get("id")
-    return str(value) if value is not None else None
+    return tuple(dict.fromkeys(names))
 
 
 def infer_response(
@@ -259,7 +310,7 @@ class OpenInference:
                 "extensions": [],
             }
             return await answer(scope, receive, send, body)
-        match = MODEL_PATH.match(path)
+        match = MODEL_PATH.fullmatch(path)
         if match is None:
             return await answer(
                 scope, receive, send, {"error": f"no such endpoint: {path}"}, 404

@@ -48,6 +48,7 @@ class LogOptions:
     max_bytes: int = 100 << 20
     backups: int = 5
     queue_size: int = 10_000
+    queue_bytes: int = 64 << 20  # request + response bodies waiting to be written
 
 
 def worker_path(path: Path, worker: int | None) -> Path:
@@ -99,6 +100,7 @@ def for_worker(
         log_text=settings.log_text,
         salt=settings.log_salt.get_secret_value(),
         max_bytes=settings.prediction_log_max_bytes,
+        queue_bytes=settings.prediction_log_queue_bytes,
     )
     return PredictionLog(options, known)
 
@@ -126,6 +128,8 @@ class PredictionLog:
             options.queue_size
         )
         self.failing = False
+        self.queued_bytes = 0
+        self.bytes_lock = threading.Lock()
         self.thread = threading.Thread(
             target=self.run, name="prediction-log", daemon=True
         )
@@ -139,11 +143,23 @@ class PredictionLog:
         ``model`` is the tag of the model that answered (default: the one the
         log was opened with).
         """
+        size = len(request) + len(response)
+        with self.bytes_lock:
+            if self.queued_bytes + size > self.options.queue_bytes:
+                LOG_DROPPED.inc()
+                return
+            self.queued_bytes += size
         entry = (time.time(), request_id, request, response, model)
         try:
             self.queue.put_nowait(entry)
         except queue.Full:
+            self.release(size)
             LOG_DROPPED.inc()
+
+    def release(self, size: int) -> None:
+        """``size`` bytes left the queue."""
+        with self.bytes_lock:
+            self.queued_bytes -= size
 
     def record_lines(self, lines: list[str]) -> None:
         """Queue ready-made JSON lines (the shadow's); never blocks, never raises."""
@@ -162,7 +178,11 @@ class PredictionLog:
         self.thread.join(timeout)
 
     def run(self) -> None:
-        """The writer thread: take everything queued, write it in one go."""
+        """The writer thread: take everything queued, write it in one go.
+
+        It never dies: whatever goes wrong with one batch is logged, counted in
+        the errors metric, and the next batch is written as usual.
+        """
         while True:
             items = [self.queue.get()]
             while len(items) < 1000:
@@ -173,10 +193,16 @@ class PredictionLog:
             stop = None in items
             entries = [item for item in items if isinstance(item, tuple)]
             ready = [line for item in items if isinstance(item, list) for line in item]
-            if entries or ready:
-                self.write(self.lines(entries) + ready)
-            for _ in items:
-                self.queue.task_done()
+            self.release(sum(len(entry[2]) + len(entry[3]) for entry in entries))
+            try:
+                if entries or ready:
+                    self.write(self.lines(entries) + ready)
+            except Exception:
+                LOG_ERRORS.inc(max(1, len(entries) + len(ready)))
+                logger.exception("prediction log: a batch could not be written")
+            finally:
+                for _ in items:
+                    self.queue.task_done()
             if stop:
                 return
 

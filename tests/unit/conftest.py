@@ -49,3 +49,11 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
         sep = "\t" if name.endswith(".tsv") else ","
         frame.to_csv(path, sep=sep, index=False, compression="infer")
     return path
+
+
+@pytest.fixture(autouse=True)
+def free_job_slots() -> None:
+    """Every test starts with no file job counted against the worker's cap."""
+    from sentiment.jobs import SLOTS
+
+    SLOTS.__init__()  # type: ignore[misc]

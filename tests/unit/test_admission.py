@@ -20,6 +20,7 @@ from sentiment.admission import (
 )
 from sentiment.config import Settings
 from tests.asgi import FakeApp, request
+from tests.unit.uploads import UPLOAD_TYPE, upload_body
 
 LIMIT, SERVICE_S = 4, 0.01  # capacity: 400 requests/s
 BUDGET, REFUSE_AFTER, MAX_QUEUE = 0.5, 1.0, 10_000
@@ -303,17 +304,29 @@ def test_api_key_is_checked_before_content_type() -> None:
 
 @pytest.mark.parametrize(
     ("path", "method"),
-    [("/classify_file/submit", "POST"), ("/classify_file/status", "GET")],
+    [
+        ("/classify_file/submit", "POST"),
+        ("/classify_file", "POST"),
+        ("/classify_file/status", "GET"),
+        ("/classify_file/get", "GET"),
+        ("/classify_file/retry", "POST"),
+        ("/classify_file/cancel", "PUT"),
+    ],
 )
 def test_file_jobs_need_the_api_key_too(path: str, method: str) -> None:
     admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
     refused = request(admission, path=path, method=method)
     assert refused.status == 401
     assert json.loads(refused.body)["detail"][0]["type"] == "unauthorized"
-    auth = {b"authorization": b"Bearer s3cret", b"content-type": b"multipart/form-data"}
-    assert request(admission, path=path, method=method, headers=auth).status == 200
+    auth = {b"authorization": b"Bearer s3cret", b"content-type": UPLOAD_TYPE}
+    body = upload_body()
     assert (
-        request(Admission(FakeApp(), Settings()), path=path, method=method).status
+        request(admission, body, path=path, method=method, headers=auth).status == 200
+    )
+    open_admission = Admission(FakeApp(), Settings())
+    plain = {b"content-type": UPLOAD_TYPE}
+    assert (
+        request(open_admission, body, path=path, method=method, headers=plain).status
         == 200
     )
 
@@ -322,3 +335,49 @@ def test_other_paths_pass_through_untouched() -> None:
     admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
     assert request(admission, path="/livez", method="GET").status == 200
     assert admission.queue.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "rule"),
+    [
+        ("/classify\n", 400, "bad_path"),
+        ("/explain\r", 400, "bad_path"),
+        ("/v2/models/sentiment/infer\n", 400, "bad_path"),
+        ("/classify/", 404, "no_such_route"),
+        ("/nope", 404, "no_such_route"),
+        ("/v2/models/other/infer", 404, "no_such_route"),
+    ],
+)
+def test_paths_that_are_not_exactly_a_route_never_pass(
+    path: str, status: int, rule: str
+) -> None:
+    app = FakeApp()
+    for auth in ({}, {b"authorization": b"Bearer k"}):
+        answer = request(Admission(app, Settings(API_KEY="k")), path=path, headers=auth)
+        assert answer.status == status
+        assert json.loads(answer.body)["detail"][0]["type"] == rule
+    assert app.seen == []
+
+
+def test_the_key_goes_no_further_than_the_edge() -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(scope["headers"])
+        await FakeApp()(scope, receive, send)
+
+    admission = Admission(app, Settings(API_KEY="k"))
+    headers = {b"authorization": b"Bearer k", b"x-other": b"1"}
+    assert request(admission, headers=headers).status == 200
+    assert (
+        request(admission, path="/livez", method="GET", headers=headers).status == 200
+    )
+    for forwarded in seen:
+        assert all(name.lower() != b"authorization" for name, _ in forwarded)
+        assert (b"x-other", b"1") in forwarded
+
+
+def test_protected_routes_need_the_key_whatever_the_method() -> None:
+    admission = Admission(FakeApp(), Settings(API_KEY="k"))
+    for method in ("GET", "PUT", "DELETE", "FOO"):
+        assert request(admission, method=method).status == 401

@@ -163,3 +163,60 @@ def test_model_paths() -> None:
         None,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a": [[1], [2]]}', 3),
+        (b'{"a": "[[[[[[[["}', 1),
+        (b'{"a": "\\"[[[["}', 1),
+        (b"[" * 3000 + b"]" * 3000, 3000),
+        (b"", 0),
+    ],
+)
+def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> None:
+    assert oip.nesting_depth(body) == depth
+
+
+@pytest.mark.parametrize(
+    ("request_body", "field"),
+    [
+        ({"inputs": [], "outputs": 5}, "outputs"),
+        (
+            {
+                "inputs": [
+                    {"datatype": "BYTES", "shape": [1], "data": [], "parameters": 5}
+                ]
+            },
+            "inputs[0].parameters",
+        ),
+        ({"inputs": "x"}, "inputs"),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": "1", "data": []}]},
+            "inputs[0].shape",
+        ),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": [True], "data": []}]},
+            "inputs[0].shape[0]",
+        ),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": [1], "data": 5}]},
+            "inputs[0].data",
+        ),
+        ({"inputs": [], "id": [1]}, "id"),
+    ],
+)
+def test_wrong_types_are_errors_naming_the_field(
+    request_body: object, field: str
+) -> None:
+    with pytest.raises(oip.TensorError) as raised:
+        oip.parse_infer(json.dumps(request_body).encode())
+    assert str(raised.value).startswith(field), str(raised.value)
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    body = b'{"inputs": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    with pytest.raises(oip.TensorError, match="nests deeper than 16"):
+        oip.parse_infer(body)

@@ -100,3 +100,30 @@ def test_readers_tell_served_lines_from_shadow_lines(tmp_path: Path) -> None:
     assert read_log([path], since=0.0) == [served]
     assert read_logged_texts([path]) == ["good"]
     assert shadow_records([path]) == [shadowed]
+
+
+def test_the_queue_is_bounded_in_bytes_not_only_entries(tmp_path: Path) -> None:
+    big = json.dumps({"texts": ["a fine film " * 1000]}).encode()
+    log = PredictionLog(LogOptions(tmp_path / "p.jsonl", "m:1", queue_bytes=len(big)))
+    log.queue.put(None)  # the writer stops: nothing leaves the queue
+    log.thread.join()
+    before = LOG_DROPPED._value.get()
+    log.record("r", big, b"")
+    log.record("r", big, b"")
+    assert LOG_DROPPED._value.get() == before + 1
+    assert log.queued_bytes == len(big)
+
+
+def test_the_writer_survives_any_exception_and_counts_it(tmp_path: Path) -> None:
+    log = PredictionLog(LogOptions(tmp_path / "p.jsonl", "m:1"))
+    errors = LOG_ERRORS._value.get()
+    original = log.lines
+    log.lines = lambda entries: 1 / 0  # type: ignore[assignment,method-assign,return-value]
+    log.record("r", REQUEST, RESPONSE)
+    log.flush()
+    assert LOG_ERRORS._value.get() > errors and log.thread.is_alive()
+    log.lines = original  # type: ignore[method-assign]
+    log.record("r", REQUEST, RESPONSE)
+    log.close()
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 2
+    assert log.queued_bytes == 0

@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from sentiment.scoring import (
+    LimitExceeded,
+    ReadLimits,
     ScoringError,
     file_format,
     read_table,
     score_table,
+    spreadsheet_safe,
     write_table,
 )
 
@@ -89,3 +92,56 @@ def test_written_tables_read_back(tmp_path: Path, name: str) -> None:
 def test_gzipped_csv_upload_reads() -> None:
     content = gzip.compress(b"text,id\na good film,7\n")
     assert read_table(content, "r.csv.gz", "text")["id"].tolist() == [7]
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_row_cap_stops_reading(gzipped: bool) -> None:
+    content = b"text\n" + b"a fine film\n" * 300_000
+    name = "r.csv.gz" if gzipped else "r.csv"
+    source = gzip.compress(content) if gzipped else content
+    with pytest.raises(
+        LimitExceeded, match="more than 100000 rows.*SENTIMENT_MAX_ROWS"
+    ):
+        read_table(source, name, "text", ReadLimits(max_rows=100_000))
+    assert (
+        len(read_table(source, name, "text", ReadLimits(max_rows=300_000))) == 300_000
+    )
+
+
+def test_an_inflated_size_cap_stops_a_gzip_bomb() -> None:
+    bomb = gzip.compress(b"text\n" + b"x" * 50_000_000)
+    assert len(bomb) < 100_000
+    with pytest.raises(LimitExceeded, match="SENTIMENT_MAX_INFLATED_BYTES"):
+        read_table(bomb, "b.csv.gz", "text", ReadLimits(max_bytes=1_000_000))
+
+
+def test_parquet_limits_are_read_from_its_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "r.parquet"
+    pd.DataFrame({"text": ["a fine film"] * 5000}).to_parquet(path)
+    with pytest.raises(LimitExceeded, match="SENTIMENT_MAX_ROWS"):
+        read_table(path, path.name, "text", ReadLimits(max_rows=4999))
+    with pytest.raises(LimitExceeded, match="SENTIMENT_MAX_INFLATED_BYTES"):
+        read_table(path, path.name, "text", ReadLimits(max_bytes=1000))
+    assert len(read_table(path, path.name, "text", ReadLimits(5_000_000, 5000))) == 5000
+
+
+def test_formula_cells_are_escaped_numbers_are_not() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["=1+1", "+a", "-b", "@c", "\td", "\re", "plain", "it's =fine"],
+            "n": [-1, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
+    safe = spreadsheet_safe(frame)
+    assert list(safe["text"]) == [
+        "'=1+1",
+        "'+a",
+        "'-b",
+        "'@c",
+        "'\td",
+        "'\re",
+        "plain",
+        "it's =fine",
+    ]
+    assert list(safe["n"]) == list(frame["n"])
+    assert frame["text"][0] == "=1+1"  # the input is left as it was

@@ -1,0 +1,496 @@
+"""A hostile client against a real `bentoml serve` with an API key set.
+
+Every finding of the hostile-client review is sent as it was found: odd paths,
+chunked and compressed uploads, wrong V2 types, formula cells, unknown paths,
+the key at rest; then a property-based pass over methods, paths, headers and
+bodies. The invariants: never a 5xx, never a 200 without the key on a protected
+route, /metrics bounded, the server's memory bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from devtools.rawhttp import raw_request
+from devtools.servers import bentoml_serve, isolated_home
+
+pytestmark = pytest.mark.e2e
+
+API_KEY = "hostile-" + os.urandom(12).hex()
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+MAX_FILE_BYTES = 2 * 10**6
+MAX_ROWS = 200_000
+RSS_LIMIT = 1536 << 20
+PROTECTED = (
+    "/classify",
+    "/explain",
+    "/v2/models/sentiment/infer",
+    "/classify_file",
+    "/classify_file/submit",
+    "/classify_file/status",
+    "/classify_file/get",
+    "/classify_file/retry",
+    "/classify_file/cancel",
+)
+OPEN_GETS = (
+    "/",
+    "/livez",
+    "/readyz",
+    "/healthz",
+    "/metrics",
+    "/model-info",
+    "/ui",
+    "/docs.json",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/sentiment",
+)
+REVIEW = {"texts": ["a wonderful, moving film"]}
+INFER = {
+    "inputs": [
+        {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a fine film"]}
+    ]
+}
+
+
+@dataclass
+class Hostile:
+    """The server under attack: its URL, port, home and log."""
+
+    url: str
+    port: int
+    home: Path
+    log: Path
+
+    def post(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def submit(self, content: bytes, name: str, **form: str) -> httpx.Response:
+        return self.post(
+            "/classify_file/submit",
+            files={"file": (name, content, "application/octet-stream")},
+            data=form,
+            headers=AUTH,
+        )
+
+    def wait(self, task_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = httpx.get(
+                f"{self.url}/classify_file/status",
+                params={"task_id": task_id},
+                headers=AUTH,
+            ).json()
+            if status["status"] != "in_progress":
+                return dict(status)
+            time.sleep(0.25)
+        raise TimeoutError(f"task {task_id} still running")
+
+    def worker_rss(self) -> list[int]:
+        """Resident memory of each process serving on this port (bytes)."""
+        sizes = []
+        for pid in listening_pids(self.port):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    sizes.append(int(line.split()[1]) * 1024)
+        return sizes
+
+    def metrics_lines(self) -> int:
+        return len(httpx.get(f"{self.url}/metrics").text.splitlines())
+
+    def classify_ok(self) -> bool:
+        r = self.post("/classify", json=REVIEW, headers=AUTH)
+        return r.status_code == 200
+
+
+def listening_pids(port: int) -> list[int]:
+    """The processes holding the socket listening on ``port``: arbiter and workers."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if parts[1].endswith(f":{port:04X}") and parts[3] == "0A":
+            inodes.add(f"socket:[{parts[9]}]")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture(scope="module")
+def hostile(
+    trained_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hostile]:
+    work = tmp_path_factory.mktemp("hostile")
+    home = isolated_home(work)
+    log = work / "serve.log"
+    env = {
+        "BENTOML_HOME": str(home),
+        "API_KEY": API_KEY,
+        "SENTIMENT_WORKERS": "1",  # the per-worker job cap is then the server's
+        "SENTIMENT_MAX_FILE_BYTES": str(MAX_FILE_BYTES),
+        "SENTIMENT_MAX_ROWS": str(MAX_ROWS),
+        "SENTIMENT_MAX_JOBS": "1",
+    }
+    with bentoml_serve("service:SentimentClassifier", log, env=env) as url:
+        yield Hostile(url, int(urlsplit(url).port or 0), home, log)
+
+
+# 1. A newline (or any control character) at the end of a path.
+@pytest.mark.parametrize("path", PROTECTED[:3])
+@pytest.mark.parametrize("suffix", ["%0A", "%0D", "%0D%0A", "%00", "%09", "/", "%20"])
+def test_odd_paths_never_reach_the_model(
+    hostile: Hostile, path: str, suffix: str
+) -> None:
+    body = INFER if path.startswith("/v2") else REVIEW
+    for headers in ({}, AUTH):
+        r = hostile.post(path + suffix, json=body, headers=headers)
+        assert r.status_code in (400, 404), (path + suffix, r.status_code, r.text)
+        assert r.json()["detail"][0]["type"] in ("bad_path", "no_such_route")
+    assert hostile.post(path, json=body).status_code == 401
+    assert hostile.post(path, json=body, headers=AUTH).status_code == 200
+
+
+# 2. A chunked upload over the cap, with no Content-Length.
+def test_chunked_upload_over_the_cap_is_refused(hostile: Hostile) -> None:
+    boundary = b"hostile"
+    head = (
+        b'--hostile\r\nContent-Disposition: form-data; name="file"; '
+        b'filename="big.csv"\r\n\r\ntext\n'
+    )
+    rows = (b"a fine film indeed\n" * 5000 for _ in range(70))  # 6.6 MB
+    response = raw_request(
+        hostile.port,
+        b"POST",
+        b"/classify_file/submit",
+        [
+            (b"Authorization", f"Bearer {API_KEY}".encode()),
+            (b"Content-Type", b"multipart/form-data; boundary=" + boundary),
+        ],
+        body=iter([head, *rows, b"\r\n--hostile--\r\n"]),
+    )
+    assert response.status == 413, response.head
+    assert b"SENTIMENT_MAX_FILE_BYTES" in response.body
+    assert hostile.classify_ok()
+
+
+def test_a_declared_length_over_the_cap_is_refused_unread(hostile: Hostile) -> None:
+    response = raw_request(
+        hostile.port,
+        b"POST",
+        b"/classify_file/submit",
+        [
+            (b"Authorization", f"Bearer {API_KEY}".encode()),
+            (b"Content-Type", b"multipart/form-data; boundary=x"),
+            (b"Content-Length", str(50 * MAX_FILE_BYTES).encode()),
+        ],
+    )
+    assert response.status == 413
+
+
+# 3. A small gzip that inflates to hundreds of megabytes and millions of rows.
+def gzip_bomb(rows: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip container
+    block = b"a fine film\n" * 100_000
+    out = [compressor.compress(b"text\n")]
+    for _ in range(rows // 100_000):
+        out.append(compressor.compress(block))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def test_a_gzip_bomb_fails_clearly_and_memory_stays_bounded(hostile: Hostile) -> None:
+    bomb = gzip_bomb(50_000_000)  # 600 MB inflated
+    assert len(bomb) < MAX_FILE_BYTES
+    submitted = hostile.submit(bomb, "bomb.csv.gz")
+    assert submitted.status_code == 200, submitted.text
+    task_id = submitted.json()["task_id"]
+    deadline = time.monotonic() + 120
+    peak = 0
+    while time.monotonic() < deadline:
+        peak = max([peak, *hostile.worker_rss()])
+        assert hostile.classify_ok()
+        status = httpx.get(
+            f"{hostile.url}/classify_file/status",
+            params={"task_id": task_id},
+            headers=AUTH,
+        ).json()
+        if status["status"] != "in_progress":
+            break
+        time.sleep(0.2)
+    assert status["status"] == "failed", status
+    assert "SENTIMENT_MAX_ROWS" in status["error"], status
+    assert peak < RSS_LIMIT, f"a worker reached {peak >> 20} MiB"
+    result = httpx.get(
+        f"{hostile.url}/classify_file/get", params={"task_id": task_id}, headers=AUTH
+    )
+    assert 400 <= result.status_code < 500, result.text
+
+
+def test_an_inflated_size_cap_holds_for_long_rows(hostile: Hostile) -> None:
+    long_rows = b"text\n" + (b"x" * 4000 + b"\n") * 60_000  # 240 MB, few rows
+    bomb = gzip.compress(long_rows, 9)
+    task_id = hostile.submit(bomb, "long.csv.gz").json()["task_id"]
+    status = hostile.wait(task_id)
+    assert status["status"] == "failed"
+    assert "SENTIMENT_MAX_INFLATED_BYTES" in status["error"], status
+
+
+# 4. Wrong types in V2 requests: each a 400 naming the field.
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**INFER, "outputs": 5}, "outputs"),
+        ({"inputs": [{**INFER["inputs"][0], "parameters": 5}]}, "parameters"),
+        ({"inputs": "texts"}, "inputs"),
+        ({"inputs": [{**INFER["inputs"][0], "shape": ["1"]}]}, "shape"),
+        ({"inputs": [{**INFER["inputs"][0], "datatype": 5}]}, "datatype"),
+        ({**INFER, "id": {"a": 1}}, "id"),
+        ({**INFER, "outputs": [{"name": 5}]}, "outputs"),
+        ({**INFER, "outputs": [5]}, "outputs"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_v2_wrong_types_are_400_naming_the_field(
+    hostile: Hostile, body: object, field: str
+) -> None:
+    r = hostile.post("/v2/models/sentiment/infer", json=body, headers=AUTH)
+    assert r.status_code == 400, r.text
+    assert field in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/models/sentiment/infer", "/classify", "/explain"]
+)
+def test_deep_nesting_is_a_400(hostile: Hostile, path: str) -> None:
+    deep = b"[" * 3000 + b"]" * 3000
+    for body in (b'{"inputs": ' + deep + b"}", b'{"texts": ' + deep + b"}", deep):
+        r = hostile.post(
+            path, content=body, headers={**AUTH, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+
+
+# 5. Formula cells in a job's result.
+def test_job_results_are_spreadsheet_safe(hostile: Hostile) -> None:
+    cells = ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tTAB", "plain"]
+    frame = pd.DataFrame(
+        {"text": [f"{c} a wonderful film" for c in cells], "note": cells}
+    )
+    task_id = hostile.submit(frame.to_csv(index=False).encode(), "f.csv").json()[
+        "task_id"
+    ]
+    assert hostile.wait(task_id)["status"] == "completed"
+    result = httpx.get(
+        f"{hostile.url}/classify_file/get", params={"task_id": task_id}, headers=AUTH
+    )
+    scored = pd.read_csv(io.BytesIO(result.content), keep_default_na=False)
+    assert list(scored["note"]) == [*(f"'{c}" for c in cells[:-1]), "plain"]
+    assert scored["text"][0] == "'=1+1 a wonderful film"
+    assert list(scored["label"]) == ["positive"] * len(cells)
+
+
+# 6. Unknown paths must not create metric series.
+def test_unknown_paths_do_not_grow_metrics(hostile: Hostile) -> None:
+    httpx.get(f"{hostile.url}/warm-up-unknown")
+    before = hostile.metrics_lines()
+    for i in range(300):
+        assert httpx.get(f"{hostile.url}/probe-{i}").status_code == 404
+    assert hostile.metrics_lines() == before
+
+
+# 7. The key must never reach a file.
+def encodings_of(secret: str) -> list[bytes]:
+    raw = secret.encode()
+    found = [raw]
+    for shift in range(3):  # base64 of the secret at any alignment in a stream
+        encoded = base64.b64encode(b"\0" * shift + raw)
+        found.append(encoded[4 if shift else 0 : -4])
+    return found
+
+
+def test_the_api_key_is_never_stored(hostile: Hostile) -> None:
+    content = b"text\na wonderful film\nsuch a dull mess\n"
+    task_id = hostile.submit(content, "k.csv").json()["task_id"]
+    assert hostile.wait(task_id)["status"] == "completed"
+    needles = encodings_of(API_KEY) + encodings_of(f"Bearer {API_KEY}")
+    searched = 0
+    for path in hostile.home.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            searched += 1
+            for needle in needles:
+                assert needle not in data, f"the key is in {path}"
+    for needle in needles:
+        assert needle not in hostile.log.read_bytes()
+    assert searched > 0
+
+
+# Also found by reading: the per-request /explain budget, uploads that are not files.
+def test_explain_has_a_character_budget(hostile: Hostile) -> None:
+    texts = ["a fine film and " * 300] * 32  # 153,600 characters
+    r = hostile.post("/explain", json={"texts": texts}, headers=AUTH)
+    assert r.status_code == 400
+    assert "explain_too_long" in r.text and "SENTIMENT_EXPLAIN_MAX_CHARS" in r.text
+    ok = hostile.post("/explain", json={"texts": texts[:1]}, headers=AUTH)
+    assert ok.status_code == 200
+
+
+def test_a_url_instead_of_a_file_is_not_fetched(hostile: Hostile) -> None:
+    r = hostile.post(
+        "/classify_file/submit",
+        files={"text_column": (None, "text")},
+        data={"file": "http://127.0.0.1:9/reviews.csv"},
+        headers=AUTH,
+    )
+    assert r.status_code == 400
+    assert r.json()["detail"][0]["type"] == "missing_file"
+
+
+def test_a_json_upload_is_415(hostile: Hostile) -> None:
+    r = hostile.post("/classify_file/submit", json={"file": "x"}, headers=AUTH)
+    assert r.status_code == 415
+
+
+def test_a_long_file_name_is_shortened_not_a_500(hostile: Hostile) -> None:
+    name = "r" * 300 + ".csv"
+    submitted = hostile.submit(b"text\na wonderful film\n", name)
+    assert submitted.status_code == 200, submitted.text
+    assert hostile.wait(submitted.json()["task_id"])["status"] == "completed"
+
+
+def test_a_busy_worker_answers_429_with_retry_after(hostile: Hostile) -> None:
+    rows = b"text\n" + b"a fine, warm and moving film\n" * 60_000  # 1.7 MB
+    first = hostile.submit(rows, "slow.csv")
+    assert first.status_code == 200
+    second = hostile.submit(b"text\na fine film\n", "second.csv")
+    assert second.status_code == 429, second.text
+    assert int(second.headers["retry-after"]) > 0
+    assert second.json()["detail"][0]["type"] == "too_many_jobs"
+    assert hostile.wait(first.json()["task_id"], timeout=300)["status"] == "completed"
+    assert hostile.submit(b"text\na fine film\n", "third.csv").status_code == 200
+
+
+# The property-based pass: anything, anywhere.
+METHODS = st.sampled_from(
+    [b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"FOO"]
+)
+KNOWN = [*PROTECTED, *OPEN_GETS]
+PATHS = st.one_of(
+    st.sampled_from(KNOWN),
+    st.builds(
+        lambda base, tail: base + tail,
+        st.sampled_from(KNOWN),
+        st.sampled_from(["%0A", "%00", "/", "//", "%2F", "?x=1", "/..", "%7F", "#"]),
+    ),
+    st.text(
+        alphabet=st.characters(codec="ascii", exclude_characters=" #?"),
+        max_size=40,
+    ).map(lambda s: "/" + "".join(c if c.isalnum() else f"%{ord(c):02X}" for c in s)),
+)
+AUTHS = st.sampled_from(
+    [None, f"Bearer {API_KEY}", f"Bearer {API_KEY}\x00", "Bearer", "Basic x", API_KEY]
+)
+CONTENT_TYPES = st.sampled_from(
+    [
+        None,
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "multipart/form-data",
+        "multipart/form-data; boundary=b",
+        "application/x-www-form-urlencoded",
+    ]
+)
+BODIES = st.one_of(
+    st.just(b""),
+    st.just(json.dumps(REVIEW).encode()),
+    st.just(json.dumps(INFER).encode()),
+    st.just(b'{"texts": "not a list"}'),
+    st.just(b'{"texts": [1, 2, 3]}'),
+    st.just(b"[" * 500 + b"]" * 500),
+    st.just(b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--b--'),
+    st.binary(max_size=300),
+)
+
+
+def answers_never_break_the_rules(hostile: Hostile) -> object:
+    @settings(
+        max_examples=300,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        database=None,
+    )
+    @given(
+        method=METHODS,
+        path=PATHS,
+        auth=AUTHS,
+        content_type=CONTENT_TYPES,
+        body=BODIES,
+        chunked=st.booleans(),
+    )
+    def check(
+        method: bytes,
+        path: str,
+        auth: str | None,
+        content_type: str | None,
+        body: bytes,
+        chunked: bool,
+    ) -> None:
+        headers = []
+        if auth is not None:
+            headers.append((b"Authorization", auth.encode()))
+        if content_type is not None:
+            headers.append((b"Content-Type", content_type.encode()))
+        if not chunked:
+            headers.append((b"Content-Length", str(len(body)).encode()))
+        response = raw_request(
+            hostile.port,
+            method,
+            path.encode(),
+            headers,
+            body=[body] if chunked else body,
+        )
+        assert response.status != 0, (method, path)
+        assert response.status < 500, (method, path, response.head, response.body[:300])
+        bare = path.split("?", 1)[0]
+        if bare in PROTECTED and auth != f"Bearer {API_KEY}":
+            assert response.status != 200, (method, path, auth)
+
+    return check
+
+
+def test_hostile_requests_never_get_a_5xx_or_a_keyless_200(hostile: Hostile) -> None:
+    metrics_before = hostile.metrics_lines()
+    rss_before = max(hostile.worker_rss())
+    answers_never_break_the_rules(hostile)()  # type: ignore[operator]
+    assert hostile.classify_ok()
+    # A few series per known route and status may appear; unknown paths add none.
+    assert hostile.metrics_lines() < metrics_before + 1500
+    assert max(hostile.worker_rss()) < max(RSS_LIMIT, rss_before + (200 << 20))
