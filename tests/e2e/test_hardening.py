@@ -21,7 +21,8 @@ from devtools.servers import (
     isolated_home,
     serve_command,
 )
-from devtools.wrk import WrkMissing, run_wrk
+from devtools.tools import require
+from devtools.wrk import run_wrk
 
 pytestmark = pytest.mark.e2e
 FUZZ_SECONDS = 60
@@ -66,13 +67,8 @@ def test_schemathesis_fuzz_finds_no_server_error(
 
 
 def wrk_storm(url: str, body_file: Path) -> dict:
-    try:
-        return run_wrk(url, body_file, STORM_CONNECTIONS, STORM_SECONDS, timeout_s=15)
-    except WrkMissing as exc:
-        message = f"{exc}: the overload test cannot run"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require("wrk")
+    return run_wrk(url, body_file, STORM_CONNECTIONS, STORM_SECONDS, timeout_s=15)
 
 
 def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> None:
@@ -146,6 +142,31 @@ def test_missing_model_is_one_clear_line_and_nonzero_exit(
     assert "make train" in output
     assert "Traceback" not in output
     assert len(output.splitlines()) <= 2
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        (
+            {"SENTIMENT_MAX_BACH_SIZE": "8"},
+            "unknown setting SENTIMENT_MAX_BACH_SIZE "
+            "(did you mean SENTIMENT_MAX_BATCH_SIZE?)",
+        ),
+        (
+            {"SENTIMENT_API_KEY": "new-key", "API_KEY": "old-key"},
+            "SENTIMENT_API_KEY and API_KEY are both set and differ",
+        ),
+    ],
+)
+def test_a_mistyped_setting_is_one_clear_line_and_nonzero_exit(
+    tmp_path: Path, env: dict[str, str], words: str
+) -> None:
+    result = serve_and_fail(env, tmp_path)
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert words in output
+    assert "Traceback" not in output and "new-key" not in output
+    assert len(output.splitlines()) == 1
 
 
 def test_corrupt_model_is_one_clear_line_and_nonzero_exit(
