@@ -98,10 +98,14 @@ def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> 
     assert time.monotonic() - started < 2.0
 
 
-def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> None:
+def test_sentiment_api_key_protects_the_model_routes_only(
+    trained_model: str, tmp_path: Path
+) -> None:
     key = "test-key-7f3a9"
     log = tmp_path / "auth.log"
-    with bentoml_serve("service:SentimentClassifier", log, env={"API_KEY": key}) as url:
+    with bentoml_serve(
+        "service:SentimentClassifier", log, env={"SENTIMENT_API_KEY": key}
+    ) as url:
         body = {"texts": ["a wonderful, moving film"]}
         assert httpx.post(f"{url}/classify", json=body).status_code == 401
         wrong = httpx.post(
@@ -113,7 +117,9 @@ def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> N
             f"{url}/classify", json=body, headers={"Authorization": f"Bearer {key}"}
         )
         assert right.status_code == 200
-        for path in ("/livez", "/readyz", "/metrics", "/ui"):
+        for path in ("/explain", "/v2/models/sentiment/infer"):
+            assert httpx.post(f"{url}{path}", json=body).status_code == 401
+        for path in ("/livez", "/readyz", "/metrics", "/ui", "/model-info"):
             assert httpx.get(f"{url}{path}").status_code == 200
         job = httpx.post(f"{url}/classify_file/submit", files={"file": ("r.csv", b"x")})
         assert job.status_code == 401
