@@ -7,7 +7,7 @@ Usage:
 With ``--remote`` the file is submitted to the service's ``/classify_file`` job
 and the progress bar follows the job's counts (``done`` of ``total`` rows in
 ``/classify_file/status``); the result is the service's CSV (OUTPUT must be .csv).
-``--api-key`` defaults to the ``API_KEY`` env var.
+``--api-key`` defaults to the ``SENTIMENT_API_KEY`` env var (or ``API_KEY``).
 
 Writes INPUT's columns plus ``label``, ``score`` and ``rejected`` (the review rule a
 row broke; such rows keep an empty label) to OUTPUT, in input order, in the format
@@ -56,8 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--api-key",
-        default=os.environ.get("API_KEY", ""),
-        help="the service's API key (default: $API_KEY)",
+        default=os.environ.get("SENTIMENT_API_KEY") or os.environ.get("API_KEY", ""),
+        help="the service's API key (default: $SENTIMENT_API_KEY, else $API_KEY)",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600, help="give up after (s, %(default)s)"

@@ -19,7 +19,7 @@ from bentoml.exceptions import InvalidArgument
 from bentoml.validators import ContentType
 
 from sentiment import admission, artifact, jobs, live, registry, shadow
-from sentiment.config import load_settings
+from sentiment.config import SettingsError, load_settings
 from sentiment.connections import ConnectionRecycler
 from sentiment.dispatch import install as install_dispatcher
 from sentiment.logs import configure_logging
@@ -33,7 +33,10 @@ from sentiment.request_ids import RequestIds
 from sentiment.routes import route_table
 from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
 
-SETTINGS = load_settings()
+try:
+    SETTINGS = load_settings()
+except SettingsError as error:  # `bentoml serve` prints a StartupError as one line
+    raise artifact.StartupError(str(error)) from None
 # A pinned SENTIMENT_MODEL_TAG, else the production model, else the newest:
 # what `bentoml serve` loads and `bentoml build` packs (sentiment.registry).
 CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)

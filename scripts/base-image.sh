@@ -33,12 +33,15 @@ ensure_engine() {
   say "starting dockerd (no bridge, no iptables; containers use --network host); log: $DOCKERD_LOG"
   # setsid: the engine outlives this script and the make target that ran it.
   setsid nohup dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 < /dev/null &
+  local dockerd_pid=$!
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && return
+    # An unprivileged container cannot run an engine: dockerd exits at once.
+    kill -0 "$dockerd_pid" 2>/dev/null || break
     sleep 1
   done
   tail -n 20 "$DOCKERD_LOG" >&2 || true
-  die "dockerd did not answer within 60s"
+  die "dockerd did not answer (exited, or not within 60s)"
 }
 
 build_standin() {

@@ -6,10 +6,14 @@ needs it; nothing else in the package reads the environment.
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import (
+    AliasChoices,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -71,15 +75,77 @@ class Settings(BaseSettings):
     log_text: bool = False
     log_salt: SecretStr = SecretStr("")
     prediction_log_max_bytes: PositiveInt = 100 << 20
-    api_key: SecretStr = Field(default=SecretStr(""), validation_alias="API_KEY")
+    # SENTIMENT_API_KEY like every other setting; API_KEY, its first name, still works.
+    api_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("SENTIMENT_API_KEY", "API_KEY"),
+    )
+
+
+# SENTIMENT_* variables the project reads outside Settings, so the unknown-variable
+# check must not refuse them. Today every SENTIMENT_* variable the repo reads (bench/,
+# devtools/, deploy/) is a Settings field; add a name here only with its reader.
+NOT_SETTINGS: frozenset[str] = frozenset(
+    {
+        "SENTIMENT_ROLE",  # the API/worker role split a colleague is adding
+    }
+)
+PREFIX = "SENTIMENT_"
+
+
+def known_variables() -> list[str]:
+    """Every ``SENTIMENT_*`` name the project knows, settings first."""
+    fields = [f"{PREFIX}{name.upper()}" for name in Settings.model_fields]
+    return [*fields, *sorted(NOT_SETTINGS - set(fields))]
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``SENTIMENT_*`` typos and a key given twice under two names.
+
+    Settings ignores unknown variables, so ``SENTIMENT_MAX_BACH_SIZE=8`` would
+    start a server with the default batch size and no word said.
+
+    Raises:
+        SettingsError: one line naming each unknown variable and its nearest
+            known name, or saying the two key variables differ.
+    """
+    known = known_variables()
+    problems = []
+    for name in sorted(environ):
+        # pydantic-settings matches names case-insensitively; so does this check.
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper in known:
+            continue
+        # Compare what follows the prefix: the shared prefix makes anything "close".
+        nearest = difflib.get_close_matches(
+            upper.removeprefix(PREFIX),
+            [name.removeprefix(PREFIX) for name in known],
+            n=1,
+            cutoff=0.6,
+        )
+        hint = (
+            f"did you mean {PREFIX}{nearest[0]}?" if nearest else "no setting is close"
+        )
+        problems.append(f"unknown setting {name} ({hint})")
+    new_key, old_key = environ.get("SENTIMENT_API_KEY"), environ.get("API_KEY")
+    if new_key and old_key and new_key.strip() != old_key.strip():
+        problems.append(
+            "SENTIMENT_API_KEY and API_KEY are both set and differ: set only one"
+        )
+    if problems:
+        raise SettingsError(
+            "bad environment: " + "; ".join(problems) + " (docs/api.md lists them)"
+        )
 
 
 def load_settings() -> Settings:
     """Read the settings from the environment.
 
     Raises:
-        SettingsError: one line naming each bad variable and what it must be.
+        SettingsError: one line naming each bad or unknown variable and what it
+            must be.
     """
+    check_environment(os.environ)
     try:
         return Settings()
     except ValidationError as exc:
@@ -93,6 +159,6 @@ def load_settings() -> Settings:
 def env_name(loc: tuple[int | str, ...]) -> str:
     """The environment variable behind a settings field."""
     field = str(loc[0]) if loc else "?"
-    if field == "API_KEY":
+    if field in ("API_KEY", "SENTIMENT_API_KEY"):
         return field
     return f"SENTIMENT_{field.upper()}"

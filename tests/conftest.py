@@ -18,6 +18,7 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="bentoml-home-test-"))
 os.environ["BENTOML_HOME"] = str(_SESSION_HOME)
 os.environ.pop("SENTIMENT_MODEL_TAG", None)  # tests use the default tag
 os.environ.pop("API_KEY", None)
+os.environ.pop("SENTIMENT_API_KEY", None)
 
 MODEL_NAME = "sentiment"  # the service's default tag is sentiment:latest
 

@@ -17,6 +17,7 @@ import pytest
 from devtools.container import RunningContainer, docker, pod_spec, run_image
 from devtools.loadtest_container import load_test_image
 from devtools.servers import BIN_DIR, PROJECT_DIR
+from devtools.tools import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 TEST_IMAGE = "sentiment-classifier-test"
@@ -30,9 +31,7 @@ def require_engine() -> None:
             "NO DOCKER ENGINE: container tests cannot run. Start one with "
             f"scripts/base-image.sh (as root). Cause: {str(exc)[:300]}"
         )
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        skip_or_fail(reason)
 
 
 @pytest.fixture(scope="module")

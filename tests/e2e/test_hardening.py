@@ -21,7 +21,8 @@ from devtools.servers import (
     isolated_home,
     serve_command,
 )
-from devtools.wrk import WrkMissing, run_wrk
+from devtools.tools import require
+from devtools.wrk import run_wrk
 
 pytestmark = pytest.mark.e2e
 FUZZ_SECONDS = 60
@@ -66,13 +67,8 @@ def test_schemathesis_fuzz_finds_no_server_error(
 
 
 def wrk_storm(url: str, body_file: Path) -> dict:
-    try:
-        return run_wrk(url, body_file, STORM_CONNECTIONS, STORM_SECONDS, timeout_s=15)
-    except WrkMissing as exc:
-        message = f"{exc}: the overload test cannot run"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require("wrk")
+    return run_wrk(url, body_file, STORM_CONNECTIONS, STORM_SECONDS, timeout_s=15)
 
 
 def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> None:
@@ -102,10 +98,14 @@ def test_overload_is_shed_fast_and_recovers(server_url: str, tmp_path: Path) -> 
     assert time.monotonic() - started < 2.0
 
 
-def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> None:
+def test_sentiment_api_key_protects_the_model_routes_only(
+    trained_model: str, tmp_path: Path
+) -> None:
     key = "test-key-7f3a9"
     log = tmp_path / "auth.log"
-    with bentoml_serve("service:SentimentClassifier", log, env={"API_KEY": key}) as url:
+    with bentoml_serve(
+        "service:SentimentClassifier", log, env={"SENTIMENT_API_KEY": key}
+    ) as url:
         body = {"texts": ["a wonderful, moving film"]}
         assert httpx.post(f"{url}/classify", json=body).status_code == 401
         wrong = httpx.post(
@@ -117,7 +117,9 @@ def test_api_key_protects_classify_only(trained_model: str, tmp_path: Path) -> N
             f"{url}/classify", json=body, headers={"Authorization": f"Bearer {key}"}
         )
         assert right.status_code == 200
-        for path in ("/livez", "/readyz", "/metrics", "/ui"):
+        for path in ("/explain", "/v2/models/sentiment/infer"):
+            assert httpx.post(f"{url}{path}", json=body).status_code == 401
+        for path in ("/livez", "/readyz", "/metrics", "/ui", "/model-info"):
             assert httpx.get(f"{url}{path}").status_code == 200
         job = httpx.post(f"{url}/classify_file/submit", files={"file": ("r.csv", b"x")})
         assert job.status_code == 401
@@ -146,6 +148,31 @@ def test_missing_model_is_one_clear_line_and_nonzero_exit(
     assert "make train" in output
     assert "Traceback" not in output
     assert len(output.splitlines()) <= 2
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        (
+            {"SENTIMENT_MAX_BACH_SIZE": "8"},
+            "unknown setting SENTIMENT_MAX_BACH_SIZE "
+            "(did you mean SENTIMENT_MAX_BATCH_SIZE?)",
+        ),
+        (
+            {"SENTIMENT_API_KEY": "new-key", "API_KEY": "old-key"},
+            "SENTIMENT_API_KEY and API_KEY are both set and differ",
+        ),
+    ],
+)
+def test_a_mistyped_setting_is_one_clear_line_and_nonzero_exit(
+    tmp_path: Path, env: dict[str, str], words: str
+) -> None:
+    result = serve_and_fail(env, tmp_path)
+    assert result.returncode != 0
+    output = (result.stdout + result.stderr).strip()
+    assert words in output
+    assert "Traceback" not in output and "new-key" not in output
+    assert len(output.splitlines()) == 1
 
 
 def test_corrupt_model_is_one_clear_line_and_nonzero_exit(

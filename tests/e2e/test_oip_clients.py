@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.tools import skip_or_fail
 from tests.conftest import PROJECT_DIR
 
 CLIENTS_BIN = PROJECT_DIR / ".venv-clients" / "bin"
@@ -81,7 +82,7 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
 def client_bin(name: str, directory: Path = CLIENTS_BIN) -> Path:
     path = directory / name
     if not path.exists():
-        pytest.fail(
+        skip_or_fail(
             f"{path} is missing: `make test` builds {directory.parent.name} "
             "(requirements/clients.txt, requirements/mlserver.txt)"
         )

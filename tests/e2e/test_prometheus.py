@@ -1,16 +1,14 @@
 """A real Prometheus scraping a real `bentoml serve`: every docs query, every
 dashboard panel and every alerting rule is evaluated, not just written down.
 
-Needs Debian's ``prometheus`` package; without it the tests skip with a loud
-reason, except in CI (``CI`` set), where `.ci/run` installs it.
+Needs Debian's ``prometheus`` package (``scripts/system-deps.sh`` installs it);
+without it the tests skip naming the install, except under ``CI=1``, where they fail.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from devtools.servers import PROJECT_DIR, free_port, stop
+from devtools.tools import require
 
 pytestmark = pytest.mark.e2e
 RULES = PROJECT_DIR / "deploy" / "prometheus-rules.yaml"
@@ -40,22 +39,12 @@ def dashboard_queries() -> list[str]:
     return [target["expr"] for panel in panels for target in panel["targets"]]
 
 
-def require_prometheus() -> str:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        reason = "NO PROMETHEUS: apt-get install prometheus (Debian) to run this test"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return binary
-
-
 @pytest.fixture(scope="module")
 def prometheus(
     server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Prometheus on a free loopback port, scraping the test server every second."""
-    binary = require_prometheus()
+    (binary,) = require("prometheus")
     work = tmp_path_factory.mktemp("prometheus")
     target = server_url.removeprefix("http://")
     config = work / "prometheus.yml"

@@ -18,6 +18,7 @@ import pytest
 
 import train
 from devtools.servers import bentoml_serve
+from devtools.tools import require
 from devtools.wrk import run_wrk, write_bodies
 from release import promote
 from sentiment import registry
@@ -31,6 +32,8 @@ BUDGET_MS = 1_000  # SENTIMENT_MAX_LATENCY_MS, the default
 def models(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Three models of the same name: fast, ngrams, accurate (no CV: quick)."""
     import bentoml
+
+    require("wrk")  # the load runs in a thread, where a missing wrk is no skip
 
     tmp = tmp_path_factory.mktemp("swap")
     tags = []

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 import pytest
 
-from sentiment.config import Settings, SettingsError, load_settings
+from sentiment.config import (
+    NOT_SETTINGS,
+    Settings,
+    SettingsError,
+    check_environment,
+    known_variables,
+    load_settings,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(Settings.model_fields):
-        monkeypatch.delenv(f"SENTIMENT_{name.upper()}", raising=False)
+    for name in list(os.environ):
+        if name.upper().startswith("SENTIMENT_"):
+            monkeypatch.delenv(name)
     monkeypatch.delenv("API_KEY", raising=False)
 
 
@@ -29,7 +43,7 @@ def test_read_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTIMENT_MAX_LATENCY_MS", " 250 ")
     monkeypatch.setenv("SENTIMENT_MAX_TEXTS", "10")
     monkeypatch.setenv("SENTIMENT_RECYCLE_EVERY", "0")
-    monkeypatch.setenv("SENTIMENT_WORKERS_TYPO", "ignored")
+    monkeypatch.setenv("UNRELATED_WORKERS", "not ours: ignored")
     settings = load_settings()
     assert (settings.model_tag, settings.workers, settings.max_batch_size) == (
         "sentiment:v1",
@@ -76,8 +90,81 @@ def test_bad_values_name_the_variable(
     assert "\n" not in message
 
 
-def test_api_key_is_read_and_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("API_KEY", " s3cret ")
+@pytest.mark.parametrize("name", ["SENTIMENT_API_KEY", "API_KEY"])
+def test_api_key_is_read_under_both_names_and_hidden(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, " s3cret ")
     settings = load_settings()
     assert settings.api_key.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+def test_the_same_key_under_both_names_is_fine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENT_API_KEY", "s3cret")
+    monkeypatch.setenv("API_KEY", "s3cret ")
+    assert load_settings().api_key.get_secret_value() == "s3cret"
+
+
+def test_two_different_keys_stop_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTIMENT_API_KEY", "new-s3cret")
+    monkeypatch.setenv("API_KEY", "old-s3cret")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "SENTIMENT_API_KEY and API_KEY are both set and differ" in message
+    assert "s3cret" not in message  # the keys themselves are never printed
+
+
+@pytest.mark.parametrize(
+    ("typo", "nearest"),
+    [
+        ("SENTIMENT_MAX_BACH_SIZE", "SENTIMENT_MAX_BATCH_SIZE"),
+        ("SENTIMENT_WORKER", "SENTIMENT_WORKERS"),
+        ("SENTIMENT_APIKEY", "SENTIMENT_API_KEY"),
+        ("sentiment_max_in_fligth", "SENTIMENT_MAX_IN_FLIGHT"),
+    ],
+)
+def test_a_mistyped_setting_stops_the_start_naming_the_nearest(
+    monkeypatch: pytest.MonkeyPatch, typo: str, nearest: str
+) -> None:
+    monkeypatch.setenv(typo, "8")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert f"unknown setting {typo} (did you mean {nearest}?)" in message
+    assert "\n" not in message
+
+
+def test_every_unknown_setting_is_named_on_one_line() -> None:
+    environ = {"SENTIMENT_MAX_BACH_SIZE": "8", "SENTIMENT_QQQ": "1", "PATH": "/bin"}
+    with pytest.raises(SettingsError) as info:
+        check_environment(environ)
+    message = str(info.value)
+    assert "SENTIMENT_MAX_BACH_SIZE (did you mean SENTIMENT_MAX_BATCH_SIZE?)" in message
+    assert "unknown setting SENTIMENT_QQQ (no setting is close)" in message
+    assert "PATH" not in message and "\n" not in message
+
+
+def test_every_setting_and_every_allowed_name_passes_the_check() -> None:
+    environ = {f"SENTIMENT_{field.upper()}": "x" for field in Settings.model_fields}
+    check_environment({**environ, **dict.fromkeys(NOT_SETTINGS, "x")})
+
+
+def test_every_sentiment_variable_the_project_uses_is_known() -> None:
+    # A name set by deploy/ or read by bench/, devtools/, ... must not be refused.
+    sources = [
+        path
+        for folder in ("bench", "bulk", "deploy", "devtools", "loadtests", "monitoring")
+        for path in (PROJECT_DIR / folder).rglob("*")
+        if path.suffix in {".py", ".yaml", ".yml", ".json", ".sh", ".lua"}
+    ]
+    sources += [PROJECT_DIR / name for name in ("Makefile", "service.py", "score.py")]
+    sources += [*(PROJECT_DIR / "release").glob("*.py"), PROJECT_DIR / "train.py"]
+    used = {
+        name
+        for path in sources
+        for name in re.findall(r"\bSENTIMENT_[A-Z0-9_]+", path.read_text())
+    }
+    assert used, "the scan found the project's settings"
+    assert used - set(known_variables()) == set()
