@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     log_text: bool = False
     log_salt: SecretStr = SecretStr("")
     prediction_log_max_bytes: PositiveInt = 100 << 20
+    role: Literal["online", "jobs", "all"] = "all"
+    jobs_url: str = ""
+    online_url: str = ""
     api_key: SecretStr = Field(default=SecretStr(""), validation_alias="API_KEY")
 
 
