@@ -483,7 +483,9 @@ class Admission:
                 ticket.future.set_result(False)
         self.arm_timer()
         now = self.clock()
-        if now - self.gauges_at >= GAUGE_EVERY_S:
+        # Also when the worker falls idle: the gauges must read 0 then, not the last
+        # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
+        if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
             self.gauges_at = now
             QUEUED.set(len(self.queue.waiting))
             IN_FLIGHT.set(self.queue.in_flight)
