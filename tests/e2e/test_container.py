@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import subprocess
 import time
@@ -40,13 +41,17 @@ def require_engine() -> None:
         pytest.skip(reason)
 
 
+SBOMS: dict[str, dict] = {}  # image -> the CycloneDX SBOM container.sh wrote
+
+
 @pytest.fixture(scope="module")
 def image(
     trained_model: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The image built by scripts/container.sh from the session's model."""
     require_engine()
-    log = tmp_path_factory.mktemp("container") / "containerize.log"
+    work = tmp_path_factory.mktemp("container")
+    log = work / "containerize.log"
     result = subprocess.run(
         [str(PROJECT_DIR / "scripts" / "container.sh")],
         env={
@@ -54,6 +59,7 @@ def image(
             "IMAGE_NAME": TEST_IMAGE,
             "BIN": str(BIN_DIR),
             "CONTAINERIZE_LOG": str(log),
+            "SBOM_DIR": str(work / "sbom"),
         },
         capture_output=True,
         text=True,
@@ -65,6 +71,8 @@ def image(
     assert docker(
         "image", "inspect", "-f", "{{.Id}}", f"{TEST_IMAGE}:latest"
     ) == docker("image", "inspect", "-f", "{{.Id}}", built)
+    (sbom,) = (work / "sbom").glob("*.cdx.json")
+    SBOMS[built] = json.loads(sbom.read_text())
     yield built
     docker("rmi", "-f", built, f"{TEST_IMAGE}:latest", check=False)
     docker("image", "prune", "-f", check=False)
@@ -248,3 +256,18 @@ def test_image_under_load_as_the_manifest_runs_it(image: str, tmp_path: Path) ->
     assert 0 < summary["peak_memory_bytes"] < MEMORY_MARGIN * limit
     assert code == 0
     assert (tmp_path / "classify.html").is_file()
+
+
+def test_the_image_comes_with_an_sbom_of_its_packages(image: str) -> None:
+    """CycloneDX, every package of the serving lock, each with its hashes."""
+    sbom = SBOMS[image]
+    assert sbom["bomFormat"] == "CycloneDX"
+    components = {c["name"].lower(): c for c in sbom["components"]}
+    lock = (PROJECT_DIR / "requirements" / "serve.txt").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock, flags=re.M))
+    assert {name.lower() for name in pins} == set(components)
+    for name in ("pandas", "pyarrow", "bentoml", "scikit-learn"):
+        component = components[name]
+        assert component["purl"] == f"pkg:pypi/{name}@{pins[name]}"
+        hashes = [h for ref in component["externalReferences"] for h in ref["hashes"]]
+        assert hashes, f"{name} has no hashes in the SBOM"
