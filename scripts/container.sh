@@ -2,6 +2,7 @@
 # Build the bento and its image, tagged <IMAGE_NAME>:<bento version> and :latest.
 # Needs a model in the store (BENTOML_HOME, default ~/bentoml): `make container`
 # trains one first through its `model` prerequisite.
+# Writes the image's CycloneDX SBOM to $SBOM_DIR (default sbom/).
 # Prints the image name, its size, the build time and how to run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +27,29 @@ image="$IMAGE_NAME:$version"
 "$BIN/bentoml" containerize "$bento_tag" --image-tag "$image" --opt network=host \
   > "${CONTAINERIZE_LOG:-/dev/stderr}"
 docker tag "$image" "$IMAGE_NAME:latest"
+
+# The image's SBOM (CycloneDX JSON). First check that the image holds exactly the
+# lock's pins (uv verified each download against the lock's hashes); then describe
+# the lock, so the SBOM carries those hashes.
+sbom="${SBOM_DIR:-sbom}/$IMAGE_NAME-$version.cdx.json"
+mkdir -p "$(dirname "$sbom")"
+pins() { tr '[:upper:]_' '[:lower:]-' | sort; }
+installed="$(docker run --rm --network none --entrypoint uv "$image" \
+  pip freeze --python /app/.venv/bin/python 2>/dev/null | pins)"
+locked="$(grep -E '^[A-Za-z0-9_.-]+==' requirements/serve.txt | sed 's/[ \\]*$//' | pins)"
+if [ "$installed" != "$locked" ]; then
+  echo "container.sh: error: the image's packages differ from requirements/serve.txt:" >&2
+  diff <(echo "$locked") <(echo "$installed") >&2 || true
+  exit 1
+fi
+"$BIN/cyclonedx-py" requirements requirements/serve.txt --pyproject pyproject.toml \
+  --output-reproducible --output-file "$sbom"
 elapsed=$(( $(date +%s) - started ))
 size="$(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec)"
 
 cat <<MSG
 Built $image (also $IMAGE_NAME:latest) from bento $bento_tag in ${elapsed}s; size $size.
+SBOM (CycloneDX): $sbom
 Run it (host networking only; reach it on 127.0.0.1):
   docker run --rm --network host $IMAGE_NAME:latest serve --host 127.0.0.1 --port 3000
   curl -s -X POST localhost:3000/classify -H 'Content-Type: application/json' -d '{"texts":["a wonderful, moving film"]}'

@@ -52,6 +52,7 @@ from sentiment.metrics import (
 from sentiment.refusals import Refusal, is_json, unsupported_media_type
 from sentiment.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.request_ids import VALID_ID, fresh_id
+from sentiment.roles import RolePolicy
 from sentiment.routes import CONTROL_CHARACTER, RouteTable, default_table
 from sentiment.uploads import Uploads
 
@@ -339,7 +340,8 @@ class Admission:
     1. its path must be exactly a known route (:mod:`sentiment.routes`): 400 for
        control characters, 404 otherwise, before BentoML's metrics see it;
     2. a route that needs the API key gets it or a 401; the key is then removed
-       from the request;
+       from the request; a route this replica's ``SENTIMENT_ROLE`` does not serve
+       is a 421 naming where it belongs (:mod:`sentiment.roles`);
     3. a ``POST`` to the model needs JSON (415) and goes through overload
        control (module docstring);
     4. a file upload is counted as it streams and checked (:class:`Uploads`).
@@ -361,6 +363,7 @@ class Admission:
         self.app = app
         self.clock = clock
         self.routes = routes or default_table(settings.model_name)
+        self.role = RolePolicy(settings.role, settings.jobs_url, settings.online_url)
         self.uploads = Uploads(app, settings)
         self.queue = AdmissionQueue(
             settings.max_in_flight,
@@ -418,6 +421,9 @@ class Admission:
             return await refusal.send(send, headers.request_id or fresh_id().encode())
         if route.needs_key and not self.key_matches(headers.authorization):
             refusal = self.unauthorized
+        else:
+            refusal = self.role.refusal(scope["path"])
+        if refusal is not None:
             return await refusal.send(send, headers.request_id or fresh_id().encode())
         if headers.authorization:
             scope = {**scope, "headers": headers.forwarded}
@@ -481,7 +487,9 @@ class Admission:
                 ticket.future.set_result(False)
         self.arm_timer()
         now = self.clock()
-        if now - self.gauges_at >= GAUGE_EVERY_S:
+        # Also when the worker falls idle: the gauges must read 0 then, not the last
+        # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
+        if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
             self.gauges_at = now
             QUEUED.set(len(self.queue.waiting))
             IN_FLIGHT.set(self.queue.in_flight)

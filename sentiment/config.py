@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     log_text: bool = False
     log_salt: SecretStr = SecretStr("")
     prediction_log_max_bytes: PositiveInt = 100 << 20
+    role: Literal["online", "jobs", "all"] = "all"
+    jobs_url: str = ""
+    online_url: str = ""
     # SENTIMENT_API_KEY like every other setting; API_KEY, its first name, still works.
     api_key: SecretStr = Field(
         default=SecretStr(""),
@@ -85,11 +88,7 @@ class Settings(BaseSettings):
 # SENTIMENT_* variables the project reads outside Settings, so the unknown-variable
 # check must not refuse them. Today every SENTIMENT_* variable the repo reads (bench/,
 # devtools/, deploy/) is a Settings field; add a name here only with its reader.
-NOT_SETTINGS: frozenset[str] = frozenset(
-    {
-        "SENTIMENT_ROLE",  # the API/worker role split a colleague is adding
-    }
-)
+NOT_SETTINGS: frozenset[str] = frozenset()
 PREFIX = "SENTIMENT_"
 
 

@@ -6,8 +6,14 @@ Needs a Docker engine. Without one the tests skip with a loud reason, except in 
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import re
+import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,13 +40,17 @@ def require_engine() -> None:
         skip_or_fail(reason)
 
 
+SBOMS: dict[str, dict] = {}  # image -> the CycloneDX SBOM container.sh wrote
+
+
 @pytest.fixture(scope="module")
 def image(
     trained_model: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The image built by scripts/container.sh from the session's model."""
     require_engine()
-    log = tmp_path_factory.mktemp("container") / "containerize.log"
+    work = tmp_path_factory.mktemp("container")
+    log = work / "containerize.log"
     result = subprocess.run(
         [str(PROJECT_DIR / "scripts" / "container.sh")],
         env={
@@ -48,6 +58,7 @@ def image(
             "IMAGE_NAME": TEST_IMAGE,
             "BIN": str(BIN_DIR),
             "CONTAINERIZE_LOG": str(log),
+            "SBOM_DIR": str(work / "sbom"),
         },
         capture_output=True,
         text=True,
@@ -59,28 +70,111 @@ def image(
     assert docker(
         "image", "inspect", "-f", "{{.Id}}", f"{TEST_IMAGE}:latest"
     ) == docker("image", "inspect", "-f", "{{.Id}}", built)
+    (sbom,) = (work / "sbom").glob("*.cdx.json")
+    SBOMS[built] = json.loads(sbom.read_text())
     yield built
     docker("rmi", "-f", built, f"{TEST_IMAGE}:latest", check=False)
     docker("image", "prune", "-f", check=False)
 
 
+API_KEY = secrets.token_hex(16)  # what the Secret would hold
+
+
 @pytest.fixture(scope="module")
 def container(image: str) -> Iterator[RunningContainer]:
-    """The image running with host networking on a free loopback port."""
-    with run_image(image) as running:
+    """The image run as the manifest runs a pod: read-only root, uid 1034, no
+    capabilities, no new privileges, its env and volumes, the key from the Secret.
+    """
+    with run_image(image, pod_spec(), secrets={"API_KEY": API_KEY}) as running:
         yield running
 
 
-def test_container_classifies_clear_reviews(
-    container: RunningContainer, clear_reviews: list[tuple[str, str]]
+JOBS_DEPLOYMENT = "sentiment-classifier-jobs"
+
+
+@pytest.fixture(scope="module")
+def jobs_container(image: str) -> Iterator[RunningContainer]:
+    """The image run as the manifest runs the jobs pod (SENTIMENT_ROLE=jobs)."""
+    spec = pod_spec(deployment_name=JOBS_DEPLOYMENT)
+    with run_image(image, spec, secrets={"API_KEY": API_KEY}) as running:
+        yield running
+
+
+def keyed_client(container: RunningContainer) -> httpx.Client:
+    """A client of the container that sends the API key."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    return httpx.Client(base_url=container.url, headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def client(container: RunningContainer) -> Iterator[httpx.Client]:
+    """A client of the online container."""
+    with keyed_client(container) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def jobs_client(jobs_container: RunningContainer) -> Iterator[httpx.Client]:
+    """A client of the jobs container."""
+    with keyed_client(jobs_container) as http:
+        yield http
+
+
+def test_the_container_runs_as_the_manifest_runs_a_pod(
+    container: RunningContainer,
 ) -> None:
-    r = httpx.post(
-        f"{container.url}/classify",
-        json={"texts": [t for t, _ in clear_reviews]},
-        timeout=60,
+    config = json.loads(docker("inspect", "-f", "{{json .HostConfig}}", container.name))
+    assert config["ReadonlyRootfs"] is True
+    assert config["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in config["SecurityOpt"]
+    assert docker("exec", container.name, "id", "-u") == "1034"
+    assert set(config["Tmpfs"]) == set(pod_spec().writable)
+    refused = subprocess.run(
+        ["docker", "exec", container.name, "touch", "/home/bentoml/bento/x"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    assert "Read-only file system" in refused.stderr
+
+
+def test_container_classifies_clear_reviews(
+    client: httpx.Client, clear_reviews: list[tuple[str, str]]
+) -> None:
+    r = client.post("/classify", json={"texts": [t for t, _ in clear_reviews]})
     assert r.status_code == 200
     assert [item["label"] for item in r.json()] == [label for _, label in clear_reviews]
+
+
+def test_container_wants_the_api_key(container: RunningContainer) -> None:
+    r = httpx.post(f"{container.url}/classify", json={"texts": ["a fine film"]})
+    assert r.status_code == 401
+    job = httpx.post(
+        f"{container.url}/classify_file/submit", files={"file": ("a.csv", b"text\n")}
+    )
+    assert job.status_code == 401
+
+
+def test_container_explains_and_speaks_v2(client: httpx.Client) -> None:
+    explained = client.post("/explain", json={"texts": ["a wonderful, moving film"]})
+    assert explained.status_code == 200, explained.text
+    assert explained.json()[0]["label"] == "positive"
+    infer = client.post(
+        "/v2/models/sentiment/infer",
+        json={
+            "inputs": [
+                {
+                    "name": "text",
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "data": ["a dull, lifeless and boring mess"],
+                }
+            ]
+        },
+    )
+    assert infer.status_code == 200, infer.text
+    outputs = {o["name"]: o["data"] for o in infer.json()["outputs"]}
+    assert outputs["label"] == ["negative"]
 
 
 def test_container_serves_the_packed_model_and_the_page(
@@ -92,8 +186,42 @@ def test_container_serves_the_packed_model_and_the_page(
     assert page.status_code == 200 and "Movie-review sentiment" in page.text
 
 
-def test_container_rejects_bad_input(container: RunningContainer) -> None:
-    r = httpx.post(f"{container.url}/classify", json={"texts": ["ab"]})
+def test_a_file_job_runs_in_the_image(
+    jobs_container: RunningContainer, jobs_client: httpx.Client, client: httpx.Client
+) -> None:
+    """Submitted, polled and its scored CSV downloaded, on the read-only jobs pod."""
+    reviews = b'text\n"a wonderful, moving film"\nab\n"a dull, lifeless mess"\n'
+    misdirected = client.post(
+        "/classify_file/submit", files={"file": ("reviews.csv", reviews)}
+    )
+    assert misdirected.status_code == 421, "the online pod sends jobs elsewhere"
+    submitted = jobs_client.post(
+        "/classify_file/submit", files={"file": ("reviews.csv", reviews)}
+    )
+    assert submitted.status_code == 200, submitted.text
+    task = submitted.json()["task_id"]
+    status: dict = {}
+    for _ in range(120):
+        answer = jobs_client.get("/classify_file/status", params={"task_id": task})
+        status = answer.json()
+        if status["status"] != "in_progress":
+            break
+        time.sleep(0.5)
+    assert status["status"] == "completed", status
+    assert (status["rows"], status["scored"], status["rejected"]) == (3, 2, 1)
+    result = jobs_client.get("/classify_file/get", params={"task_id": task})
+    assert result.status_code == 200
+    assert result.headers["content-type"].startswith("text/csv")
+    scored = list(csv.DictReader(io.StringIO(result.text)))
+    assert [row["label"] for row in scored] == ["positive", "", "negative"]
+    assert scored[1]["rejected"] == "review_too_short"
+    home = pod_spec(deployment_name=JOBS_DEPLOYMENT).env["BENTOML_HOME"]
+    written = docker("exec", jobs_container.name, "ls", home, f"{home}/sentiment-jobs")
+    assert "task_result.db" in written and f"{task}.json" in written
+
+
+def test_container_rejects_bad_input(client: httpx.Client) -> None:
+    r = client.post("/classify", json={"texts": ["ab"]})
     assert r.status_code == 400
     assert r.json()["detail"][0]["type"] == "review_too_short"
 
@@ -104,8 +232,7 @@ def test_container_metrics_answer(container: RunningContainer) -> None:
     assert "bentoml_service_request_total" in r.text
 
 
-def test_container_runs_as_non_root(container: RunningContainer, image: str) -> None:
-    assert docker("exec", container.name, "id", "-u") != "0"
+def test_the_image_user_is_not_root(image: str) -> None:
     assert docker("image", "inspect", "-f", "{{.Config.User}}", image) == "bentoml"
 
 
@@ -128,3 +255,18 @@ def test_image_under_load_as_the_manifest_runs_it(image: str, tmp_path: Path) ->
     assert 0 < summary["peak_memory_bytes"] < MEMORY_MARGIN * limit
     assert code == 0
     assert (tmp_path / "classify.html").is_file()
+
+
+def test_the_image_comes_with_an_sbom_of_its_packages(image: str) -> None:
+    """CycloneDX, every package of the serving lock, each with its hashes."""
+    sbom = SBOMS[image]
+    assert sbom["bomFormat"] == "CycloneDX"
+    components = {c["name"].lower(): c for c in sbom["components"]}
+    lock = (PROJECT_DIR / "requirements" / "serve.txt").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", lock, flags=re.M))
+    assert {name.lower() for name in pins} == set(components)
+    for name in ("pandas", "pyarrow", "bentoml", "scikit-learn"):
+        component = components[name]
+        assert component["purl"] == f"pkg:pypi/{name}@{pins[name]}"
+        hashes = [h for ref in component["externalReferences"] for h in ref["hashes"]]
+        assert hashes, f"{name} has no hashes in the SBOM"

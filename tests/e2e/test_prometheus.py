@@ -10,17 +10,25 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
+from devtools.corpus import corpus_reviews
 from devtools.servers import PROJECT_DIR, free_port, stop
 from devtools.tools import require
+from devtools.wrk import WrkMissing, run_wrk, write_bodies
 
 pytestmark = pytest.mark.e2e
 RULES = PROJECT_DIR / "deploy" / "prometheus-rules.yaml"
+SCALED_OBJECT = PROJECT_DIR / "deploy" / "keda-scaledobject.yaml"
+OVERLOAD_FACTOR = 4  # connections per request a server admits at once
+OVERLOAD_SECONDS = 10
 DASHBOARD = PROJECT_DIR / "deploy" / "grafana-dashboard.json"
 
 
@@ -152,3 +160,64 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
     assert all(rule["health"] == "ok" for rule in rules), rules
     firing = {rule["name"] for rule in rules if rule["state"] != "inactive"}
     assert "SentimentNoPredictions" not in firing
+
+
+def scaling_trigger() -> tuple[str, float]:
+    """The KEDA ScaledObject's PromQL and its per-replica threshold."""
+    scaled = yaml.safe_load(SCALED_OBJECT.read_text())
+    (trigger,) = scaled["spec"]["triggers"]
+    return trigger["metadata"]["query"], float(trigger["metadata"]["threshold"])
+
+
+def scalar(prometheus: str, promql: str) -> float:
+    """The query's one value now (0 for no data)."""
+    result = query(prometheus, promql, wait_s=0)
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def wait_for(
+    prometheus: str, promql: str, done: Callable[[float], bool], timeout: float
+) -> float:
+    """Evaluate ``promql`` each second until ``done(value)``; the last value."""
+    deadline = time.monotonic() + timeout
+    value = scalar(prometheus, promql)
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(1)
+        value = scalar(prometheus, promql)
+    return value
+
+
+def test_the_autoscaling_query_rises_under_overload_and_falls_when_idle(
+    prometheus: str, server_url: str, tmp_path: Path
+) -> None:
+    """KEDA's query, in Prometheus: over its threshold at 4x the admission limit.
+
+    The test server is one replica: the query's value is the demand KEDA divides
+    by the replica count, so one replica over the threshold means scale out.
+    """
+    require("wrk")
+    promql, threshold = scaling_trigger()
+    limit = scalar(prometheus, "sum(sentiment_admission_limit)")
+    assert limit > 0, "the server exports its admission limit"
+    bodies = write_bodies(list(corpus_reviews()), 1, tmp_path / "bodies.txt")
+    connections = int(OVERLOAD_FACTOR * limit)
+    outcome: dict[str, object] = {}
+
+    def overload() -> None:
+        try:
+            outcome["wrk"] = run_wrk(server_url, bodies, connections, OVERLOAD_SECONDS)
+        except (WrkMissing, RuntimeError) as error:
+            outcome["error"] = error
+
+    load = threading.Thread(target=overload)
+    load.start()
+    try:
+        busy = wait_for(prometheus, promql, lambda v: v > threshold, OVERLOAD_SECONDS)
+    finally:
+        load.join()
+    assert "error" not in outcome, outcome
+    idle = wait_for(prometheus, promql, lambda v: v < threshold, 30)
+    print(f"{promql}: {busy:.0f} at {connections} connections, {idle:.0f} idle")
+    assert busy > threshold, f"{promql} = {busy} under {connections} connections"
+    assert idle < threshold
+    assert idle == 0, "nothing in flight or queued once the load is gone"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pytest
+from bentoml.exceptions import InternalServerError, InvalidArgument
 
 import service
 from sentiment.connections import ConnectionRecycler
@@ -62,3 +67,26 @@ def test_middlewares_run_in_the_documented_order() -> None:
 def test_the_guard_gets_the_service_settings() -> None:
     options = dict(service.SentimentClassifier.middlewares)[ClassifyGuard]
     assert options["settings"] is service.SETTINGS
+
+
+def test_a_job_that_cannot_run_records_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
+    missing = ModuleNotFoundError("No module named 'pandas'")
+    error = service.job_failure("abc123", missing)
+    assert isinstance(error, InternalServerError) and error.error_code == 500
+    assert "ModuleNotFoundError: No module named 'pandas'" in str(error)
+    record = json.loads((tmp_path / "sentiment-jobs" / "abc123.json").read_text())
+    assert record["error"] == str(error) and record["pid"] is None
+
+
+def test_a_bad_file_stays_the_clients_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentiment.scoring import ScoringError
+
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
+    error = service.job_failure("abc123", ScoringError("'x.csv' has no rows"))
+    assert isinstance(error, InvalidArgument) and str(error) == "'x.csv' has no rows"
+    assert not (tmp_path / "sentiment-jobs").exists(), "the job recorded it already"

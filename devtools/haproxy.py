@@ -1,0 +1,141 @@
+"""A real HAProxy (Debian's) in front of several `bentoml serve` replicas, on loopback.
+
+Configured like ``deploy/kubernetes.yaml``: the Service's round-robin over the online
+replicas, the Ingress rule that sends ``/classify_file*`` to the jobs replica, and the
+readiness probe (``/readyz``) deciding which replicas get traffic.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from devtools.servers import free_port, stop, tail
+
+JOBS_PREFIX = "/classify_file"
+
+
+def haproxy_config(port: int, online: list[str], jobs: str) -> str:
+    """The configuration text for a balancer on 127.0.0.1:``port``.
+
+    Args:
+        port: where the balancer listens.
+        online: ``host:port`` of each online replica (round-robin).
+        jobs: ``host:port`` of the jobs replica.
+    """
+    servers = "\n".join(
+        f"    server online{i} {address} check inter 500ms fall 1 rise 2"
+        for i, address in enumerate(online)
+    )
+    # retry-on: a replica shutting down refuses new connections (conn-failure) and
+    # closes idle kept-alive ones (empty-response, before any byte of an answer);
+    # redispatch sends the retry to another replica. Both are safe here: /classify
+    # has no side effect, and a job submit that failed this way never reached a
+    # worker.
+    return f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    retry-on conn-failure empty-response
+    option redispatch 1
+
+frontend service
+    bind 127.0.0.1:{port}
+    # The Ingress rule's pathType Prefix: the path itself or below it (ORed lines).
+    acl jobs path {JOBS_PREFIX}
+    acl jobs path_beg {JOBS_PREFIX}/
+    use_backend jobs if jobs
+    default_backend online
+
+backend online
+    balance roundrobin
+    option httpchk GET /readyz
+{servers}
+
+backend jobs
+    option httpchk GET /readyz
+    server jobs0 {jobs} check inter 500ms fall 1 rise 2
+"""
+
+
+def haproxy_binary() -> str | None:
+    """Debian's haproxy on PATH, or None."""
+    return shutil.which("haproxy")
+
+
+@contextmanager
+def haproxy(online: list[str], jobs: str, work: Path) -> Iterator[str]:
+    """Run HAProxy in the foreground on a free port; yield its URL; stop it by PID.
+
+    Args:
+        online: ``http://host:port`` of each online replica.
+        jobs: ``http://host:port`` of the jobs replica.
+        work: where its configuration and log go.
+
+    Raises:
+        RuntimeError: haproxy is missing, rejected the configuration or exited.
+    """
+    binary = haproxy_binary()
+    if binary is None:
+        raise RuntimeError("haproxy not found (Debian: apt-get install haproxy)")
+    port = free_port()
+    config = work / "haproxy.cfg"
+    config.write_text(
+        haproxy_config(
+            port,
+            [url.removeprefix("http://") for url in online],
+            jobs.removeprefix("http://"),
+        )
+    )
+    checked = subprocess.run(  # noqa: S603 - Debian's haproxy, our config
+        [binary, "-c", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if checked.returncode != 0:
+        raise RuntimeError(
+            f"haproxy rejected {config}:\n{checked.stdout}{checked.stderr}"
+        )
+    log = work / "haproxy.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603
+            [binary, "-db", "-f", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_balanced(url, process, log)
+        yield url
+    finally:
+        stop(process)
+
+
+def wait_balanced(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+) -> None:
+    """Wait until the balancer answers /readyz through a healthy replica."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"haproxy exited:\n{tail(log)}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"haproxy not serving after {timeout:.0f}s:\n{tail(log)}")
