@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from devtools.servers import free_port, stop, tail, wait_ready
 
-from devtools.servers import free_port, stop, tail
+BALANCER_READY_S = 30.0
 
 JOBS_PREFIX = "/classify_file"
 
@@ -118,24 +117,12 @@ def haproxy(online: list[str], jobs: str, work: Path) -> Iterator[str]:
             start_new_session=True,
         )
     try:
-        wait_balanced(url, process, log)
+        wait_ready(
+            url,
+            alive=lambda: process.poll() is None,
+            logs=lambda: tail(log),
+            timeout=BALANCER_READY_S,
+        )
         yield url
     finally:
         stop(process)
-
-
-def wait_balanced(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
-) -> None:
-    """Wait until the balancer answers /readyz through a healthy replica."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"haproxy exited:\n{tail(log)}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"haproxy not serving after {timeout:.0f}s:\n{tail(log)}")

@@ -90,16 +90,21 @@ class Hostile:
             headers=AUTH,
         )
 
-    def wait(self, task_id: str, timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = httpx.get(
+    def status(self, task_id: str) -> dict:
+        return dict(
+            httpx.get(
                 f"{self.url}/classify_file/status",
                 params={"task_id": task_id},
                 headers=AUTH,
             ).json()
+        )
+
+    def wait(self, task_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(task_id)
             if status["status"] != "in_progress":
-                return dict(status)
+                return status
             time.sleep(0.25)
         raise TimeoutError(f"task {task_id} still running")
 
@@ -236,11 +241,7 @@ def test_a_gzip_bomb_fails_clearly_and_memory_stays_bounded(hostile: Hostile) ->
     while time.monotonic() < deadline:
         peak = max([peak, *hostile.worker_rss()])
         assert hostile.classify_ok()
-        status = httpx.get(
-            f"{hostile.url}/classify_file/status",
-            params={"task_id": task_id},
-            headers=AUTH,
-        ).json()
+        status = hostile.status(task_id)
         if status["status"] != "in_progress":
             break
         time.sleep(0.2)
