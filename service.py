@@ -45,10 +45,11 @@ CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
 JOB_OPTIONS = jobs.JobOptions(
-    SETTINGS.max_inflated_bytes,
-    SETTINGS.max_rows,
-    SETTINGS.csv_escape,
-    SETTINGS.job_retention_s,
+    max_inflated_bytes=SETTINGS.max_inflated_bytes,
+    max_rows=SETTINGS.max_rows,
+    max_columns=SETTINGS.max_columns,
+    spreadsheet_safe=SETTINGS.csv_escape,
+    retention_s=SETTINGS.job_retention_s,
 )
 install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
 configure_logging(SETTINGS.log_format)

@@ -297,6 +297,9 @@ class AdmissionQueue:
         return now - self.waiting[0].arrived if self.waiting else 0.0
 
 
+DEFAULT_CONTENT_TYPE = b"application/json"
+
+
 @dataclass
 class RequestHeaders:
     """The few request headers the edge reads, and the rest without the key.
@@ -307,9 +310,10 @@ class RequestHeaders:
     """
 
     authorization: bytes = b""
-    content_type: bytes = b"application/json"
+    content_type: bytes = DEFAULT_CONTENT_TYPE
     request_id: bytes = b""
     content_length: bytes = b""
+    duplicated: bool = False  # a second Authorization or Content-Type
     forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @classmethod
@@ -320,10 +324,12 @@ class RequestHeaders:
         for header in scope["headers"]:
             name = header[0].lower()
             if name == b"authorization":
+                found.duplicated |= bool(found.authorization)
                 found.authorization = header[1]
                 continue
             forwarded.append(header)
             if name == b"content-type":
+                found.duplicated |= found.content_type is not DEFAULT_CONTENT_TYPE
                 found.content_type = header[1]
             elif name == b"content-length":
                 found.content_length = header[1]
@@ -393,6 +399,11 @@ class Admission:
         self.bad_path = Refusal(
             400, "bad_path", "the path must not contain control characters"
         )
+        self.duplicate_header = Refusal(
+            400,
+            "duplicate_header",
+            "send Authorization and Content-Type at most once each",
+        )
         self.overloaded = Refusal(
             503,
             "overloaded",
@@ -419,7 +430,9 @@ class Admission:
         if route is None:
             refusal = self.unknown_path(scope["path"])
             return await refusal.send(send, headers.request_id or fresh_id().encode())
-        if route.needs_key and not self.key_matches(headers.authorization):
+        if headers.duplicated:
+            refusal = self.duplicate_header
+        elif route.needs_key and not self.key_matches(headers.authorization):
             refusal = self.unauthorized
         else:
             refusal = self.role.refusal(scope["path"])
@@ -429,8 +442,8 @@ class Admission:
             scope = {**scope, "headers": headers.forwarded}
         if scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        if route.upload:
-            return await self.uploads(scope, receive, send, headers)
+        if route.starts_job:
+            return await self.uploads(scope, receive, send, headers, route.upload)
         if not route.model:
             return await self.app(scope, receive, send)
         if not is_json(headers.content_type):

@@ -34,7 +34,8 @@ from sentiment.middleware import replay, rewrite_response
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
 MODEL_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?")
-JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+ESCAPE = re.compile(rb"\\.", re.DOTALL)  # an escape pair: drop it first
+JSON_STRING = re.compile(rb'"[^"]*"')  # then strings have no quote inside
 NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 PROTOCOL_VERSION = "2"
 # What a /classify answer keeps when it becomes a V2 answer.
@@ -90,12 +91,14 @@ class InferRequest:
 def nesting_depth(body: bytes) -> int:
     """How deep a JSON document's arrays and objects nest, without parsing it.
 
-    Brackets inside strings do not count: strings are removed first (one regex
-    pass), then the depth is the running sum's maximum, in numpy.
+    Brackets inside strings do not count: escape pairs, then strings are removed
+    (two linear regex passes; a single pattern with alternation rescanned the
+    body from every unterminated quote: 17 s for 80 KB), then the depth is the
+    running sum's maximum, in numpy.
     """
     import numpy as np
 
-    bare = JSON_STRING.sub(b'""', body).translate(None, NOT_BRACKETS)
+    bare = JSON_STRING.sub(b"", ESCAPE.sub(b"", body)).translate(None, NOT_BRACKETS)
     if not bare:
         return 0
     steps = np.frombuffer(bare, dtype=np.uint8)

@@ -86,17 +86,20 @@ def test_a_job_past_a_limit_fails_with_the_limit_recorded(home: Path) -> None:
     assert jobs.SLOTS.taken() == 0
 
 
-def test_submitted_jobs_take_and_free_a_running_slot(home: Path) -> None:
+def test_a_job_runs_under_its_requests_ticket(home: Path) -> None:
     upload = home / "in.csv"
     pd.DataFrame({"text": ["a good film"]}).to_csv(upload, index=False)
     seen = []
+    ticket = jobs.SLOTS.take(1)
+    assert ticket is not None
 
     def watching(texts: list[str]) -> np.ndarray:
-        seen.append(jobs.SLOTS.running)
+        seen.append(ticket.running)
         return fake_proba(texts)
 
-    jobs.SLOTS.upload_started()
-    jobs.SLOTS.upload_ended(accepted=True)
-    jobs.run_job("t4", upload, "text", watching, CLASSES)
-    jobs.run_job(jobs.DIRECT, upload, "text", watching, CLASSES)
-    assert seen == [1, 0] and jobs.SLOTS.taken() == 0
+    with jobs.SLOTS.holding(ticket):
+        jobs.run_job("t4", upload, "text", watching, CLASSES)
+    assert seen == [True] and not ticket.running
+    jobs.SLOTS.release_edge(ticket)
+    jobs.run_job(jobs.DIRECT, upload, "text", watching, CLASSES)  # no ticket: tests
+    assert jobs.SLOTS.taken() == 0
