@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment import registry
 from sentiment.artifact import (
     LABELS,
     CrossValidation,
@@ -300,12 +301,29 @@ def main(argv: list[str] | None = None) -> int:
         behaviour=trained.behaviour,
         card=trained.card,
     )
+    newest_before = newest_tag(args.model_name)
     tag = save_model(trained.pipeline, args.model_name, metadata)
     metrics = trained.metrics.model_dump()
     write_json_atomically(args.metrics_out, {"model": tag, **metrics})
     print(f"saved candidate model {tag}; metrics written to {args.metrics_out}")
-    print(f"to serve it: make promote TAG={tag}")
+    adopted = registry.adopt_serving_model(args.model_name, newest_before, tag)
+    if adopted == tag:
+        print(f"nothing was in production: {tag} is the production model now")
+    else:
+        if adopted:
+            print(f"nothing was in production: {adopted}, which served, is now")
+        print(f"to serve it: make promote TAG={tag}")
     return 0
+
+
+def newest_tag(name: str) -> str | None:
+    """The newest stored version of ``name``, or None when there is none."""
+    import bentoml
+
+    try:
+        return str(bentoml.models.get(f"{name}:latest").tag)
+    except bentoml.exceptions.NotFound:
+        return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ in production, written atomically by ``make promote`` and ``make rollback``;
 directories there, so it never sees either file.
 
 ``train.py`` saves *candidates*; nothing serves them until they are promoted.
+The one exception is a store with nothing in production: there ``train.py``
+points production at the model that serves (the newest before it, else the one
+it just saved), so the first promotion has a ``from`` to roll back to.
 """
 
 from __future__ import annotations
@@ -90,6 +93,29 @@ def set_production(
         log.write(json.dumps(entry) + "\n")
     write_atomically(pointer_path(name), lambda tmp: tmp.write_text(tag + "\n"))
     return entry
+
+
+def adopt_serving_model(name: str, newest_before: str | None, saved: str) -> str | None:
+    """Point production at the model that serves, when nothing is in production.
+
+    Without a pointer a server serves the newest model, so the model that
+    serves before ``saved`` was stored is ``newest_before``, and ``saved``
+    itself on an empty store. Recording it makes the first ``make promote``
+    name it as ``from``: ``make rollback`` can return to it.
+
+    Args:
+        name: the model name.
+        newest_before: the newest tag of ``name`` before ``saved`` was stored.
+        saved: the tag just stored.
+
+    Returns:
+        The tag now in production, or None when production was already set.
+    """
+    if production_tag(name):
+        return None
+    tag = newest_before or saved
+    set_production(name, tag, "adopt")
+    return tag
 
 
 def previous_production(name: str) -> str | None:

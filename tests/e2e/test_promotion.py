@@ -55,7 +55,12 @@ def failed_checks(report: dict[str, object] | None) -> list[str]:
 def test_the_gate_refuses_worse_and_slower_accepts_equal_and_rolls_back(
     models: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The first promotion checks the candidate alone.
+    # The first model trained on an empty store is production: it was serving.
+    assert registry.production_tag(NAME) == models["ngrams"]
+    assert registry.audit_log(NAME)[0]["action"] == "adopt"
+    # With no pointer (a store from before adoption) a promotion checks the
+    # candidate alone.
+    registry.pointer_path(NAME).unlink()
     code, report = run_promote(tmp_path / "1", "--tag", models["ngrams"])
     assert code == 0 and failed_checks(report) == []
     assert registry.production_tag(NAME) == models["ngrams"]

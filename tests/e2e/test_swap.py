@@ -83,3 +83,63 @@ def test_three_swaps_and_a_rollback_under_load_lose_nothing(
     text = log.read_text()
     assert text.count("model swapped") == 4 * 2  # four moves, two workers
     assert "swap refused" not in text
+
+
+FIRST_NAME = "first-sentiment"
+FIRST_LOAD_SECONDS = 90  # covers the gate (a real server of its own) and the rollback
+BACK_WITHIN_S = 20
+
+
+def serving_counts(url: str) -> dict[str, float]:
+    """How many workers serve each tag, from ``sentiment_model_serving``."""
+    counts = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("sentiment_model_serving{tag="):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('"')[1]] = float(value)
+    return counts
+
+
+def test_train_serve_train_promote_rollback_serves_the_first_model_again(
+    tmp_path: Path, clear_reviews: list[tuple[str, str]]
+) -> None:
+    """The first model, never promoted, is what the first rollback returns to."""
+    import bentoml
+
+    require("wrk")
+    args = ["--model-name", FIRST_NAME, "--preset", "fast", "--cv", "2"]
+    args += ["--metrics-out", str(tmp_path / "m.json")]
+    assert train.main(args) == 0
+    first = str(bentoml.models.get(f"{FIRST_NAME}:latest").tag)
+    assert registry.production_tag(FIRST_NAME) == first  # adopted: nothing was
+
+    bodies = write_bodies([text for text, _ in clear_reviews] * 50, 1, tmp_path / "b")
+    env = {"SENTIMENT_MODEL_NAME": FIRST_NAME, "SENTIMENT_MODEL_POLL_S": "0.5"}
+    result: dict[str, Any] = {}
+    with bentoml_serve(
+        "service:SentimentClassifier", tmp_path / "s.log", env=env
+    ) as url:
+        assert train.main(args) == 0  # the same configuration: the gate passes it
+        second = str(bentoml.models.get(f"{FIRST_NAME}:latest").tag)
+        assert second != first and serving_counts(url).get(first) == 2.0
+        load = threading.Thread(
+            target=lambda: result.update(
+                run_wrk(f"{url}/classify", bodies, 64, FIRST_LOAD_SECONDS)
+            )
+        )
+        load.start()
+        reports = str(tmp_path / "reports")
+        assert promote.main(["--model-name", FIRST_NAME, "--reports", reports]) == 0
+        assert registry.audit_log(FIRST_NAME)[-1]["from"] == first
+        assert promote.main(["--model-name", FIRST_NAME, "--rollback"]) == 0
+        rolled_back = time.monotonic()
+        while serving_counts(url).get(first) != 2.0:  # both workers
+            assert time.monotonic() - rolled_back < BACK_WITHIN_S
+            time.sleep(0.25)
+        assert load.is_alive()  # the rollback happened under load
+        load.join(FIRST_LOAD_SECONDS + 60)
+    assert registry.production_tag(FIRST_NAME) == first
+    served = result["statuses"].get(200, 0)
+    assert result["statuses"] == {200: served} and served > 1_000
+    assert sum(result["socket_errors"].values()) == 0
+    assert first in result["models"]

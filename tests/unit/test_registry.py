@@ -79,3 +79,29 @@ def test_a_bento_serves_the_model_packed_in_it(
 
 def test_the_session_store_is_not_a_bento() -> None:
     assert registry.in_bento() is False
+
+
+def test_an_empty_store_adopts_the_model_just_saved(name: str) -> None:
+    assert registry.adopt_serving_model(name, None, f"{name}:first") == f"{name}:first"
+    assert registry.production_tag(name) == f"{name}:first"
+    assert registry.audit_log(name)[-1]["action"] == "adopt"
+    # Production is set now: a second training leaves it alone.
+    assert registry.adopt_serving_model(name, f"{name}:first", f"{name}:b") is None
+    assert registry.production_tag(name) == f"{name}:first"
+
+
+def test_a_store_without_a_pointer_adopts_what_served_not_the_new_model(
+    name: str,
+) -> None:
+    # Without a pointer the newest served; the model just saved stays a candidate.
+    assert registry.adopt_serving_model(name, f"{name}:old", f"{name}:new") == (
+        f"{name}:old"
+    )
+    assert registry.production_tag(name) == f"{name}:old"
+
+
+def test_the_first_promotion_after_adoption_can_be_rolled_back(name: str) -> None:
+    registry.adopt_serving_model(name, None, f"{name}:first")
+    entry = registry.set_production(name, f"{name}:second", "promote")
+    assert entry["from"] == f"{name}:first"
+    assert registry.previous_production(name) == f"{name}:first"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pandas as pd
 import pytest
 
 import train
+from release import promote
+from sentiment import registry
 from sentiment.artifact import read_metadata, sha256_of
 from sentiment.model import ModelParams
 from tests.conftest import PROJECT_DIR
@@ -141,11 +144,44 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert card["n_eval"] == 8 and 0 <= card["ece"] <= 1
     assert sum(b["count"] for b in card["reliability"]) == 8
     assert sum(b["count"] for b in card["accuracy_by_length"]) == 8
-    assert "saved candidate model" in out and "make promote TAG=" in out
+    assert "saved candidate model" in out
+    assert f"{model.tag} is the production model now" in out  # the store was empty
     saved = json.loads(metrics_out.read_text())
     assert saved["model"] == str(model.tag)
     assert saved["accuracy"] == meta["metrics"]["accuracy"]
     bentoml.models.delete(model.tag)
+    shutil.rmtree(registry.store_dir("unit-sentiment"), ignore_errors=True)
+
+
+def test_train_serve_train_promote_rollback_returns_to_the_first_model(
+    reviews: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bentoml
+
+    name = "unit-first-rollback"
+    data = write_frame(
+        pd.concat([reviews, reviews.assign(text=reviews.text + " indeed")]),
+        tmp_path / "r.csv",
+    )
+    args = ["--data", str(data), "--model-name", name, "--eval-share", "0.25"]
+    args += ["--preset", "fast", "--cv", "0", "--metrics-out", str(tmp_path / "m")]
+    try:
+        assert train.main(args) == 0
+        first = str(bentoml.models.get(f"{name}:latest").tag)
+        assert registry.production_tag(name) == first  # it is what serves
+        assert train.main(args) == 0
+        second = str(bentoml.models.get(f"{name}:latest").tag)
+        assert "to serve it: make promote TAG=" in capsys.readouterr().out
+        assert registry.production_tag(name) == first  # a candidate, not serving
+        # What `make promote` does once the gate passes (the gate is e2e-tested).
+        assert registry.set_production(name, second, "promote")["from"] == first
+        assert promote.main(["--model-name", name, "--rollback"]) == 0
+        assert registry.production_tag(name) == first
+    finally:
+        for model in bentoml.models.list():
+            if model.tag.name == name:
+                bentoml.models.delete(model.tag)
+        shutil.rmtree(registry.store_dir(name), ignore_errors=True)
 
 
 def test_cli_runs_as_script_with_help() -> None:
