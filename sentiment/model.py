@@ -44,6 +44,9 @@ class ModelParams:
         swap_max_words: only snippets of at most this many words are swapped.
         lexicon_typos: the lexicon feature also knows each word of four letters
             or more with two adjacent letters swapped ("nejoyable").
+        behaviour_blend: above 0, the counterfactuals train a second view of
+            the same features, blended in at this weight
+            (:mod:`sentiment.stacking`); 0 trains one model on everything.
     """
 
     featurizer: str = "hashed"
@@ -65,6 +68,7 @@ class ModelParams:
     lexicon_typos: bool = False
     swap_weight: float = 1.0
     swap_max_words: int = 40
+    behaviour_blend: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,10 @@ def build_pipeline(params: ModelParams) -> Any:
 
 def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
     """A pipeline built from ``params`` fitted on the texts (and counterfactuals)."""
+    if params.behaviour_blend:
+        from sentiment.stacking import fit_blended
+
+        return fit_blended(params, texts, labels)
     texts, labels = list(texts), list(labels)
     weights = [1.0] * len(texts)
     if params.polarity_swaps:

@@ -1,0 +1,107 @@
+"""Where a served prediction's time goes: per-stage time of the lean scorer.
+
+The stages of :class:`sentiment.model.LinearScorer` for hashed feature blocks:
+
+- **tokenise**: lower-casing (and for characters, whitespace runs) of each
+  n-gram block's input;
+- **scopes**: cutting each text into negation-scope and contrast spans
+  (:mod:`sentiment.scopes`; the first block pays, the others hit its cache);
+- **hash**: the n-gram hashes, their buckets and TF-IDF weights;
+- **lexicon**: the lexicon feature (its spans come from the scopes' cache);
+- **dot product**: the rest of the call, the weights times the features.
+
+Each stage is timed on its own, all in turn round after round
+(:func:`bench.alternate.in_turn`); all but ``tokenise`` are differences of
+cumulative timings, so they carry both timings' noise.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from bench.alternate import in_turn
+from sentiment.features import LexiconScore
+from sentiment.model import LinearScorer
+from sentiment.scopes import segments
+
+STAGES = ("tokenise", "scopes", "hash", "lexicon", "dot product")
+
+
+def per_review_us(work: Callable[[list[str]], Any], batches: list[list[str]]) -> float:
+    """Microseconds per review of ``work`` over ``batches``, once each."""
+    reviews = sum(len(batch) for batch in batches)
+    started = time.perf_counter()
+    for batch in batches:
+        work(batch)
+    return (time.perf_counter() - started) * 1e6 / reviews
+
+
+def stage_times(
+    pipeline: Any, texts: list[str], batch: int, rounds: int = 5, reviews: int = 1024
+) -> dict[str, float]:
+    """Median microseconds per review of each stage at one batch size.
+
+    Raises:
+        TypeError: the pipeline is not served by the lean scorer.
+    """
+    if not LinearScorer.supports(pipeline):
+        raise TypeError("per-stage times need hashed blocks into a linear model")
+    scorer = LinearScorer(pipeline)
+    ngram_blocks = [b for b, _ in scorer.blocks if not isinstance(b, LexiconScore)]
+    lexicon_blocks = [b for b, _ in scorer.blocks if isinstance(b, LexiconScore)]
+    batches = [texts[i : i + batch] for i in range(0, min(reviews, len(texts)), batch)]
+
+    def tokenise(texts: list[str]) -> None:
+        for block in ngram_blocks:
+            block.prepare(texts)
+
+    def scopes(texts: list[str]) -> None:
+        segments.cache_clear()  # each batch is new text, as when serving
+        for block in ngram_blocks:
+            for doc in block.prepare(texts):
+                block.spans(doc)
+
+    def ngrams(texts: list[str]) -> None:
+        segments.cache_clear()
+        for block in ngram_blocks:
+            block.tfidf(texts)
+
+    def features(texts: list[str]) -> None:  # the lexicon reuses the scopes' cache
+        segments.cache_clear()
+        for block in ngram_blocks + lexicon_blocks:
+            block.tfidf(texts)
+
+    def whole(texts: list[str]) -> None:
+        segments.cache_clear()
+        scorer.predict_proba(texts)
+
+    works = {
+        "tokenise": tokenise,
+        "scopes": scopes,
+        "ngrams": ngrams,
+        "features": features,
+        "whole": whole,
+    }
+    timed = in_turn(
+        {name: partial(per_review_us, work, batches) for name, work in works.items()},
+        rounds,
+    )
+    median = {name: statistics.median(values) for name, values in timed.items()}
+    return {
+        "tokenise": median["tokenise"],
+        "scopes": median["scopes"] - median["tokenise"],
+        "hash": median["ngrams"] - median["scopes"],
+        "lexicon": median["features"] - median["ngrams"],
+        "dot product": median["whole"] - median["features"],
+        "total": median["whole"],
+    }
+
+
+def format_stages(name: str, batch: int, stages: dict[str, float]) -> str:
+    """One line: each stage's microseconds per review at one batch size."""
+    cells = "  ".join(f"{stage} {stages[stage]:6.1f}" for stage in STAGES)
+    return f"{name[:44]:<45} batch {batch:>3}: {cells}  total {stages['total']:6.1f} us"
