@@ -12,12 +12,13 @@ Default model: production, else the newest. Exits 2 when the model has no card
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from sentiment.artifact import ModelCard, StoreModel, read_metadata
-from sentiment.behaviour import TARGETS
+from sentiment.behaviour import HEADLINE, TARGETS
 from sentiment.registry import serving_choice
 
 
@@ -37,8 +38,11 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
             f"- {metadata.cv.folds}-fold CV accuracy {metadata.cv.accuracy_mean:.4f} "
             f"± {metadata.cv.accuracy_std:.4f}"
         )
+    lines.append(f"- expected calibration error (10 bins): {card.ece:.3f}")
+    lines += accuracy_and_behaviour_lines(
+        metadata.metrics.accuracy, card.n_eval, metadata.behaviour
+    )
     lines += [
-        f"- expected calibration error (10 bins): {card.ece:.3f}",
         "",
         "## Reliability",
         "",
@@ -69,6 +73,41 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
     lines += behaviour_lines(metadata.behaviour)
     lines += ["", "## Known limits", ""] + [f"- {limit}" for limit in card.limits]
     return "\n".join(lines) + "\n"
+
+
+def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share measured on ``n`` examples."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = (
+        z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_and_behaviour_lines(
+    accuracy: float, n_eval: int, rates: dict[str, float] | None
+) -> list[str]:
+    """Accuracy with its interval beside the headline pass rates: one table.
+
+    Neither alone says whether a model is better: a higher pass rate bought with
+    accuracy outside this interval is a loss users meet first.
+    """
+    low, high = wilson_interval(accuracy, n_eval)
+    lines = [
+        "",
+        "## Accuracy and behaviour",
+        "",
+        "| measure | value | 95% interval |",
+        "|---|---:|---:|",
+        f"| accuracy, evaluation slice ({n_eval:,} reviews) | {accuracy:.4f} | "
+        f"{low:.4f}-{high:.4f} |",
+    ]
+    for name in HEADLINE:
+        if rates and name in rates:
+            lines.append(f"| behaviour: {name} | {rates[name]:.1%} | |")
+    return lines
 
 
 def behaviour_lines(rates: dict[str, float] | None) -> list[str]:

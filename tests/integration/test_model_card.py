@@ -20,6 +20,7 @@ def test_the_card_prints_and_plots(
     assert "## Reliability" in out and "## Accuracy by length" in out
     assert "English movie reviews only" in out
     assert "## Behaviour" in out and "| negated_negative |" in out
+    assert "## Accuracy and behaviour" in out and "95% interval" in out
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
@@ -36,3 +37,14 @@ def test_behaviour_rates_below_target_are_marked() -> None:
     assert "| negated_negative | 50.0% | 70% **below** |" in lines
     assert "| intensifiers | 90.0% |  |" in lines
     assert model_card.behaviour_lines(None) == []
+
+
+def test_accuracy_stands_with_its_interval_beside_the_behaviour() -> None:
+    lines = model_card.accuracy_and_behaviour_lines(
+        0.79, 1660, {"plain": 0.93, "negated_negative": 0.52}
+    )
+    low, high = model_card.wilson_interval(0.79, 1660)
+    assert 0.769 < low < 0.79 < high < 0.81
+    assert f"| 0.7900 | {low:.4f}-{high:.4f} |" in lines[5]
+    assert "| behaviour: plain | 93.0% | |" in lines
+    assert "| behaviour: negated_negative | 52.0% | |" in lines

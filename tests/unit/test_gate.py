@@ -67,6 +67,17 @@ def test_a_worse_candidate_is_refused_by_the_paired_test() -> None:
     assert failed(checks) == ["accuracy (McNemar)"]
 
 
+def test_better_behaviour_cannot_promote_a_candidate_the_paired_test_finds_worse() -> (
+    None
+):
+    worse = gate.Paired(n=1660, production_only_right=70, candidate_only_right=45)
+    behaves = dict.fromkeys(PRODUCTION.behaviour, 0.99)
+    checks = gate.decide(
+        PRODUCTION, candidate(eval_accuracy=0.765, behaviour=behaves), worse, None
+    )
+    assert failed(checks) == ["accuracy (McNemar)"]  # behaviour passed, still refused
+
+
 def test_a_candidate_worse_beyond_the_fold_spread_is_refused() -> None:
     checks = gate.decide(PRODUCTION, candidate(cv_mean=0.77), EVEN, None)
     assert failed(checks) == ["cross-validation"]
