@@ -71,20 +71,21 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ polarity swaps + lexicon typos": replace(
         BEFORE, polarity_swaps=True, lexicon_typos=True
     ),
-    "+ polarity swaps (weight 0.5) + lexicon typos [accurate]": PRESETS[
-        "accurate"
-    ].params,
+    "+ polarity swaps (weight 0.5) + lexicon typos [behaved: the default before]": (
+        BEHAVED
+    ),
     "hashed word 1-3 + char 2-6, LR C=10": replace(
         NGRAMS, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),
     "+ polarity swaps (weight 0.25) + lexicon typos": replace(
-        PRESETS["accurate"].params, swap_weight=0.25, behaviour_blend=0.0
+        BEHAVED, swap_weight=0.25
     ),
     "+ scopes + typo lexicon, no counterfactuals [the n-gram view]": replace(
         BEHAVED, counterfactuals=False, polarity_swaps=False
     ),
     **{
-        f"n-gram view + behaviour view blended at {blend}": replace(
+        f"n-gram view + behaviour view blended at {blend}"
+        + (" [accurate]" if blend == 0.3 else ""): replace(
             BEHAVED, behaviour_blend=blend
         )
         for blend in (0.3, 0.4, 0.5)
@@ -273,6 +274,26 @@ def pick(results: list[Result]) -> Result:
     )
 
 
+def stages_table(results: list[Result]) -> list[str]:
+    """Microseconds per review of each stage, for the candidates timed by stage."""
+    from bench.stages import STAGES
+
+    timed = [r for r in results if r.stages]
+    if not timed:
+        return []
+    lines = [
+        "Per-stage time, microseconds per review (`bench/stages.py`):",
+        "",
+        "| candidate | batch | " + " | ".join(STAGES) + " | total |",
+        "| --- | ---: |" + " ---: |" * (len(STAGES) + 1),
+    ]
+    for r in timed:
+        for batch, stages in r.stages.items():
+            cells = " | ".join(f"{stages[s]:.1f}" for s in (*STAGES, "total"))
+            lines.append(f"| {r.name} | {batch} | {cells} |")
+    return lines
+
+
 def paired_table(results: list[Result]) -> list[str]:
     """Each candidate's paired difference to the most accurate, as Markdown rows."""
     best = most_accurate(results)
@@ -314,7 +335,7 @@ def markdown(results: list[Result], chosen: Result, folds: int) -> str:
             + " | ".join(f"{r.behaviour.get(name, 0):.0%}" for name in HEADLINE)
             + " |"
         )
-    lines += ["", *paired_table(results)]
+    lines += ["", *paired_table(results), "", *stages_table(results)]
     lines += [
         "",
         "Rule: a candidate is non-inferior to the most accurate when its CV mean is "
@@ -435,7 +456,7 @@ def time_stages(
 
     chosen, best = pick(results), most_accurate(results)
     for result in results:
-        if result not in (chosen, best) and not result.name.endswith("[accurate]"):
+        if result not in (chosen, best) and "[behaved" not in result.name:
             continue
         for batch in (1, 128):
             stages = stage_times(pipelines[result.name], sample, batch)
