@@ -149,7 +149,9 @@ def test_formula_cells_are_escaped_numbers_are_not() -> None:
 
 def test_a_wide_header_is_refused_before_pandas_builds_columns() -> None:
     wide = (",".join(f"c{i}" for i in range(5000)) + "\n").encode() + b"x\n"
-    with pytest.raises(LimitExceeded, match="more than 100 columns.*SENTIMENT_MAX_COLUMNS"):
+    with pytest.raises(
+        LimitExceeded, match="more than 100 columns.*SENTIMENT_MAX_COLUMNS"
+    ):
         read_table(wide, "w.csv", "c0", ReadLimits(max_columns=100))
 
 
