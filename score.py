@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.files import write_atomically
-from sentiment.registry import serving_choice
-from sentiment.scoring import (
+from sentiment.jobs.scoring import (
     ScoringError,
     file_format,
     read_table,
@@ -39,6 +38,7 @@ from sentiment.scoring import (
     spreadsheet_safe,
     write_table,
 )
+from sentiment.lifecycle.registry import serving_choice
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_model(tag: str) -> tuple[Callable[[list[str]], Any], list[str]]:
     """The stored pipeline's fastest predict function and its labels."""
-    from sentiment.artifact import StartupError, StoreModel, load_pipeline
-    from sentiment.model import scorer
+    from sentiment.model.artifact import StartupError, StoreModel, load_pipeline
+    from sentiment.model.scorer import scorer
 
     model = StoreModel(tag)
     try:

@@ -20,31 +20,39 @@ from bentoml._internal.context import server_context
 from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
 from bentoml.validators import ContentType
 
-from sentiment import admission, artifact, jobs, live, registry, shadow
 from sentiment.config import SettingsError, load_settings
-from sentiment.connections import ConnectionRecycler
-from sentiment.dispatch import install as install_dispatcher
-from sentiment.logs import configure_logging
-from sentiment.metrics import PREDICTIONS
-from sentiment.middleware import ClassifyGuard
-from sentiment.oip import OpenInference
-from sentiment.openapi import corrected_spec
-from sentiment.operator import OperatorEndpoints
-from sentiment.prediction_log import record_classified
-from sentiment.request_ids import RequestIds
-from sentiment.routes import route_table
-from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
+from sentiment.http import admission
+from sentiment.http.connections import ConnectionRecycler
+from sentiment.http.guard import ClassifyGuard
+from sentiment.http.oip import OpenInference
+from sentiment.http.openapi import corrected_spec
+from sentiment.http.operator import OperatorEndpoints
+from sentiment.http.routes import route_table
+from sentiment.http.schemas import (
+    TOP_FEATURES,
+    Explanation,
+    reviews_type,
+    to_predictions,
+)
+from sentiment.jobs import runner
+from sentiment.lifecycle import live, registry, shadow
+from sentiment.model import artifact
+from sentiment.patches import install as install_dispatcher
+from sentiment.telemetry.logs import configure_logging
+from sentiment.telemetry.metrics import PREDICTIONS
+from sentiment.telemetry.prediction_log import record_classified
+from sentiment.telemetry.request_ids import RequestIds
 
 try:
     SETTINGS = load_settings()
 except SettingsError as error:  # `bentoml serve` prints a StartupError as one line
     raise artifact.StartupError(str(error)) from None
 # A pinned SENTIMENT_MODEL_TAG, else the production model, else the newest:
-# what `bentoml serve` loads and `bentoml build` packs (sentiment.registry).
+# what `bentoml serve` loads and `bentoml build` packs (sentiment.lifecycle.registry).
 CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
-JOB_OPTIONS = jobs.JobOptions(
+JOB_OPTIONS = runner.JobOptions(
     SETTINGS.max_inflated_bytes,
     SETTINGS.max_rows,
     SETTINGS.csv_escape,
@@ -129,7 +137,7 @@ class SentimentClassifier:
         top: TOP_FEATURES = 5,
     ) -> Annotated[list[Explanation], ContentType("application/json")]:
         """Label each review and show the n-grams that pushed it toward each label."""
-        from sentiment.explain import explain_or_refuse
+        from sentiment.model.explain import explain_or_refuse
 
         m = self.model
         return explain_or_refuse(
@@ -145,11 +153,11 @@ class SentimentClassifier:
     def classify_file(
         self, file: Path, ctx: bentoml.Context, text_column: str = "text"
     ) -> Annotated[str, ContentType("text/csv")]:
-        """Score a CSV/TSV/parquet file in the background (see sentiment.jobs)."""
-        task_id = getattr(ctx.request.state, "task_id", None) or jobs.DIRECT
+        """Score a CSV/TSV/parquet file in the background (sentiment.jobs.runner)."""
+        task_id = getattr(ctx.request.state, "task_id", None) or runner.DIRECT
         m = self.model
         try:
-            return jobs.run_job(
+            return runner.run_job(
                 task_id, file, text_column, m.predict_proba, m.classes, JOB_OPTIONS
             )
         except Exception as error:  # noqa: BLE001 - every failure gets a reason
@@ -163,14 +171,14 @@ def job_failure(task_id: str, error: Exception) -> BentoMLException:
     else (a module the image lacks, a full disk) would otherwise end as BentoML's
     bare 500 with a ``failed`` status naming nothing: record the cause instead.
     """
-    # Looked up, not imported: sentiment.scoring imports pandas, which may be
+    # Looked up, not imported: sentiment.jobs.scoring imports pandas, which may be
     # exactly what is missing.
-    scoring = sys.modules.get("sentiment.scoring")
+    scoring = sys.modules.get("sentiment.jobs.scoring")
     if scoring is not None and isinstance(error, scoring.ScoringError):
         return InvalidArgument(str(error))
     reason = f"the job could not run: {type(error).__name__}: {error}"
     logger.error("job %s failed: %s", task_id, reason, exc_info=error)
-    jobs.write_record(task_id, error=reason, pid=None)
+    runner.write_record(task_id, error=reason, pid=None)
     return InternalServerError(reason)
 
 
@@ -197,7 +205,7 @@ def add_middleware(middleware: type, **options: Any) -> None:
 # gets its ID, meets the role's routes, the job status, the operator endpoints, the
 # V2 protocol, the guard, the recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
-add_middleware(jobs.JobStatus)
+add_middleware(runner.JobStatus)
 add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)
 # The Open Inference Protocol (V2 REST): /v2/models/<name>/infer becomes a
 # /classify request here, so the guard, batching and metrics below all apply.
@@ -215,4 +223,4 @@ add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
 admission.install(
     SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
 )
-jobs.keep_tasks_for(SETTINGS.job_retention_s)
+runner.keep_tasks_for(SETTINGS.job_retention_s)

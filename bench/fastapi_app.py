@@ -17,9 +17,9 @@ import joblib
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from sentiment.artifact import MODEL_FILE
 from sentiment.config import load_settings
-from sentiment.schemas import reviews_type, to_predictions
+from sentiment.http.schemas import reviews_type, to_predictions
+from sentiment.model.artifact import MODEL_FILE
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 Reviews = reviews_type(load_settings().max_texts)

@@ -145,8 +145,9 @@ def in_process_rates(
     reviews: list[str], seconds: float = 1.5
 ) -> dict[str, dict[int, float]]:
     """(a) reviews/s of every preset on one core, at each batch size."""
-    from sentiment.data import clean_reviews, load_reviews
-    from sentiment.model import PRESETS, fit_pipeline, scorer, speed_up_inference
+    from sentiment.model.scorer import scorer, speed_up_inference
+    from sentiment.training.data import clean_reviews, load_reviews
+    from sentiment.training.pipeline import PRESETS, fit_pipeline
 
     corpus, _ = clean_reviews(load_reviews(CORPUS))
     rates: dict[str, dict[int, float]] = {}

@@ -43,8 +43,8 @@ def model_rate(frame: pd.DataFrame) -> float:
     """The model's rows/s in process, one core, batches of 4,096."""
     import bentoml
 
-    from sentiment.artifact import load_pipeline
-    from sentiment.model import scorer
+    from sentiment.model.artifact import load_pipeline
+    from sentiment.model.scorer import scorer
 
     predict = scorer(load_pipeline(bentoml.models.get("sentiment:latest")))
     texts = list(frame["text"][:40_960])

@@ -6,7 +6,7 @@ throughput plot ``bench/selection.png``, and says which candidate the rule picks
 among the candidates that run at >= 10,000 reviews/s on one core (batch 128) and
 whose CV accuracy is not below the reference's (the default being replaced) by more
 than its fold standard deviation, the one with the best behaviour (the mean pass
-rate of the behaviour suite's headline capabilities, :mod:`sentiment.behaviour`);
+rate of the behaviour suite's headline capabilities, :mod:`sentiment.training.behaviour`);
 ties go to accuracy. Accuracy differences inside the fold noise do not decide; a
 model that reads "not bad at all" as negative loses to one that does not.
 """
@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from bench.alternate import in_turn
-from sentiment.behaviour import HEADLINE, behaviour_pass_rates, headline_score
-from sentiment.data import clean_reviews, load_reviews, split_eval_slice
-from sentiment.model import PRESETS, ModelParams, fit_pipeline, scorer
-from sentiment.model import speed_up_inference as lean_weights
+from sentiment.model.scorer import scorer
+from sentiment.model.scorer import speed_up_inference as lean_weights
+from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates, headline_score
+from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
+from sentiment.training.pipeline import PRESETS, ModelParams, fit_pipeline
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA = BENCH_DIR.parent / "data" / "rotten_tomatoes_reviews.csv.gz"

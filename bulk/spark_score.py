@@ -79,8 +79,8 @@ def package_zip(work: Path) -> Path:
 
 def load_pipeline(tag: str) -> Any:
     """The stored pipeline, checked like the service checks it."""
-    from sentiment.artifact import StoreModel
-    from sentiment.artifact import load_pipeline as load
+    from sentiment.model.artifact import StoreModel
+    from sentiment.model.artifact import load_pipeline as load
 
     return load(StoreModel(tag).checked())
 
@@ -89,8 +89,8 @@ def score_batches(broadcast: Any, text_column: str) -> Any:
     """The ``mapInPandas`` function: score each Arrow batch with the broadcast model."""
 
     def score(batches: Iterator[Any]) -> Iterator[Any]:
-        from sentiment.model import scorer
-        from sentiment.scoring import score_chunk
+        from sentiment.jobs.scoring import score_chunk
+        from sentiment.model.scorer import scorer
 
         pipeline = broadcast.value
         predict = scorer(pipeline)
@@ -103,7 +103,7 @@ def score_batches(broadcast: Any, text_column: str) -> Any:
 
 def serving_choice(configured: str | None, name: str) -> Any:
     """The registry's choice (imported late, like the rest of the package here)."""
-    from sentiment.registry import serving_choice as choose
+    from sentiment.lifecycle.registry import serving_choice as choose
 
     return choose(configured, name)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.prediction_log import is_shadow, read_records
+from sentiment.telemetry.prediction_log import is_shadow, read_records
 
 EPSILON = 1e-4  # floor for empty histogram bins in the PSI
 

@@ -5,7 +5,7 @@ Measures both models side by side, in one run, and decides with :func:`decide`:
 - **contract**: the candidate's artifact and metadata check out, with the same
   labels as production;
 - **evaluation slice**: accuracy on reviews no model of this project trains on
-  (``sentiment.data.split_eval_slice``), compared with an exact one-sided
+  (``sentiment.training.data.split_eval_slice``), compared with an exact one-sided
   McNemar test on the same examples rather than two raw accuracies;
 - **must not flip**: clear reviews the candidate must all get right;
 - **cross-validation**: the candidate's CV mean is not below production's
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.behaviour import HEADLINE, headline_cases
-from sentiment.prediction_log import is_shadow, read_records
+from sentiment.telemetry.prediction_log import is_shadow, read_records
+from sentiment.training.behaviour import HEADLINE, headline_cases
 
 MAX_SLOWDOWN = 0.8  # candidate reviews/s at least this share of production's
 MCNEMAR_ALPHA = 0.05  # refuse when the candidate is worse at this significance

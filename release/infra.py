@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from devtools.servers import bentoml_serve
-from sentiment.artifact import LABELS
+from sentiment.model.artifact import LABELS
 
 SERVICE = "service:SentimentClassifier"
 CANNED = ["a wonderful, moving film", "a dull, lifeless mess", "not bad at all"]

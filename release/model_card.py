@@ -4,7 +4,8 @@ Usage:
     python -m release.model_card [--model TAG] [--png model-card.png]
 
 The card is what ``train.py`` measured on the evaluation slice and stored in
-the model's metadata (``sentiment.card``); ``/model-info`` serves the same data.
+the model's metadata (``sentiment.training.card``); ``/model-info`` serves the
+same data.
 Default model: production, else the newest. Exits 2 when the model has no card
 (trained before cards existed) or is not in the store.
 """
@@ -16,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sentiment.artifact import ModelCard, StoreModel, read_metadata
-from sentiment.behaviour import TARGETS
-from sentiment.registry import serving_choice
+from sentiment.lifecycle.registry import serving_choice
+from sentiment.model.artifact import ModelCard, StoreModel, read_metadata
+from sentiment.training.behaviour import TARGETS
 
 
 def markdown(tag: str, card: ModelCard, metadata: Any) -> str:

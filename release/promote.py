@@ -23,12 +23,17 @@ import numpy as np
 
 from release import gate
 from release.infra import serving_problem
-from sentiment import registry
-from sentiment.artifact import StartupError, StoreModel, read_metadata
-from sentiment.behaviour import HEADLINE, POSITIVE, pass_rates, run_suite
 from sentiment.config import Settings
-from sentiment.data import TrainingError, clean_reviews, load_reviews, split_eval_slice
 from sentiment.files import write_atomically
+from sentiment.lifecycle import registry
+from sentiment.model.artifact import StartupError, StoreModel, read_metadata
+from sentiment.training.behaviour import HEADLINE, POSITIVE, pass_rates, run_suite
+from sentiment.training.data import (
+    TrainingError,
+    clean_reviews,
+    load_reviews,
+    split_eval_slice,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
@@ -46,7 +51,7 @@ def load(tag: str) -> tuple[Any, Any]:
         GateError: the tag is not in the store.
         StartupError: the model breaks the artifact contract.
     """
-    from sentiment.serving import load_model
+    from sentiment.lifecycle.loading import load_model
 
     stored = StoreModel(resolve(tag)).checked()
     return stored, load_model(stored, Settings())

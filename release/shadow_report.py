@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.prediction_log import is_shadow, read_records
+from sentiment.telemetry.prediction_log import is_shadow, read_records
 
 BINS = 10
 

@@ -14,7 +14,7 @@ import pytest
 
 import train
 from release import gate, promote
-from sentiment import registry
+from sentiment.lifecycle import registry
 
 NAME = "gate-sentiment"
 

@@ -18,9 +18,9 @@ import pytest
 from devtools.corpus import corpus_reviews
 from devtools.servers import BIN_DIR, PROJECT_DIR
 from devtools.tools import require
-from sentiment.artifact import load_pipeline
-from sentiment.model import scorer
-from sentiment.scoring import score_table
+from sentiment.jobs.scoring import score_table
+from sentiment.model.artifact import load_pipeline
+from sentiment.model.scorer import scorer
 
 pytestmark = pytest.mark.e2e
 ROWS = 50_000

@@ -21,7 +21,7 @@ from devtools.servers import bentoml_serve
 from devtools.tools import require
 from devtools.wrk import run_wrk, write_bodies
 from release import promote
-from sentiment import registry
+from sentiment.lifecycle import registry
 
 NAME = "swap-sentiment"
 LOAD_SECONDS = 26

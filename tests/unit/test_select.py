@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 
 from bench.select import REFERENCE, Result, pick, time_alternately
-from sentiment.behaviour import HEADLINE
+from sentiment.training.behaviour import HEADLINE
 
 
 def result(name: str, accuracy: float, speed: float, behaves: float) -> Result:

@@ -10,12 +10,12 @@ import pytest
 from bentoml.exceptions import InternalServerError, InvalidArgument
 
 import service
-from sentiment.connections import ConnectionRecycler
-from sentiment.jobs import JobStatus
-from sentiment.middleware import ClassifyGuard
-from sentiment.oip import OpenInference
-from sentiment.operator import OperatorEndpoints
-from sentiment.request_ids import RequestIds
+from sentiment.http.connections import ConnectionRecycler
+from sentiment.http.guard import ClassifyGuard
+from sentiment.http.oip import OpenInference
+from sentiment.http.operator import OperatorEndpoints
+from sentiment.jobs.runner import JobStatus
+from sentiment.telemetry.request_ids import RequestIds
 
 
 def test_predict_uses_pipeline_without_preprocessing() -> None:
@@ -33,9 +33,9 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
             self.seen.append(texts)
             return dummy.predict_proba([[0]] * len(texts))
 
-    from sentiment.live import LiveModel
-    from sentiment.registry import ServingChoice
-    from sentiment.serving import LoadedModel
+    from sentiment.lifecycle.live import LiveModel
+    from sentiment.lifecycle.loading import LoadedModel
+    from sentiment.lifecycle.registry import ServingChoice
 
     pipeline = FakePipeline()
     instance = object.__new__(service.SentimentClassifier.inner)
@@ -84,7 +84,7 @@ def test_a_job_that_cannot_run_records_why(
 def test_a_bad_file_stays_the_clients_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sentiment.scoring import ScoringError
+    from sentiment.jobs.scoring import ScoringError
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
     error = service.job_failure("abc123", ScoringError("'x.csv' has no rows"))

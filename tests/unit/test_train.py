@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import train
-from sentiment.artifact import read_metadata, sha256_of
-from sentiment.model import ModelParams
+from sentiment.model.artifact import read_metadata, sha256_of
+from sentiment.training.pipeline import ModelParams
 from tests.conftest import PROJECT_DIR
 from tests.unit.conftest import write_frame
 

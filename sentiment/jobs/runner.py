@@ -1,0 +1,326 @@
+"""Background file-scoring jobs (``/classify_file``): their state beyond BentoML's.
+
+BentoML's task store (SQLite under ``BENTOML_HOME``, shared by the workers of one
+server) knows a task's status and result. It does not know how many rows were
+scored or rejected, why a task failed, or that the worker running it died (the
+task then stays ``in_progress`` forever). Each job therefore writes a small JSON
+record next to BentoML's store, and :class:`JobStatus` adds it to
+``GET /classify_file/status``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sentiment.files import write_atomically
+from sentiment.http.guard import rewrite_response
+
+STATUS_PATH = "/classify_file/status"
+JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest
+JOB_CHUNK_ROWS = 1024  # so /classify waits at most one chunk (~20 ms) for the model
+JOB_RETRY_AFTER_S = 10  # a 429 for a busy worker: jobs take seconds to minutes
+DIRECT = "direct"  # the task ID of a job run inside its request (POST /classify_file)
+logger = logging.getLogger("bentoml.service.sentiment")
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How a worker runs file jobs (from the settings)."""
+
+    max_inflated_bytes: int | None = None
+    max_rows: int | None = None
+    spreadsheet_safe: bool = True
+    retention_s: float = 3600.0
+
+
+class JobSlots:
+    """The file jobs one worker has taken on, counted for its cap.
+
+    An upload holds a slot from the moment the edge starts reading it. A
+    submission answered 200 keeps it as *pending* until its job starts, and the
+    job keeps it while it runs. Jobs run on BentoML's threads, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.uploading = 0
+        self.pending = 0
+        self.running = 0
+
+    def taken(self) -> int:
+        """Slots in use now."""
+        with self.lock:
+            return self.uploading + self.pending + self.running
+
+    def upload_started(self) -> None:
+        """The edge started reading an upload."""
+        with self.lock:
+            self.uploading += 1
+
+    def upload_ended(self, accepted: bool) -> None:
+        """The upload was answered; ``accepted``: a submission whose job will run."""
+        with self.lock:
+            self.uploading -= 1
+            self.pending += accepted
+
+    def job_started(self) -> None:
+        """A submitted job began to run."""
+        with self.lock:
+            self.pending = max(0, self.pending - 1)
+            self.running += 1
+
+    def job_ended(self) -> None:
+        """A submitted job finished, well or not."""
+        with self.lock:
+            self.running -= 1
+
+
+SLOTS = JobSlots()
+
+
+def jobs_dir() -> Path:
+    """Where job records live: beside BentoML's task store, shared by workers."""
+    home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
+    return home / "sentiment-jobs"
+
+
+def task_store() -> Path:
+    """BentoML's task database (it holds each job's upload and result)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.result_store_file.get())
+
+
+def keep_tasks_for(retention_s: float) -> None:
+    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    Sqlite3Store.RESULT_RETENTION = int(retention_s)
+
+
+def prune(retention_s: float, now: float | None = None) -> int:
+    """Delete job records and tasks older than ``retention_s``; how many records.
+
+    BentoML deletes only *finished* tasks, and only when another finishes; a task
+    whose worker died stays, with its upload. Records are ours to delete.
+    """
+    cutoff = (time.time() if now is None else now) - retention_s
+    removed = 0
+    for record in jobs_dir().glob("*.json"):
+        try:
+            if record.stat().st_mtime < cutoff:
+                record.unlink()
+                removed += 1
+        except OSError:
+            continue
+    store = task_store()
+    if store.exists():
+        finished = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff))
+        # an unfinished task may still be running: only a day past the cutoff
+        abandoned = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff - 86_400))
+        try:
+            with closing(sqlite3.connect(store, timeout=5)) as db, db:
+                db.execute(
+                    "DELETE FROM result WHERE (completed_at IS NOT NULL AND "
+                    "completed_at < ?) OR created_at < ?",
+                    (finished, abandoned),
+                )
+        except sqlite3.Error as error:
+            logger.warning("could not prune old tasks from %s: %s", store, error)
+    return removed
+
+
+def record_path(task_id: str) -> Path:
+    """The record of one job (task IDs are hex, safe as file names)."""
+    return jobs_dir() / f"{''.join(c for c in task_id if c.isalnum())}.json"
+
+
+def write_record(task_id: str, **fields: Any) -> None:
+    """Create or update a job's record atomically."""
+    text = json.dumps(read_record(task_id) | fields)
+    write_atomically(record_path(task_id), lambda tmp: tmp.write_text(text))
+
+
+def read_record(task_id: str) -> dict[str, Any]:
+    """A job's record, or {} when it has none."""
+    try:
+        record: dict[str, Any] = json.loads(record_path(task_id).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def augmented(status: dict[str, Any]) -> dict[str, Any]:
+    """BentoML's task status plus the job's counts, error, or lost worker."""
+    task_id = str(status.get("task_id", ""))
+    record = read_record(task_id)
+    fields = ("rows", "scored", "rejected", "error", "total", "done")
+    extra: dict[str, Any] = {k: record[k] for k in fields if k in record}
+    pid = record.get("pid")
+    if status.get("status") == "in_progress" and pid and not process_alive(pid):
+        extra["status"] = "failed"
+        extra["error"] = (
+            "the worker running this job stopped before it finished (restart or "
+            "crash): nothing was saved; submit the file again"
+        )
+    return {**status, **extra}
+
+
+class Throttle:
+    """Sleep after each chunk so the job computes only ``duty`` of the time.
+
+    A job shares its worker's CPU (and GIL) with ``/classify``: unthrottled, a job
+    raised /classify's p99 from 25 ms to 1 s on that worker.
+    """
+
+    def __init__(self, duty: float) -> None:
+        self.duty = duty
+        self.mark = time.perf_counter()
+
+    def begin(self) -> None:
+        """Work starts now (after a wait that must not count as work)."""
+        self.mark = time.perf_counter()
+
+    def __call__(self, rows: int) -> None:
+        """Called after each chunk: rest as long as the chunk's share requires."""
+        busy = time.perf_counter() - self.mark
+        time.sleep(busy * (1 - self.duty) / self.duty)
+        self.mark = time.perf_counter()
+
+
+class Progress:
+    """After each chunk: record the rows done (for the status), then throttle."""
+
+    def __init__(self, task_id: str, throttle: Throttle) -> None:
+        self.task_id = task_id
+        self.throttle = throttle
+        self.done = 0
+
+    def __call__(self, rows: int) -> None:
+        """Called after each chunk with its row count."""
+        self.done += rows
+        write_record(self.task_id, done=self.done)
+        self.throttle(rows)
+
+
+def run_job(
+    task_id: str,
+    file: Path,
+    text_column: str,
+    predict_proba: Callable[[list[str]], Any],
+    classes: list[str],
+    options: JobOptions | None = None,
+) -> str:
+    """Score an uploaded file, record the counts (or the error); the result as CSV.
+
+    CSV text, not a file: BentoML 1.4.40 stores a task's result by replaying the
+    response into a scope without ``method``, which Starlette's ``FileResponse``
+    needs, so a ``Path`` result fails (``KeyError: 'method'``) and the task stays
+    ``in_progress``.
+
+    Raises:
+        ScoringError: the file is not what it claims, lacks the column, is empty,
+            or passes a limit (named in the message).
+    """
+    options = options or JobOptions()
+    submitted = task_id != DIRECT
+    if submitted:
+        SLOTS.job_started()
+    try:
+        prune(options.retention_s)
+        return _score_file(task_id, file, text_column, predict_proba, classes, options)
+    finally:
+        if submitted:
+            SLOTS.job_ended()
+
+
+def _score_file(
+    task_id: str,
+    file: Path,
+    text_column: str,
+    predict_proba: Callable[[list[str]], Any],
+    classes: list[str],
+    options: JobOptions,
+) -> str:
+    from sentiment.jobs.scoring import (
+        ReadLimits,
+        ScoringError,
+        read_table,
+        score_table,
+        spreadsheet_safe,
+    )
+
+    write_record(task_id, pid=os.getpid())
+    limits = ReadLimits(options.max_inflated_bytes, options.max_rows)
+    try:
+        frame = read_table(file, file.name, text_column, limits)
+    except ScoringError as error:
+        write_record(task_id, error=str(error), pid=None)
+        raise
+    write_record(task_id, total=len(frame), done=0)
+    scored, counts = score_table(
+        frame,
+        text_column,
+        predict_proba,
+        classes,
+        Progress(task_id, Throttle(JOB_DUTY)),
+        JOB_CHUNK_ROWS,
+    )
+    if options.spreadsheet_safe:
+        scored = spreadsheet_safe(scored)
+    result = scored.to_csv(index=False)
+    write_record(task_id, pid=None, **asdict(counts))
+    return result
+
+
+class JobStatus:
+    """Adds job records to ``GET /classify_file/status``.
+
+    Uploads are checked before this, at the edge (``sentiment.http.uploads``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass through, except the status path."""
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"] != STATUS_PATH
+        ):
+            return await self.app(scope, receive, send)
+        await self.app(scope, receive, rewrite_response(send, ok, with_record))
+
+
+def ok(status: int) -> bool:
+    """Only successful status answers are augmented."""
+    return status == 200
+
+
+def with_record(start: Message, body: bytes) -> tuple[Message, bytes]:
+    """The status body with the job's record merged in."""
+    return start, json.dumps(augmented(json.loads(body))).encode()

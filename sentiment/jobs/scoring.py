@@ -1,0 +1,294 @@
+"""Score a whole table of reviews: what ``score.py`` and ``/classify_file`` share.
+
+Rows keep their order and their columns; ``label`` and ``score`` are added, and
+a ``rejected`` column names the review rule a row broke (its ``label`` is then
+empty and its ``score`` missing). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from sentiment.http.schemas import review_problem
+
+CHUNK_ROWS = 4096  # rows per model call: large batches, bounded memory
+READ_CHUNK_ROWS = 65_536  # rows per parsing step: a row cap stops within one step
+# OWASP "CSV Injection": a cell starting with one of these runs as a formula
+# when a spreadsheet opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ScoringError(Exception):
+    """The input cannot be scored; the message is one line saying why."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How a scoring run went."""
+
+    rows: int
+    scored: int
+    rejected: int
+
+
+def file_format(name: str) -> str:
+    """``csv``, ``tsv`` or ``parquet`` from a file name (``.gz`` allowed).
+
+    Raises:
+        ScoringError: another extension.
+    """
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    fmt = suffixes[-1].lstrip(".") if suffixes else ""
+    if fmt not in ("csv", "tsv", "parquet"):
+        raise ScoringError(
+            f"{name!r}: expected a .csv, .tsv or .parquet file (optionally .gz)"
+        )
+    return fmt
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps on what reading a table may take (None: no cap).
+
+    A file's size says little about what it holds: 1.2 MB of gzip inflated to
+    600 MB and 52 million rows took a worker to 2 GiB. Both caps are checked while
+    reading, so reading stops at the cap.
+    """
+
+    max_bytes: int | None = None  # after decompression
+    max_rows: int | None = None
+
+
+class CappedReader(io.RawIOBase):
+    """A binary stream that fails once more than ``limit`` bytes were read."""
+
+    def __init__(self, stream: BinaryIO, limit: int | None, name: str) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.name = name
+        self.count = 0
+
+    def readable(self) -> bool:
+        """Always."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer``, counting.
+
+        Raises:
+            LimitExceeded: past the cap.
+        """
+        data = self.stream.read(len(buffer))
+        self.count += len(data)
+        if self.limit is not None and self.count > self.limit:
+            raise LimitExceeded(
+                f"{self.name!r} holds more than {self.limit} bytes once "
+                "decompressed (SENTIMENT_MAX_INFLATED_BYTES)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class LimitExceeded(ScoringError):
+    """Reading a table passed one of :class:`ReadLimits`."""
+
+
+def read_table(
+    source: Path | bytes,
+    name: str,
+    text_column: str,
+    limits: ReadLimits | None = None,
+) -> pd.DataFrame:
+    """Read a CSV, TSV or parquet table and check its text column.
+
+    Args:
+        source: a path, or the file's bytes (an upload).
+        name: the file name, whose extension says the format.
+        text_column: the column holding the reviews.
+        limits: caps on inflated size and rows (default: none).
+
+    Raises:
+        ScoringError: unreadable, not what its name claims, empty, no such column,
+            or past a limit.
+    """
+    fmt = file_format(name)
+    limits = limits or ReadLimits()
+    raw: BinaryIO = (
+        io.BytesIO(source) if isinstance(source, bytes) else source.open("rb")
+    )
+    try:
+        stream: BinaryIO = raw
+        if name.lower().endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+        capped = io.BufferedReader(CappedReader(stream, limits.max_bytes, name))
+        if fmt == "parquet":
+            frame = _read_parquet(capped, name, limits)
+        else:
+            frame = _read_delimited(capped, "\t" if fmt == "tsv" else ",", name, limits)
+    except LimitExceeded:
+        raise
+    except pd.errors.EmptyDataError:
+        raise ScoringError(f"{name!r} is empty") from None
+    except Exception as exc:  # pandas, pyarrow and gzip raise many types for bad files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScoringError(f"{name!r} is not a readable {fmt} file: {first}") from None
+    finally:
+        raw.close()
+    if text_column not in frame.columns:
+        found = ", ".join(map(str, frame.columns[:10]))
+        raise ScoringError(f"{name!r} has no column {text_column!r} (found: {found})")
+    if frame.empty:
+        raise ScoringError(f"{name!r} has no rows")
+    return frame
+
+
+def _too_many_rows(name: str, limit: int) -> LimitExceeded:
+    return LimitExceeded(f"{name!r} has more than {limit} rows (SENTIMENT_MAX_ROWS)")
+
+
+def _read_delimited(
+    stream: BinaryIO, sep: str, name: str, limits: ReadLimits
+) -> pd.DataFrame:
+    """CSV or TSV in chunks, so a row cap stops reading at the cap."""
+    parts: list[pd.DataFrame] = []
+    rows = 0
+    with pd.read_csv(
+        stream, sep=sep, keep_default_na=False, chunksize=READ_CHUNK_ROWS
+    ) as reader:
+        for part in reader:
+            rows += len(part)
+            if limits.max_rows is not None and rows > limits.max_rows:
+                raise _too_many_rows(name, limits.max_rows)
+            parts.append(part)
+    if not parts:
+        raise pd.errors.EmptyDataError
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _read_parquet(stream: BinaryIO, name: str, limits: ReadLimits) -> pd.DataFrame:
+    """Parquet, its row count and inflated size checked from its metadata first."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+    # Parquet needs to seek: the (already capped) bytes are read whole.
+    parquet = pq.ParquetFile(io.BytesIO(stream.read()))
+    meta = parquet.metadata
+    if limits.max_rows is not None and meta.num_rows > limits.max_rows:
+        raise _too_many_rows(name, limits.max_rows)
+    inflated = sum(
+        meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)
+    )
+    if limits.max_bytes is not None and inflated > limits.max_bytes:
+        raise LimitExceeded(
+            f"{name!r} holds more than {limits.max_bytes} bytes once decompressed "
+            "(SENTIMENT_MAX_INFLATED_BYTES)"
+        )
+    frame: pd.DataFrame = parquet.read().to_pandas()
+    return frame
+
+
+def chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    """The frame in consecutive slices of at most ``size`` rows."""
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def score_chunk(
+    chunk: pd.DataFrame,
+    text_column: str,
+    predict_proba: Callable[[list[str]], Any],
+    classes: list[str],
+) -> pd.DataFrame:
+    """The chunk with ``label``, ``score`` and ``rejected`` columns added."""
+    texts = ["" if pd.isna(t) else str(t) for t in chunk[text_column]]
+    problems = [review_problem(text) for text in texts]
+    valid = [i for i, problem in enumerate(problems) if problem is None]
+    labels = np.full(len(texts), "", dtype=object)
+    scores = np.full(len(texts), np.nan)
+    if valid:
+        probabilities = predict_proba([texts[i].strip() for i in valid])
+        best = probabilities.argmax(axis=1)
+        labels[valid] = np.asarray(classes, dtype=object)[best]
+        scores[valid] = probabilities[np.arange(len(valid)), best]
+    out = chunk.copy()
+    out["label"] = labels
+    out["score"] = scores
+    out["rejected"] = [problem[0] if problem else "" for problem in problems]
+    return out
+
+
+def score_table(
+    frame: pd.DataFrame,
+    text_column: str,
+    predict_proba: Callable[[list[str]], Any],
+    classes: list[str],
+    progress: Callable[[int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> tuple[pd.DataFrame, Counts]:
+    """Score every row, in order, in large batches.
+
+    Args:
+        frame: the input table.
+        text_column: the column holding the reviews.
+        predict_proba: the model (``sentiment.model.scorer.scorer``'s function).
+        classes: the model's labels in column order.
+        progress: called with the number of rows done after each chunk.
+        chunk_rows: rows per model call.
+    """
+    parts = []
+    for chunk in chunks(frame, chunk_rows):
+        parts.append(score_chunk(chunk, text_column, predict_proba, classes))
+        if progress:
+            progress(len(chunk))
+    scored = pd.concat(parts)
+    rejected = int((scored["rejected"] != "").sum())
+    return scored, Counts(len(scored), len(scored) - rejected, rejected)
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str, gzipped: bool) -> None:
+    """Write the scored table in the format its name asks for."""
+    if fmt == "parquet":
+        if not gzipped:
+            frame.to_parquet(path, index=False)
+            return
+        import gzip
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        path.write_bytes(gzip.compress(buffer.getvalue()))
+        return
+    frame.to_csv(
+        path,
+        sep="\t" if fmt == "tsv" else ",",
+        index=False,
+        compression="gzip" if gzipped else None,
+    )
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell a spreadsheet would run prefixed by ``'``.
+
+    OWASP's advice for CSV meant to be opened by people; machine consumers who
+    want the raw cells turn it off (``SENTIMENT_CSV_ESCAPE=0``, ``score.py
+    --raw-cells``). Numbers are left alone: only text cells are formulas.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        risky = values.map(
+            lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)
+        ).astype(bool)
+        if risky.any():
+            out[column] = values.where(~risky, "'" + values.astype(str))
+    return out
