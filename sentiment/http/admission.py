@@ -40,6 +40,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment.config import Settings
+from sentiment.http.headers import RequestHeaders
 from sentiment.http.refusals import Refusal, is_json, unsupported_media_type
 from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
@@ -53,8 +54,7 @@ from sentiment.telemetry.metrics import (
     REFUSALS,
     SERVICE_RATE,
 )
-from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
-from sentiment.telemetry.request_ids import VALID_ID, fresh_id
+from sentiment.telemetry.request_ids import fresh_id
 
 RETRY_AFTER_S = 1
 GAUGE_EVERY_S = 0.5
@@ -295,41 +295,6 @@ class AdmissionQueue:
     def oldest_wait(self, now: float) -> float:
         """Seconds the oldest waiting request has waited (0 when none waits)."""
         return now - self.waiting[0].arrived if self.waiting else 0.0
-
-
-@dataclass
-class RequestHeaders:
-    """The few request headers the edge reads, and the rest without the key.
-
-    ``forwarded`` is every header but ``Authorization``: once checked, the key
-    goes no further, so nothing downstream can log or store it (BentoML's task
-    store keeps a job's headers with the job).
-    """
-
-    authorization: bytes = b""
-    content_type: bytes = b"application/json"
-    request_id: bytes = b""
-    content_length: bytes = b""
-    forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, scope: Scope) -> RequestHeaders:
-        """Read them in one pass over the raw headers."""
-        found = cls()
-        forwarded = found.forwarded
-        for header in scope["headers"]:
-            name = header[0].lower()
-            if name == b"authorization":
-                found.authorization = header[1]
-                continue
-            forwarded.append(header)
-            if name == b"content-type":
-                found.content_type = header[1]
-            elif name == b"content-length":
-                found.content_length = header[1]
-            elif name == REQUEST_ID_HEADER and VALID_ID.fullmatch(header[1]):
-                found.request_id = header[1]
-        return found
 
 
 class Admission:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment.asgi import header_value, read_body, replay, rewrite_response
 from sentiment.config import Settings
 from sentiment.http.schemas import error_payload
 from sentiment.lifecycle import live
@@ -109,23 +110,10 @@ class ClassifyGuard:
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.drain_limit:
             return b"", self.too_large(close=True)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size <= self.settings.max_body_bytes:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-            if size > self.drain_limit:
-                return b"", self.too_large(close=True)
-        if size > self.settings.max_body_bytes:
-            return b"", self.too_large(close=False)
-        return b"".join(chunks), None
+        body = await read_body(receive, self.settings.max_body_bytes, self.drain_limit)
+        if body.over:
+            return b"", self.too_large(close=body.stopped)
+        return body.data, None
 
     def too_large(self, close: bool) -> JSONResponse:
         """413 for a body over the cap; ``close`` when the rest was not read."""
@@ -168,39 +156,6 @@ class ClassifyGuard:
         return rewrite_response(send, buffered, rewrite)
 
 
-def rewrite_response(
-    send: Send,
-    buffered: Callable[[int], bool],
-    rewrite: Callable[[Message, bytes], tuple[Message, bytes]],
-) -> Send:
-    """Wrap ``send`` so a response can be changed before it leaves.
-
-    Responses whose status ``buffered`` selects are collected whole, passed to
-    ``rewrite`` (which returns the start and body to send) and sent with the new
-    body's length; the others stream through untouched.
-    """
-    start: Message = {}
-    chunks: list[bytes] = []
-
-    async def send_rewritten(message: Message) -> None:
-        nonlocal start
-        if message["type"] == "http.response.start":
-            start = message
-            if not buffered(start["status"]):
-                await send(message)
-            return
-        if not buffered(start["status"]):
-            return await send(message)
-        chunks.append(message.get("body", b""))
-        if message.get("more_body", False):
-            return
-        new_start, body = rewrite(start, b"".join(chunks))
-        await send(with_length(new_start, body))
-        await send({"type": "http.response.body", "body": body})
-
-    return send_rewritten
-
-
 def with_model_version(send: Send) -> Send:
     """Wrap ``send``: a 200 names the model that answered in ``X-Model-Version``.
 
@@ -217,39 +172,6 @@ def with_model_version(send: Send) -> Send:
         await send(message)
 
     return send_with_version
-
-
-def header_value(start: Message, name: bytes) -> bytes:
-    """One header of a response start (empty when absent)."""
-    for key, value in start.get("headers", []):
-        if key.lower() == name:
-            return bytes(value)
-    return b""
-
-
-def with_length(start: Message, body: bytes) -> Message:
-    """A response start declaring ``body``'s length."""
-    headers = [
-        (key, value)
-        for key, value in start.get("headers", [])
-        if key.lower() != b"content-length"
-    ]
-    headers.append((b"content-length", str(len(body)).encode()))
-    return {**start, "headers": headers}
-
-
-def replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that yields the already-read body once, then defers."""
-    sent = False
-
-    async def receive_again() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive_again
 
 
 def count_validation_errors(body: bytes) -> None:

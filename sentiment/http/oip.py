@@ -28,7 +28,7 @@ from pydantic import BaseModel, StrictInt, StrictStr, ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentiment.http.guard import replay, rewrite_response
+from sentiment.asgi import read_body, replay, rewrite_response
 from sentiment.model.artifact import LABELS
 
 OUTPUTS = ("label", "score", "probabilities")
@@ -346,8 +346,9 @@ class OpenInference:
         headers = dict(scope.get("headers", []))
         if b"inference-header-content-length" in headers:
             return await answer(scope, receive, send, {"error": BINARY_REFUSAL}, 400)
-        body, too_large = await read_body(receive, self.max_body_bytes)
-        if too_large:
+        read = await read_body(receive, self.max_body_bytes)
+        body = read.data
+        if read.over:
             message = f"request body must be at most {self.max_body_bytes} bytes"
             return await answer(scope, receive, send, {"error": message}, 413)
         try:
@@ -388,23 +389,6 @@ class OpenInference:
             replay(classify_body, receive),
             rewrite_response(send, lambda _status: True, translate),
         )
-
-
-async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The whole request body, or (b"", True) once it passes ``limit``."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), False
 
 
 def json_bytes(payload: dict[str, Any]) -> bytes:

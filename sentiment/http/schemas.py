@@ -1,65 +1,25 @@
-"""The review rules and the bodies of the HTTP API, as pydantic models.
+"""The bodies of the HTTP API, as pydantic models, and the review type they check.
 
-The same :func:`review_problem` decides what the API refuses and what
-``train.py`` drops, so the model never learns from text it would not serve.
+The review rules themselves are :mod:`sentiment.model.reviews`: the same rules
+decide what the API refuses and what ``train.py`` drops.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
-MIN_CHARS = 4
-MAX_CHARS = 5_000
-NUMBER_RE = re.compile(r"[+-]?\d+")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR, LF are fine
-EXAMPLE_TEXTS = ["a wonderful, moving film", "a dull and lifeless mess"]
-
-
-def review_problem(text: str) -> tuple[str, str, dict[str, Any]] | None:
-    """Say which review rule ``text`` breaks, or None when it is a valid review.
-
-    Returns:
-        ``(rule, message template, context)``, e.g. ``("review_too_short",
-        "review must have at least {min} characters ...", {...})``.
-    """
-    if len(text) > MAX_CHARS:
-        return (
-            "review_too_long",
-            "review must have at most {max} characters, got {length}",
-            {"max": MAX_CHARS, "length": len(text)},
-        )
-    if match := CONTROL_RE.search(text):
-        return (
-            "review_has_control_character",
-            "review must not contain control characters, found {char} at {position}",
-            {"char": repr(match.group()), "position": match.start()},
-        )
-    stripped = text.strip()
-    if NUMBER_RE.fullmatch(stripped):
-        return (
-            "review_is_number",
-            "review cannot be a number, got {text}",
-            {"text": stripped},
-        )
-    if len(stripped) < MIN_CHARS:
-        return (
-            "review_too_short",
-            "review must have at least {min} characters after stripping "
-            "whitespace, got {length}",
-            {"min": MIN_CHARS, "length": len(stripped)},
-        )
-    return None
+from sentiment.model.reviews import EXAMPLE_TEXTS, MAX_CHARS, MIN_CHARS, review_problem
 
 
 def check_review(text: str) -> str:
     """Validate one review and return it stripped.
 
     Raises:
-        PydanticCustomError: typed with the rule's name (see :func:`review_problem`).
+        PydanticCustomError: typed with the rule's name
+            (:func:`sentiment.model.reviews.review_problem`).
     """
     if problem := review_problem(text):
         raise PydanticCustomError(*problem)

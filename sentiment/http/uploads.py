@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment.asgi import read_body, replay
 from sentiment.config import Settings
-from sentiment.http.guard import replay
 from sentiment.http.refusals import Refusal
 from sentiment.jobs.runner import JOB_RETRY_AFTER_S, SLOTS
 from sentiment.telemetry.request_ids import fresh_id
 
 if TYPE_CHECKING:
-    from sentiment.http.admission import RequestHeaders
+    from sentiment.http.headers import RequestHeaders
 
 FILE_FIELD = b"file"
 MAX_NAME_BYTES = 128
@@ -219,19 +219,12 @@ class Uploads:
             UploadTooLarge: past the cap (the rest is not read).
             ClientGone: the client disconnected first.
         """
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise UploadTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        body = await read_body(receive, self.max_bytes)
+        if body.disconnected:
+            raise ClientGone
+        if body.over:
+            raise UploadTooLarge
+        return body.data
 
 
 class UploadTooLarge(Exception):

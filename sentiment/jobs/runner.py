@@ -24,8 +24,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment.asgi import rewrite_response
 from sentiment.files import write_atomically
-from sentiment.http.guard import rewrite_response
 
 STATUS_PATH = "/classify_file/status"
 JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from sentiment.http.schemas import review_problem
+from sentiment.model.reviews import review_problem
 
 CHUNK_ROWS = 4096  # rows per model call: large batches, bounded memory
 READ_CHUNK_ROWS = 65_536  # rows per parsing step: a row cap stops within one step

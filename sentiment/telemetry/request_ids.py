@@ -49,12 +49,21 @@ def fresh_id() -> str:
     return f"{_PREFIX}{next(_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
+def client_request_id(value: bytes) -> bytes:
+    """``value`` if it is a valid ``X-Request-ID``, else ``b""``.
+
+    The one rule for a client's ID: 1-128 letters, digits, ``.``, ``_`` or ``-``
+    (nothing a log line or a header could be split on).
+    """
+    return value if VALID_ID.fullmatch(value) else b""
+
+
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     """The client's request ID if valid, else a fresh one (32 hex characters)."""
     for name, value in headers:
         if name.lower() == HEADER:
-            if VALID_ID.fullmatch(value):
-                return value.decode()
+            if valid := client_request_id(value):
+                return valid.decode()
             break
     return fresh_id()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentiment.http.schemas import review_problem
 from sentiment.model.artifact import LABELS
+from sentiment.model.reviews import review_problem
 
 KAGGLE_TEXT, KAGGLE_LABEL = "Phrase", "Sentiment"
 KAGGLE_LABEL_MAP = {0: "negative", 4: "positive"}  # mlseries prepare_data kept 0 and 4

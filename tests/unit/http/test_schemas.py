@@ -1,4 +1,4 @@
-"""Unit tests for sentiment.http.schemas: the review rules and the bodies."""
+"""Unit tests for sentiment.http.schemas: the review type and the bodies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from sentiment.http.schemas import (
     ErrorBody,
     Prediction,
     error_payload,
-    review_problem,
     reviews_type,
     to_predictions,
 )
@@ -76,21 +75,6 @@ def test_number_message_names_the_number() -> None:
     error = first_error(["  123458303 "])
     assert error["msg"] == "review cannot be a number, got 123458303"
     assert "{" not in error["msg"]
-
-
-@pytest.mark.parametrize(
-    ("text", "rule"),
-    [
-        ("ab", "review_too_short"),
-        ("42", "review_is_number"),
-        ("bad\x07film", "review_has_control_character"),
-        ("x" * 5001, "review_too_long"),
-        ("a fine film", None),
-    ],
-)
-def test_review_problem_names_the_rule(text: str, rule: str | None) -> None:
-    problem = review_problem(text)
-    assert (problem[0] if problem else None) == rule
 
 
 def test_max_texts_is_the_limit() -> None:

@@ -1,0 +1,45 @@
+"""The request headers the edge reads, in one pass, with the API key kept apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.types import Scope
+
+from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
+from sentiment.telemetry.request_ids import client_request_id
+
+
+@dataclass
+class RequestHeaders:
+    """The few request headers the edge reads, and the rest without the key.
+
+    ``forwarded`` is every header but ``Authorization``: once checked, the key
+    goes no further, so nothing downstream can log or store it (BentoML's task
+    store keeps a job's headers with the job).
+    """
+
+    authorization: bytes = b""
+    content_type: bytes = b"application/json"
+    request_id: bytes = b""
+    content_length: bytes = b""
+    forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, scope: Scope) -> RequestHeaders:
+        """Read them in one pass over the raw headers."""
+        found = cls()
+        forwarded = found.forwarded
+        for header in scope["headers"]:
+            name = header[0].lower()
+            if name == b"authorization":
+                found.authorization = header[1]
+                continue
+            forwarded.append(header)
+            if name == b"content-type":
+                found.content_type = header[1]
+            elif name == b"content-length":
+                found.content_length = header[1]
+            elif name == REQUEST_ID_HEADER and (valid := client_request_id(header[1])):
+                found.request_id = valid
+        return found
