@@ -16,6 +16,8 @@ import train
 from release import gate, promote
 from sentiment.lifecycle import registry
 
+pytestmark = pytest.mark.e2e
+
 NAME = "gate-sentiment"
 
 

@@ -11,6 +11,8 @@ import train
 from devtools.servers import bentoml_serve
 from release import shadow_report
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def shadow_tag(tmp_path_factory: pytest.TempPathFactory) -> str:

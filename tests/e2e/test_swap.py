@@ -23,6 +23,8 @@ from devtools.wrk import run_wrk, write_bodies
 from release import promote
 from sentiment.lifecycle import registry
 
+pytestmark = pytest.mark.e2e
+
 NAME = "swap-sentiment"
 LOAD_SECONDS = 26
 BUDGET_MS = 1_000  # SENTIMENT_MAX_LATENCY_MS, the default
