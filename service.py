@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import bentoml
-from bentoml._internal.context import server_context
 from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
 from bentoml.validators import ContentType
 
@@ -38,7 +37,8 @@ from sentiment.jobs import runner
 from sentiment.lifecycle import live, registry, shadow
 from sentiment.model import artifact
 from sentiment.patches import install as install_dispatcher
-from sentiment.telemetry.logs import configure_logging
+from sentiment.patches import keep_tasks_for, task_id_of
+from sentiment.telemetry.logs import SERVICE_LOGGER, configure_logging
 from sentiment.telemetry.metrics import PREDICTIONS
 from sentiment.telemetry.prediction_log import record_classified
 from sentiment.telemetry.request_ids import RequestIds
@@ -60,7 +60,7 @@ JOB_OPTIONS = runner.JobOptions(
 )
 install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
 configure_logging(SETTINGS.log_format)
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 
 
 # The image: python:3.11-slim and our wheels only. With a known distro BentoML
@@ -89,7 +89,7 @@ class SentimentClassifier:
     model_ref = artifact.StoreModel(CHOICE.tag)
 
     def __init__(self) -> None:
-        worker = server_context.worker_index
+        worker = bentoml.server_context.worker_index
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
         self.shadow = shadow.start(SETTINGS)
 
@@ -154,7 +154,7 @@ class SentimentClassifier:
         self, file: Path, ctx: bentoml.Context, text_column: str = "text"
     ) -> Annotated[str, ContentType("text/csv")]:
         """Score a CSV/TSV/parquet file in the background (sentiment.jobs.runner)."""
-        task_id = getattr(ctx.request.state, "task_id", None) or runner.DIRECT
+        task_id = task_id_of(ctx) or runner.DIRECT
         m = self.model
         try:
             return runner.run_job(
@@ -223,4 +223,4 @@ add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
 admission.install(
     SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
 )
-runner.keep_tasks_for(SETTINGS.job_retention_s)
+keep_tasks_for(SETTINGS.job_retention_s)

@@ -1,4 +1,20 @@
-"""Adaptive batching that never makes a lone request wait: dispatch when idle.
+"""Every reach into BentoML's internals, pinned to the version it was written for.
+
+BentoML 1.4 has no public API for these; each is here, in one module, and
+``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
+
+- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`): below;
+- the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
+  (:func:`wrap_asgi_app`: admission runs outside BentoML's own middlewares);
+- the task store's retention, ``Sqlite3Store.RESULT_RETENTION``
+  (:func:`keep_tasks_for`) and its file (:func:`task_store`);
+- the model store's directory (:func:`model_store_path`);
+- the task ID BentoML puts on a task request's state (:func:`task_id_of`);
+- the Swagger UI assets BentoML serves (:func:`swagger_assets`);
+- the sync client's upload files, kept by its file manager (:func:`opened_files`,
+  for :mod:`sentiment.client`).
+
+Adaptive batching that never makes a lone request wait: dispatch when idle.
 
 BentoML 1.4's ``CorkDispatcher`` holds a request while
 ``n * (wn + dt + a) <= optimizer.wait * 0.95``, where ``optimizer.wait`` is the
@@ -15,7 +31,7 @@ a request goes straight to the model.
 
 This replaces a BentoML internal, so it is pinned: :func:`install` patches only
 the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
-warning and leaves BentoML's dispatcher in place; ``tests/unit/test_dispatch.py``
+warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
 fails when the version or the internals it relies on change. Upstream, a
 dispatcher option to skip the cork when idle would make this module unnecessary.
 """
@@ -25,14 +41,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import bentoml
 from bentoml._internal.marshal.dispatcher import CorkDispatcher
 
+from sentiment.telemetry.logs import SERVICE_LOGGER
+
 BENTOML_VERSION = "1.4.40"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 
 
 class IdleDispatcher(CorkDispatcher[Any, Any]):
@@ -108,6 +128,60 @@ def install(policy: str) -> bool:
     return True
 
 
-def active_policy(dispatcher: Any) -> str:
-    """``idle`` or ``cork``: which policy a dispatcher object runs."""
-    return "idle" if isinstance(dispatcher, IdleDispatcher) else "cork"
+def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:
+    """Make ``service``'s ASGI app (each worker's) ``wrap(app)``, outermost.
+
+    BentoML adds a service's middlewares inside its own (metrics, tracing,
+    timeout); a layer that must run before them wraps the app the worker asks
+    the service for with ``to_asgi``. Idempotent: a second call keeps the first.
+    """
+    service_class = type(service)
+    build = service_class.to_asgi
+    if getattr(build, "wrapped_by_sentiment", False):
+        return
+
+    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
+        app = build(self, *args, **kwargs)
+        return wrap(app) if self is service else app
+
+    to_asgi.wrapped_by_sentiment = True  # type: ignore[attr-defined]
+    service_class.to_asgi = to_asgi
+
+
+def keep_tasks_for(retention_s: float) -> None:
+    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    Sqlite3Store.RESULT_RETENTION = int(retention_s)
+
+
+def task_store() -> Path:
+    """BentoML's task database (it holds each job's upload and result)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.result_store_file.get())
+
+
+def model_store_path() -> Path:
+    """The model store in use (a bento's own when serving a bento)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.model_store.get()._path)
+
+
+def task_id_of(ctx: bentoml.Context) -> str | None:
+    """The ID BentoML gave the task a ``@bentoml.task`` call runs (None: direct)."""
+    return getattr(ctx.request.state, "task_id", None)
+
+
+def swagger_assets() -> Path:
+    """The directory of the Swagger UI files BentoML serves under /static_content."""
+    from bentoml._internal import server
+
+    return Path(server.__file__).parent / "static_content"
+
+
+def opened_files(client: bentoml.SyncHTTPClient) -> list[Any]:
+    """The files a sync client opened for an upload (its file manager keeps them)."""
+    files: list[Any] = client._file_manager._opened_files
+    return files

@@ -45,6 +45,7 @@ from sentiment.http.refusals import Refusal, is_json, unsupported_media_type
 from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
 from sentiment.http.uploads import Uploads
+from sentiment.patches import wrap_asgi_app
 from sentiment.telemetry.metrics import (
     EXPECTED_WAIT,
     IN_FLIGHT,
@@ -482,18 +483,7 @@ class Admission:
 def install(service: Any, settings: Settings, routes: RouteTable) -> None:
     """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
 
-    BentoML adds a service's middlewares inside its own (metrics, tracing,
-    timeout); a refusal decided there has already paid for them. The worker asks
-    the service for its app with ``to_asgi``, so that is where the app is wrapped.
+    Outermost, outside BentoML's own middlewares: a refusal decided inside them
+    would already have paid for metrics, tracing and the timeout.
     """
-    service_class = type(service)
-    build = service_class.to_asgi
-    if getattr(build, "wraps_admission", False):
-        return
-
-    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
-        app = build(self, *args, **kwargs)
-        return Admission(app, settings, routes=routes) if self is service else app
-
-    to_asgi.wraps_admission = True  # type: ignore[attr-defined]
-    service_class.to_asgi = to_asgi
+    wrap_asgi_app(service, lambda app: Admission(app, settings, routes=routes))

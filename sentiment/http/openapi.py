@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sentiment.http.schemas import ErrorBody, Prediction
+from sentiment.http.schemas import ErrorBody
 
 ERROR_RESPONSES = {
     "400": "Invalid input: each broken rule with the item it concerns",
@@ -16,11 +16,6 @@ ERROR_RESPONSES = {
     "after Retry-After seconds",
 }
 NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
-
-
-def component_schemas() -> dict[str, Any]:
-    """``Error`` and ``Prediction``, and the models they refer to, as components."""
-    return {**error_schemas(), "Prediction": Prediction.model_json_schema()}
 
 
 def error_schemas() -> dict[str, Any]:

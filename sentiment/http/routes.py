@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
+
+from sentiment.patches import swagger_assets
 
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # BentoML's own routes (_bentoml_impl/server/app.py: system routes and the docs).
@@ -51,9 +52,7 @@ UPLOAD = Route(needs_key=True, upload=True)
 
 def static_routes() -> list[str]:
     """BentoML's Swagger UI assets, one route per file it ships."""
-    from bentoml._internal import server
-
-    assets = Path(server.__file__).parent / "static_content"
+    assets = swagger_assets()
     return [f"/static_content/{p.name}" for p in sorted(assets.iterdir())]
 
 

@@ -25,14 +25,17 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import rewrite_response
+from sentiment.config import bentoml_home
 from sentiment.files import write_atomically
+from sentiment.patches import task_store
+from sentiment.telemetry.logs import SERVICE_LOGGER
 
 STATUS_PATH = "/classify_file/status"
 JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest
 JOB_CHUNK_ROWS = 1024  # so /classify waits at most one chunk (~20 ms) for the model
 JOB_RETRY_AFTER_S = 10  # a 429 for a busy worker: jobs take seconds to minutes
 DIRECT = "direct"  # the task ID of a job run inside its request (POST /classify_file)
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 
 
 @dataclass(frozen=True)
@@ -92,22 +95,7 @@ SLOTS = JobSlots()
 
 def jobs_dir() -> Path:
     """Where job records live: beside BentoML's task store, shared by workers."""
-    home = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
-    return home / "sentiment-jobs"
-
-
-def task_store() -> Path:
-    """BentoML's task database (it holds each job's upload and result)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return Path(BentoMLContainer.result_store_file.get())
-
-
-def keep_tasks_for(retention_s: float) -> None:
-    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
-    from _bentoml_impl.tasks.result import Sqlite3Store
-
-    Sqlite3Store.RESULT_RETENTION = int(retention_s)
+    return bentoml_home() / "sentiment-jobs"
 
 
 def prune(retention_s: float, now: float | None = None) -> int:

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from sentiment.config import Settings
 from sentiment.lifecycle import registry
 from sentiment.model.artifact import StartupError
+from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import MODEL_SERVING, MODEL_SWAPS
 
 if TYPE_CHECKING:
     from sentiment.lifecycle.loading import LoadedModel
 
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 ACTIVE: LiveModel | None = None  # this worker's, once its model is loaded
 
 

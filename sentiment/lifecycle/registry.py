@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.files import write_atomically
+from sentiment.patches import model_store_path
+from sentiment.telemetry.logs import SERVICE_LOGGER
 
 POINTER = "production"
 AUDIT_LOG = "promotions.jsonl"
 
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 
 
 def store_path() -> Path:
     """The model store in use (a bento's own when serving a bento)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return Path(BentoMLContainer.model_store.get()._path)
+    return model_store_path()
 
 
 def store_dir(name: str) -> Path:

@@ -26,13 +26,14 @@ import numpy as np
 
 from sentiment.config import Settings
 from sentiment.jobs.runner import Throttle
+from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import SHADOW_AGREEMENT, SHADOW_DROPPED, SHADOW_SCORE
 from sentiment.telemetry.prediction_log import WORKER_LOGS
 
 if TYPE_CHECKING:
     from sentiment.lifecycle.loading import LoadedModel
 
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 Batch = tuple[float, list[str], Any, str]  # time, texts, live positive scores, live tag
 COALESCE_S = 0.05  # the shadow thread gathers batches this long before scoring
 MAX_COALESCED = 64  # batches scored in one model call, at most

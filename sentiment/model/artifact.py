@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,14 @@ import bentoml
 from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sentiment.config import bentoml_home
+from sentiment.telemetry.logs import SERVICE_LOGGER
+
 MODEL_FILE = "pipeline.joblib"
 LABELS = ("negative", "positive")  # index 1 is the positive class
 STARTUP_EXIT_CODE = 1  # what `bentoml serve` and its workers exit with on StartupError
 
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 
 
 class StartupError(BentoMLException):
@@ -224,7 +226,7 @@ class StoreModel(bentoml.models.BentoModel):
 
     def missing(self) -> StartupError:
         """The error for a tag that is not in the store."""
-        home = os.environ.get("BENTOML_HOME", "~/bentoml")
+        home = bentoml_home()
         return StartupError(
             f"model {str(self.tag)!r} not found in the model store ({home}): "
             "train one with `make train`, or set SENTIMENT_MODEL_TAG to a tag "

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.config import Settings
+from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import LOG_DROPPED, LOG_ERRORS
 
-logger = logging.getLogger("bentoml.service.sentiment")
+logger = logging.getLogger(SERVICE_LOGGER)
 KnownFeatures = Callable[[list[str]], list[int]]
 Entry = tuple[
     float, str, bytes, bytes, str

@@ -123,7 +123,6 @@ NEGATIVE_CLAUSES = [
     "but the script was dreadful",
     "but I hated it",
 ]
-DIRECT_OBJECTS = ["the {thing}", "this {thing}"]
 
 
 def article(word: str) -> str:

@@ -171,22 +171,3 @@ def split_eval_slice(
                 f"{missing} review: use more data or another --eval-share"
             )
     return rest.reset_index(drop=True), held.reset_index(drop=True)
-
-
-def split_reviews(
-    frame: pd.DataFrame, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split with a fixed seed.
-
-    Raises:
-        TrainingError: if a class is too small to appear on both sides.
-    """
-    from sklearn.model_selection import train_test_split
-
-    try:
-        train, test = train_test_split(
-            frame, test_size=test_size, stratify=frame["label"], random_state=seed
-        )
-    except ValueError as exc:
-        raise TrainingError(f"cannot split the data: {exc}") from exc
-    return train.reset_index(drop=True), test.reset_index(drop=True)

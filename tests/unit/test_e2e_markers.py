@@ -9,7 +9,7 @@ E2E = Path(__file__).resolve().parents[1] / "e2e"
 
 
 def marks_e2e(path: Path) -> bool:
-    """Whether the module sets ``pytestmark`` to ``pytest.mark.e2e`` (or a list of it)."""
+    """Whether the module sets ``pytestmark`` to ``pytest.mark.e2e`` (or a list)."""
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 import bentoml
 from bentoml._internal.marshal.dispatcher import CorkDispatcher
 
-from sentiment.patches import BENTOML_VERSION, IdleDispatcher, install
+from sentiment.patches import (
+    BENTOML_VERSION,
+    IdleDispatcher,
+    install,
+    keep_tasks_for,
+    model_store_path,
+    swagger_assets,
+    task_store,
+    wrap_asgi_app,
+)
 
 
 def test_bentoml_is_the_version_the_dispatcher_was_written_for() -> None:
@@ -44,6 +53,50 @@ def test_install_switches_the_class_bentoml_builds() -> None:
         assert install("cork") is False and app.CorkDispatcher is CorkDispatcher
     finally:
         install("idle")
+
+
+def test_the_worker_builds_its_app_with_to_asgi_and_sets_the_task_id() -> None:
+    from _bentoml_impl.server import app
+    from _bentoml_impl.worker import service
+
+    assert "service.to_asgi(" in inspect.getsource(service), "wrap_asgi_app hooks it"
+    assert "request.state.task_id = task_id" in inspect.getsource(app), (
+        "task_id_of reads it"
+    )
+
+
+def test_the_store_internals_the_patches_read_are_there() -> None:
+    from _bentoml_impl.tasks.result import Sqlite3Store
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    assert isinstance(Sqlite3Store.RESULT_RETENTION, int)
+    assert "self.RESULT_RETENTION" in inspect.getsource(Sqlite3Store)
+    assert model_store_path().is_absolute()
+    assert str(task_store()) == str(BentoMLContainer.result_store_file.get())
+    assert (swagger_assets() / "index.css").is_file()
+
+
+def test_wrap_asgi_app_wraps_only_that_service_once() -> None:
+    class Service:
+        def to_asgi(self) -> str:
+            return "app"
+
+    service, other = Service(), Service()
+    wrap_asgi_app(service, lambda app: f"wrapped({app})")
+    wrap_asgi_app(service, lambda app: f"twice({app})")
+    assert service.to_asgi() == "wrapped(app)"
+    assert other.to_asgi() == "app"
+
+
+def test_keep_tasks_for_sets_bentomls_retention() -> None:
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    before = Sqlite3Store.RESULT_RETENTION
+    try:
+        keep_tasks_for(90.5)
+        assert Sqlite3Store.RESULT_RETENTION == 90
+    finally:
+        Sqlite3Store.RESULT_RETENTION = before
 
 
 class Model:

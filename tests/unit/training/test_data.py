@@ -128,13 +128,6 @@ def test_clean_reviews_rejects_unusable_data(
         data.clean_reviews(pd.DataFrame({"text": texts, "label": labels}))
 
 
-def test_split_is_stratified_and_disjoint(reviews: pd.DataFrame) -> None:
-    train_set, test_set = data.split_reviews(reviews, test_size=0.25, seed=7)
-    assert len(train_set) == 12 and len(test_set) == 4
-    assert test_set["label"].value_counts().to_dict() == {"positive": 2, "negative": 2}
-    assert not set(train_set["text"]) & set(test_set["text"])
-
-
 def test_eval_slice_is_chosen_by_text_alone(reviews: pd.DataFrame) -> None:
     rest, held = data.split_eval_slice(reviews, 0.5)
     assert not set(rest["text"]) & set(held["text"])
