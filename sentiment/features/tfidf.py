@@ -209,8 +209,11 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         known = seen[position] == hashes if len(seen) else np.zeros(len(hashes), bool)
         return np.bincount(rows, weights=known, minlength=n_docs).astype(np.int64)
 
-    def tfidf(self, texts: Iterable[str]) -> SparseRows:
-        """L2-normalised TF-IDF entries of each text, without building a matrix."""
+    def weighted_rows(self, texts: Iterable[str]) -> SparseRows:
+        """Each text's feature values (here L2-normalised TF-IDF), without a matrix.
+
+        Subclasses weigh differently: :class:`LexiconScore` gives one valence.
+        """
         entries = self.counts(texts)
         values = self.weigh(entries.values, entries.columns)
         loudness = values
@@ -240,7 +243,7 @@ class HashingTfidf(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """L2-normalised TF-IDF rows, one per text, as a CSR matrix."""
-        entries = self.tfidf(X)
+        entries = self.weighted_rows(X)
         indptr = np.searchsorted(entries.rows, np.arange(entries.n_rows + 1))
         return sp.csr_matrix(
             (entries.values, entries.columns, indptr),
@@ -320,7 +323,7 @@ class LexiconScore(HashingTfidf):
         )
         return self.hashes_[position] == hashes, position
 
-    def tfidf(self, texts: Iterable[str]) -> SparseRows:
+    def weighted_rows(self, texts: Iterable[str]) -> SparseRows:
         """The lexicon score of each text, as column 0."""
         rows, hashes, weights, n_docs = self.weighted_hashes(texts)
         hit, position = self.lookup(hashes)

@@ -41,7 +41,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment.config import Settings
 from sentiment.http.headers import RequestHeaders
-from sentiment.http.refusals import Refusal, is_json, unsupported_media_type
+from sentiment.http.refusals import (
+    OVERLOAD_RETRY_S,
+    Refusal,
+    is_json,
+    retry_after,
+    unsupported_media_type,
+)
 from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
 from sentiment.http.uploads import Uploads
@@ -57,7 +63,6 @@ from sentiment.telemetry.metrics import (
 )
 from sentiment.telemetry.request_ids import fresh_id
 
-RETRY_AFTER_S = 1
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
 REFUSAL_REASONS = ("expected_wait", "missed_budget", "waited_too_long", "queue_full")
@@ -340,7 +345,7 @@ class Admission:
         )
         key = settings.api_key.get_secret_value()
         self.expected_auth = f"Bearer {key}".encode() if key else None
-        retry = [(b"retry-after", b"%d" % RETRY_AFTER_S)]
+        retry = [retry_after(OVERLOAD_RETRY_S)]
         self.unauthorized = Refusal(
             401,
             "unauthorized",

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import header_value, read_body, replay, rewrite_response
 from sentiment.config import Settings
+from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import error_payload
 from sentiment.lifecycle import live
 from sentiment.telemetry.metrics import REJECTIONS
@@ -100,7 +101,7 @@ class ClassifyGuard:
         if refusal is not None:
             return await refusal(scope, receive, send)
         log = self.on_classified if scope["path"] == "/classify" else None
-        send = self.explain(send, body, log)
+        send = self.rewritten_answers(send, body, log)
         await self.app(scope, replay(body, receive), with_model_version(send))
 
     async def read_body(
@@ -124,10 +125,10 @@ class ClassifyGuard:
             {"Connection": "close"} if close else None,
         )
 
-    def explain(
+    def rewritten_answers(
         self, send: Send, request: bytes, log: Classified | None = None
     ) -> Send:
-        """Wrap ``send``: explain 503 sheds, reshape 4xx bodies, log 200s."""
+        """Wrap ``send``: a clear 503 for sheds, the error shape for 4xx, log 200s."""
 
         def buffered(status: int) -> bool:
             return status != 200 or log is not None
@@ -144,7 +145,7 @@ class ClassifyGuard:
                 ).encode()
                 start = {
                     **start,
-                    "headers": [*start["headers"], (b"retry-after", b"1")],
+                    "headers": [*start["headers"], retry_after(OVERLOAD_RETRY_S)],
                 }
             elif status == 400:
                 count_validation_errors(body)

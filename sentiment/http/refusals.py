@@ -16,6 +16,14 @@ from sentiment.http.schemas import error_payload
 from sentiment.telemetry.metrics import REJECTIONS
 from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
 
+RETRY_AFTER = b"retry-after"
+OVERLOAD_RETRY_S = 1  # an overload refusal: the queue drains within about a second
+
+
+def retry_after(seconds: int) -> tuple[bytes, bytes]:
+    """The ``Retry-After`` header asking a client to wait ``seconds``."""
+    return (RETRY_AFTER, b"%d" % seconds)
+
 
 class Refusal:
     """A refusal rendered once: only the request ID changes per request."""

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import read_body, replay
 from sentiment.config import Settings
-from sentiment.http.refusals import Refusal
+from sentiment.http.refusals import Refusal, retry_after
 from sentiment.jobs.runner import JOB_RETRY_AFTER_S, SLOTS
 from sentiment.telemetry.request_ids import fresh_id
 
@@ -157,7 +157,7 @@ class Uploads:
             "too_many_jobs",
             f"this worker already runs {self.max_jobs} file jobs "
             "(SENTIMENT_MAX_JOBS): retry later",
-            [(b"retry-after", b"%d" % JOB_RETRY_AFTER_S)],
+            [retry_after(JOB_RETRY_AFTER_S)],
         )
 
     async def __call__(

@@ -28,7 +28,7 @@ COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}
 
 
 @dataclass(frozen=True)
-class Contribution:
+class FeatureWeight:
     """One feature's push on one component's logit."""
 
     feature: str
@@ -62,11 +62,11 @@ def text_ngrams(block: HashingTfidf, text: str) -> dict[int, set[str]]:
     return found
 
 
-def contributions(scorer: LinearScorer, text: str) -> list[list[Contribution]]:
+def contributions(scorer: LinearScorer, text: str) -> list[list[FeatureWeight]]:
     """Every feature's contribution to each component's logit, for one text."""
-    per_head: list[list[Contribution]] = [[] for _ in scorer.heads]
+    per_head: list[list[FeatureWeight]] = [[] for _ in scorer.heads]
     for block, offset in scorer.blocks:
-        entries = block.tfidf([text])
+        entries = block.weighted_rows([text])
         names = text_ngrams(block, text)
         for column, value in zip(entries.columns, entries.values, strict=True):
             if value == 0:
@@ -74,14 +74,14 @@ def contributions(scorer: LinearScorer, text: str) -> list[list[Contribution]]:
             feature = " | ".join(sorted(names.get(int(column), {"?"})))
             for (weights, _), found in zip(scorer.heads, per_head, strict=True):
                 found.append(
-                    Contribution(
+                    FeatureWeight(
                         feature, block.analyzer, float(value * weights[offset + column])
                     )
                 )
     return per_head
 
 
-def strongest(found: list[Contribution], top: int) -> dict[str, list[dict[str, Any]]]:
+def strongest(found: list[FeatureWeight], top: int) -> dict[str, list[dict[str, Any]]]:
     """The ``top`` features pushing toward each label, weights as positive pushes."""
     ranked = sorted(found, key=lambda c: c.weight)
     positive = [c for c in reversed(ranked) if c.weight > 0][:top]
@@ -162,7 +162,7 @@ def explain(
                 "label": classes[best],
                 "score": float(probabilities[index][best]),
                 "contributions": strongest(
-                    [Contribution(f, k, w) for (f, k), w in summed.items()], top
+                    [FeatureWeight(f, k, w) for (f, k), w in summed.items()], top
                 ),
                 "components": [
                     {

@@ -96,7 +96,7 @@ class LinearScorer:
         """Each head's decision value for each text, shape ``(heads, texts)``."""
         totals = np.array([[bias] * len(texts) for _, bias in self.heads], dtype=float)
         for block, offset in self.blocks:
-            entries = block.tfidf(texts)
+            entries = block.weighted_rows(texts)
             columns = entries.columns + offset
             for total, (weights, _) in zip(totals, self.heads, strict=True):
                 total += np.bincount(

@@ -143,7 +143,7 @@ def test_a_contrast_sets_aside_what_came_before_but() -> None:
     scoped = HashingTfidf("word", (1, 1), 1 << BITS, contrast_weight=0.25).fit(
         ["dull but fun", "fun", "dull"]
     )
-    entries = scoped.tfidf(["dull but fun"])
+    entries = scoped.weighted_rows(["dull but fun"])
     by_column = dict(
         zip(entries.columns.tolist(), entries.values.tolist(), strict=True)
     )
@@ -167,7 +167,8 @@ def test_models_pickled_before_scopes_read_as_unscoped() -> None:
 
 def test_lexicon_score_adds_signed_valences_over_the_root_of_the_length() -> None:
     block = LexiconScore({"good": 2.0, "bad": -3.0}).fit([])
-    entries = block.tfidf(["good", "a good film", "not bad at all", "bad but good", ""])
+    texts = ["good", "a good film", "not bad at all", "bad but good", ""]
+    entries = block.weighted_rows(texts)
     np.testing.assert_allclose(
         entries.values,
         [2 / 4, 2 / (4 * np.sqrt(3)), 3 / (4 * 2), (-3 + 2) / (4 * np.sqrt(3)), 0],
