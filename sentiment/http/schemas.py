@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
+from sentiment.model.labels import best_labels
 from sentiment.model.reviews import EXAMPLE_TEXTS, MAX_CHARS, MIN_CHARS, review_problem
 
 
@@ -132,12 +133,12 @@ def to_predictions(probabilities: Any, classes: list[str]) -> list[dict[str, Any
     Returns:
         ``{"label", "score", "probabilities"}`` per row, in row order.
     """
-    best = probabilities.argmax(axis=1)
+    labels, scores = best_labels(probabilities, classes)
     return [
         {
-            "label": classes[index],
-            "score": float(row[index]),
+            "label": label,
+            "score": float(score),
             "probabilities": dict(zip(classes, map(float, row), strict=True)),
         }
-        for index, row in zip(best, probabilities, strict=True)
+        for label, score, row in zip(labels, scores, probabilities, strict=True)
     ]

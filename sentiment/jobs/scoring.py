@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from sentiment.model.labels import best_labels
 from sentiment.model.reviews import review_problem
 
 CHUNK_ROWS = 4096  # rows per model call: large batches, bounded memory
@@ -216,9 +217,7 @@ def score_chunk(
     scores = np.full(len(texts), np.nan)
     if valid:
         probabilities = predict_proba([texts[i].strip() for i in valid])
-        best = probabilities.argmax(axis=1)
-        labels[valid] = np.asarray(classes, dtype=object)[best]
-        scores[valid] = probabilities[np.arange(len(valid)), best]
+        labels[valid], scores[valid] = best_labels(probabilities, classes)
     out = chunk.copy()
     out["label"] = labels
     out["score"] = scores

@@ -26,6 +26,7 @@ import numpy as np
 
 from sentiment.config import Settings
 from sentiment.jobs.runner import Throttle
+from sentiment.model.labels import label_of
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import SHADOW_AGREEMENT, SHADOW_DROPPED, SHADOW_SCORE
 from sentiment.telemetry.prediction_log import WORKER_LOGS
@@ -138,16 +139,11 @@ def shadow_lines(
     lines = []
     for text, ours, theirs in zip(texts, live, shadow, strict=True):
         lines.append(
-            f'{head}, "label": "{label(ours)}", "score": {float(ours)!r}, '
-            f'"shadow_label": "{label(theirs)}", "shadow_score": {float(theirs)!r}, '
+            f'{head}, "label": "{label_of(ours)}", "score": {float(ours)!r}, '
+            f'"shadow_label": "{label_of(theirs)}", "shadow_score": {float(theirs)!r}, '
             f"{log.text_field(str(text).strip())}}}\n"
         )
     return lines
-
-
-def label(positive: float) -> str:
-    """The label a positive-class probability stands for."""
-    return "positive" if positive >= 0.5 else "negative"
 
 
 def start(settings: Settings) -> Shadow | None:

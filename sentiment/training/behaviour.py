@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.model.labels import label_of
+
 POSITIVE = "positive"
 NEGATIVE = "negative"
 HEADLINE = (
@@ -348,11 +350,6 @@ class Outcome:
     def rate(self) -> float:
         """Share of cases that passed."""
         return self.passed / self.total if self.total else 0.0
-
-
-def label_of(positive: float) -> str:
-    """The label of a positive-class probability."""
-    return POSITIVE if positive >= 0.5 else NEGATIVE
 
 
 def run_capability(
