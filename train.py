@@ -72,7 +72,7 @@ from sentiment.training.pipeline import (
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
-DEFAULT_METRICS_OUT = Path("metrics") / "model_performance.json"
+DEFAULT_METRICS_OUT = Path("reports") / "model_performance.json"
 
 
 @dataclass(frozen=True)

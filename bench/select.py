@@ -1,8 +1,8 @@
 """Model selection: every candidate's CV accuracy, behaviour, speed and size, one run.
 
 Usage: ``python -m bench.select [--folds 5]`` (``make select``). Prints the table,
-writes ``bench/selection.json``, ``bench/selection.md`` and the accuracy-against-
-throughput plot ``bench/selection.png``, and says which candidate the rule picks:
+writes ``bench/results/selection.json``, ``bench/results/selection.md`` and the accuracy-against-
+throughput plot ``bench/results/selection.png``, and says which candidate the rule picks:
 among the candidates that run at >= 10,000 reviews/s on one core (batch 128) and
 whose CV accuracy is not below the reference's (the default being replaced) by more
 than its fold standard deviation, the one with the best behaviour (the mean pass
@@ -33,8 +33,8 @@ from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates, headlin
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
 from sentiment.training.pipeline import PRESETS, ModelParams, fit_pipeline
 
-BENCH_DIR = Path(__file__).resolve().parent
-DATA = BENCH_DIR.parent / "data" / "rotten_tomatoes_reviews.csv.gz"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # committed reports
+DATA = RESULTS_DIR.parents[1] / "data" / "rotten_tomatoes_reviews.csv.gz"
 SPEED_FLOOR = 10_000  # reviews/s on one core at batch 128
 SPEED_ROUNDS = 5  # timings per model and batch size, taken in turn; the median counts
 SPEED_SECONDS = 0.4
@@ -249,11 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="re-apply the rule to bench/selection.json and rewrite the reports",
+        help="re-apply the rule to bench/results/selection.json and rewrite the reports",
     )
     args = parser.parse_args(argv)
     if args.report_only:
-        saved = json.loads((BENCH_DIR / "selection.json").read_text())
+        saved = json.loads((RESULTS_DIR / "selection.json").read_text())
         return write_reports([Result(**r) for r in saved["results"]], saved["folds"])
     # Only the reviews outside the evaluation slice: no model trains on the slice,
     # and choosing a configuration by its accuracy there would be training on it.
@@ -291,9 +291,9 @@ def write_reports(results: list[Result], folds: int) -> int:
         "chosen": chosen.name,
         "results": [asdict(r) for r in results],
     }
-    (BENCH_DIR / "selection.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / "selection.md").write_text(markdown(results, chosen, folds))
-    plot(results, chosen, BENCH_DIR / "selection.png")
+    (RESULTS_DIR / "selection.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "selection.md").write_text(markdown(results, chosen, folds))
+    plot(results, chosen, RESULTS_DIR / "selection.png")
     return 0
 
 

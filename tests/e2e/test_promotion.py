@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import train
-from release import gate, promote
+from ops import gate, promote
 from sentiment.lifecycle import registry
 
 pytestmark = pytest.mark.e2e

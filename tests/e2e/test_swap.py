@@ -20,7 +20,7 @@ import train
 from devtools.servers import bentoml_serve
 from devtools.tools import require
 from devtools.wrk import run_wrk, write_bodies
-from release import promote
+from ops import promote
 from sentiment.lifecycle import registry
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import bentoml
 import pandas as pd
 import pytest
 
-from monitoring import drift
+from ops import drift
 from sentiment.http.schemas import to_predictions
 from sentiment.model.artifact import MODEL_FILE
 from sentiment.model.scorer import known_feature_counts, scorer

@@ -92,9 +92,9 @@ def test_each_worker_writes_its_own_file() -> None:
 
 
 def test_readers_tell_served_lines_from_shadow_lines(tmp_path: Path) -> None:
-    from monitoring.drift import read_log
-    from release.gate import read_logged_texts
-    from release.shadow_report import shadow_records
+    from ops.drift import read_log
+    from ops.gate import read_logged_texts
+    from ops.shadow_report import shadow_records
 
     served = {"time": 1.0, "label": "positive", "score": 0.9, "text": "good"}
     shadowed = {**served, "kind": "shadow", "shadow_label": "negative"}

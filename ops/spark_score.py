@@ -2,9 +2,9 @@
 
 Usage (unchanged between one machine and a cluster):
 
-    spark-submit --master local[2] bulk/spark_score.py INPUT OUTPUT
-    spark-submit --master spark://HOST:7077 bulk/spark_score.py INPUT OUTPUT
-    spark-submit --master yarn --deploy-mode client bulk/spark_score.py INPUT OUTPUT
+    spark-submit --master local[2] ops/spark_score.py INPUT OUTPUT
+    spark-submit --master spark://HOST:7077 ops/spark_score.py INPUT OUTPUT
+    spark-submit --master yarn --deploy-mode client ops/spark_score.py INPUT OUTPUT
 
 Options: ``--text-column text``, ``--model TAG`` (default: production),
 ``--partition-by COL[,COL]`` (default: the ``key=value`` directories of a local

@@ -1,7 +1,7 @@
 """Shadow report: how a shadow model would have answered the live traffic.
 
 Usage:
-    python -m release.shadow_report 'logs/predictions.w*.jsonl' [--show 10]
+    python -m ops.shadow_report 'logs/predictions.w*.jsonl' [--show 10]
 
 Reads the ``"kind": "shadow"`` lines the workers write with
 ``SENTIMENT_SHADOW_TAG`` and ``SENTIMENT_PREDICTION_LOG`` set; prints the

@@ -1,6 +1,6 @@
 """Drift report: compare a window of the prediction log with what training saw.
 
-Usage: ``python -m monitoring.drift LOG [LOG ...] [--since 2026-11-27T00:00]
+Usage: ``python -m ops.drift LOG [LOG ...] [--since 2026-11-27T00:00]
 [--model sentiment:latest] [--png drift.png]`` (``make drift LOG=...``).
 
 Reads the JSON lines the service writes with ``SENTIMENT_PREDICTION_LOG`` (each

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.servers import bentoml_serve
+from ops.servers import bentoml_serve
 from sentiment.model.artifact import LABELS
 
 SERVICE = "service:SentimentClassifier"

@@ -1,7 +1,7 @@
 """Print a model's card as Markdown and draw its reliability plot.
 
 Usage:
-    python -m release.model_card [--model TAG] [--png model-card.png]
+    python -m ops.model_card [--model TAG] [--png model-card.png]
 
 The card is what ``train.py`` measured on the evaluation slice and stored in
 the model's metadata (``sentiment.training.card``); ``/model-info`` serves the

@@ -1,8 +1,8 @@
 """Promote a candidate model to production through the gate, or roll back.
 
 Usage:
-    python -m release.promote [--tag sentiment:v2] [--data PATH] [--log 'logs/*.jsonl']
-    python -m release.promote --rollback
+    python -m ops.promote [--tag sentiment:v2] [--data PATH] [--log 'logs/*.jsonl']
+    python -m ops.promote --rollback
 
 Prints the gate's side-by-side table, writes the report (JSON) and, when every
 check passes, moves the production pointer and appends to the audit log. Exits 1
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from release import gate
-from release.infra import serving_problem
+from ops import gate
+from ops.infra import serving_problem
 from sentiment.config import Settings
 from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
@@ -37,7 +37,7 @@ from sentiment.training.data import (
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
-DEFAULT_REPORTS = Path("metrics") / "promotions"
+DEFAULT_REPORTS = Path("reports") / "promotions"
 
 
 class GateError(Exception):
