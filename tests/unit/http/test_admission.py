@@ -11,8 +11,8 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from sentiment.config import Settings
-from sentiment.http.admission import (
-    Admission,
+from sentiment.http.admission import Admission
+from sentiment.http.overload import (
     AdmissionQueue,
     Decisions,
     ServiceRate,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sentiment.http import oip
+from sentiment.http import oip, v2_codec
 
 
 def infer_body(**request: object) -> bytes:
@@ -19,30 +19,32 @@ def infer_body(**request: object) -> bytes:
 
 
 def test_a_bytes_tensor_of_texts_is_read_in_either_shape() -> None:
-    assert oip.parse_infer(infer_body()).texts == ["a", "b"]
+    assert v2_codec.parse_infer(infer_body()).texts == ["a", "b"]
     column = {
         "name": "text",
         "datatype": "BYTES",
         "shape": [2, 1],
         "data": [["a"], ["b"]],
     }
-    assert oip.parse_infer(json.dumps({"inputs": [column]}).encode()).texts == [
+    assert v2_codec.parse_infer(json.dumps({"inputs": [column]}).encode()).texts == [
         "a",
         "b",
     ]
     flat_column = {**column, "data": ["a", "b"]}
-    assert oip.parse_infer(json.dumps({"inputs": [flat_column]}).encode()).texts == [
+    assert v2_codec.parse_infer(
+        json.dumps({"inputs": [flat_column]}).encode()
+    ).texts == [
         "a",
         "b",
     ]
 
 
 def test_outputs_id_and_unknown_parameters() -> None:
-    request = oip.parse_infer(
+    request = v2_codec.parse_infer(
         infer_body(id="req-7", outputs=[{"name": "score"}], parameters={"x": 1})
     )
     assert request.outputs == ("score",) and request.id == "req-7"
-    assert oip.parse_infer(infer_body()).outputs == oip.OUTPUTS
+    assert v2_codec.parse_infer(infer_body()).outputs == v2_codec.OUTPUTS
 
 
 @pytest.mark.parametrize(
@@ -93,8 +95,8 @@ def test_outputs_id_and_unknown_parameters() -> None:
     ],
 )
 def test_bad_requests_name_the_problem(body: bytes, message: str) -> None:
-    with pytest.raises(oip.TensorError, match=message.replace("[", r"\[")):
-        oip.parse_infer(body)
+    with pytest.raises(v2_codec.TensorError, match=message.replace("[", r"\[")):
+        v2_codec.parse_infer(body)
 
 
 def test_predictions_become_v2_tensors() -> None:
@@ -110,8 +112,8 @@ def test_predictions_become_v2_tensors() -> None:
             "probabilities": {"negative": 0.8, "positive": 0.2},
         },
     ]
-    request = oip.InferRequest(["a", "b"], oip.OUTPUTS, "r1")
-    answer = oip.infer_response(predictions, request, "sentiment", "v1")
+    request = v2_codec.InferRequest(["a", "b"], v2_codec.OUTPUTS, "r1")
+    answer = v2_codec.infer_response(predictions, request, "sentiment", "v1")
     assert answer["model_name"] == "sentiment" and answer["id"] == "r1"
     tensors = {o["name"]: o for o in answer["outputs"]}
     assert tensors["label"] == {
@@ -123,8 +125,8 @@ def test_predictions_become_v2_tensors() -> None:
     assert tensors["score"]["data"] == [0.9, 0.8]
     assert tensors["probabilities"]["shape"] == [2, 2]
     assert tensors["probabilities"]["data"] == [0.1, 0.9, 0.8, 0.2]
-    only = oip.infer_response(
-        predictions, oip.InferRequest([], ("score",), None), "s", "v"
+    only = v2_codec.infer_response(
+        predictions, v2_codec.InferRequest([], ("score",), None), "s", "v"
     )
     assert [o["name"] for o in only["outputs"]] == ["score"] and "id" not in only
 
@@ -142,7 +144,7 @@ def test_classify_refusals_name_the_rule_and_the_item() -> None:
             ],
         }
     ).encode()
-    assert oip.classify_error(body) == (
+    assert v2_codec.classify_error(body) == (
         "review_too_short at inputs[0].data[1]: too short"
     )
 
@@ -177,7 +179,7 @@ def test_model_paths() -> None:
     ],
 )
 def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> None:
-    assert oip.nesting_depth(body) == depth
+    assert v2_codec.nesting_depth(body) == depth
 
 
 @pytest.mark.parametrize(
@@ -211,12 +213,12 @@ def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> N
 def test_wrong_types_are_errors_naming_the_field(
     request_body: object, field: str
 ) -> None:
-    with pytest.raises(oip.TensorError) as raised:
-        oip.parse_infer(json.dumps(request_body).encode())
+    with pytest.raises(v2_codec.TensorError) as raised:
+        v2_codec.parse_infer(json.dumps(request_body).encode())
     assert str(raised.value).startswith(field), str(raised.value)
 
 
 def test_deep_nesting_is_refused_before_parsing() -> None:
     body = b'{"inputs": ' + b"[" * 3000 + b"]" * 3000 + b"}"
-    with pytest.raises(oip.TensorError, match="nests deeper than 16"):
-        oip.parse_infer(body)
+    with pytest.raises(v2_codec.TensorError, match="nests deeper than 16"):
+        v2_codec.parse_infer(body)
