@@ -29,9 +29,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sentiment.errors import ScoringError
 from sentiment.files import write_atomically
 from sentiment.jobs.scoring import (
-    ScoringError,
     file_format,
     read_table,
     score_table,
@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_model(tag: str) -> tuple[Callable[[list[str]], Any], list[str]]:
     """The stored pipeline's fastest predict function and its labels."""
-    from sentiment.model.artifact import StartupError, StoreModel, load_pipeline
+    from sentiment.errors import StartupError
+    from sentiment.model.artifact import StoreModel, load_pipeline
     from sentiment.model.scorer import scorer
 
     model = StoreModel(tag)

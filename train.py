@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import TrainingError
 from sentiment.files import write_atomically
 from sentiment.model.artifact import (
     LABELS,
@@ -52,7 +53,6 @@ from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates
 from sentiment.training.card import model_card
 from sentiment.training.data import (
     EVAL_SHARE,
-    TrainingError,
     clean_reviews,
     load_reviews,
     split_eval_slice,

@@ -31,13 +31,17 @@ from typing import Any
 
 import numpy as np
 
+from sentiment.errors import SentimentError
 from sentiment.telemetry.prediction_log import is_shadow, read_records
 
 EPSILON = 1e-4  # floor for empty histogram bins in the PSI
 
 
-class DriftError(Exception):
+class DriftError(SentimentError):
     """Bad input: reported as one line and exit code 2."""
+
+    status = 400
+    rule = "bad_drift_input"
 
 
 @dataclass(frozen=True)

@@ -24,24 +24,23 @@ import numpy as np
 from ops import gate
 from ops.infra import serving_problem
 from sentiment.config import Settings
+from sentiment.errors import SentimentError, StartupError, TrainingError
 from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
-from sentiment.model.artifact import StartupError, StoreModel, read_metadata
+from sentiment.model.artifact import StoreModel, read_metadata
 from sentiment.training.behaviour import HEADLINE, POSITIVE, pass_rates, run_suite
-from sentiment.training.data import (
-    TrainingError,
-    clean_reviews,
-    load_reviews,
-    split_eval_slice,
-)
+from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
 DEFAULT_REPORTS = Path("reports") / "promotions"
 
 
-class GateError(Exception):
+class GateError(SentimentError):
     """Bad input to the gate: reported as one line, exit code 2."""
+
+    status = 400
+    rule = "bad_gate_input"
 
 
 def load(tag: str) -> tuple[Any, Any]:

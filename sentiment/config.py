@@ -23,9 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class SettingsError(ValueError):
-    """An environment variable holds a value the service cannot use."""
+from sentiment.errors import SettingsError
 
 
 class Settings(BaseSettings):

@@ -23,10 +23,10 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import read_body, replay, rewrite_response
+from sentiment.errors import TensorError
 from sentiment.http.v2_codec import (
     BINARY_REFUSAL,
     PROTOCOL_VERSION,
-    TensorError,
     classify_error,
     infer_response,
     model_metadata,
@@ -124,7 +124,9 @@ class OpenInference:
         try:
             request = parse_infer(body)
         except TensorError as error:
-            return await answer(scope, receive, send, {"error": str(error)}, 400)
+            return await answer(
+                scope, receive, send, {"error": str(error)}, error.status
+            )
         classify_body = json.dumps({"texts": request.texts}).encode()
         classify_scope = {
             **scope,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from sentiment.http.schemas import ErrorBody
@@ -56,3 +57,8 @@ def declare_errors(post: dict[str, Any]) -> None:
             },
         }
     post["responses"] = responses
+
+
+def service_spec(service: Any) -> Callable[[], dict[str, Any]]:
+    """``GET /docs.json`` of ``service``: BentoML's spec with the real error bodies."""
+    return lambda: corrected_spec(service.openapi_spec.asdict())

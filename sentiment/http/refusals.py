@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from starlette.types import Send
 
+from sentiment.errors import SentimentError
 from sentiment.http.schemas import error_payload
 from sentiment.telemetry.metrics import REJECTIONS
 from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
@@ -41,6 +42,11 @@ class Refusal:
         self.status = status
         self.headers = [(b"content-type", b"application/json"), *headers]
         self.counter = REJECTIONS.labels(rule=rule)
+
+    @classmethod
+    def of(cls, error: SentimentError) -> Refusal:
+        """``error`` as a refusal: its status, its rule, its message."""
+        return cls(error.status, error.rule, str(error))
 
     async def send(self, send: Send, request_id: bytes) -> None:
         """Answer with this refusal, tagged with ``request_id``."""

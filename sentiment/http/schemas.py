@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 from pydantic_core import PydanticCustomError
 
-from sentiment.model.labels import best_labels
 from sentiment.model.reviews import EXAMPLE_TEXTS, MAX_CHARS, MIN_CHARS, review_problem
 
 
@@ -121,24 +120,3 @@ def error_payload(
 TOP_FEATURES = Annotated[
     int, Field(ge=1, le=20, description="features to show per label (1-20)")
 ]
-
-
-def to_predictions(probabilities: Any, classes: list[str]) -> list[dict[str, Any]]:
-    """Turn a ``predict_proba`` matrix into one prediction dict per row.
-
-    Args:
-        probabilities: array of shape ``(n_texts, n_classes)``.
-        classes: class labels in the matrix's column order.
-
-    Returns:
-        ``{"label", "score", "probabilities"}`` per row, in row order.
-    """
-    labels, scores = best_labels(probabilities, classes)
-    return [
-        {
-            "label": label,
-            "score": float(score),
-            "probabilities": dict(zip(classes, map(float, row), strict=True)),
-        }
-        for label, score, row in zip(labels, scores, probabilities, strict=True)
-    ]

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import read_body, replay
 from sentiment.config import Settings
+from sentiment.errors import UploadError
 from sentiment.http.refusals import Refusal, retry_after
 from sentiment.jobs.runner import JOB_RETRY_AFTER_S, SLOTS
 from sentiment.telemetry.request_ids import fresh_id
@@ -31,15 +32,6 @@ MAX_NAME_BYTES = 128
 NAME = re.compile(rb'filename="([^"\r\n]*)"')
 FIELD = re.compile(rb'(?:^|;)\s*name="([^"\r\n]*)"', re.IGNORECASE)
 BOUNDARY = re.compile(rb'boundary=(?:"([^"]{1,70})"|([^;\s]{1,70}))', re.IGNORECASE)
-
-
-class UploadError(ValueError):
-    """An upload refused before BentoML sees it (400 or 415, naming the rule)."""
-
-    def __init__(self, status: int, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.rule = rule
 
 
 def is_multipart(content_type: bytes) -> bool:
@@ -194,7 +186,7 @@ class Uploads:
             except UploadTooLarge:
                 return await self.too_large.send(send, request_id)
             except UploadError as error:
-                refusal = Refusal(error.status, error.rule, str(error))
+                refusal = Refusal.of(error)
                 return await refusal.send(send, request_id)
             except ClientGone:
                 return None

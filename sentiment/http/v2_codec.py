@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, StrictInt, StrictStr, ValidationError
 
+from sentiment.errors import TensorError
 from sentiment.model.artifact import LABELS
 
 OUTPUTS = ("label", "score", "probabilities")
@@ -30,10 +31,6 @@ BINARY_REFUSAL = (
     "binary tensor data is not supported: send the texts as JSON "
     "(tritonclient: binary_data=False)"
 )
-
-
-class TensorError(ValueError):
-    """A V2 request this service cannot answer; the message says why (400)."""
 
 
 MAX_DEPTH = 16  # a V2 request nests at most 4 deep ([N, 1] data in a list)

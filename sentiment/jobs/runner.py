@@ -22,10 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import rewrite_response
-from sentiment.config import bentoml_home
+from sentiment.config import Settings, bentoml_home
+from sentiment.errors import SentimentError
 from sentiment.files import write_atomically
 from sentiment.patches import task_store
 from sentiment.telemetry.logs import SERVICE_LOGGER
@@ -46,6 +48,16 @@ class JobOptions:
     max_rows: int | None = None
     spreadsheet_safe: bool = True
     retention_s: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobOptions:
+        """The options ``settings`` ask for."""
+        return cls(
+            settings.max_inflated_bytes,
+            settings.max_rows,
+            settings.csv_escape,
+            settings.job_retention_s,
+        )
 
 
 class JobSlots:
@@ -245,6 +257,49 @@ def run_job(
             SLOTS.job_ended()
 
 
+def run_task(
+    task_id: str | None,
+    file: Path,
+    text_column: str,
+    model: Any,
+    options: JobOptions,
+) -> str:
+    """``/classify_file``: :func:`run_job` on ``model``, any failure made an answer.
+
+    Args:
+        task_id: BentoML's ID of the task, or None when it runs in its request.
+        file: the uploaded table.
+        text_column: the column of review texts.
+        model: the serving model (its ``predict_proba`` and ``classes``).
+        options: the worker's limits and CSV escaping.
+
+    Raises:
+        BentoMLException: what :func:`job_failure` makes of the failure.
+    """
+    task_id = task_id or DIRECT
+    try:
+        return run_job(
+            task_id, file, text_column, model.predict_proba, model.classes, options
+        )
+    except Exception as error:  # noqa: BLE001 - every failure gets a reason
+        raise job_failure(task_id, error) from None
+
+
+def job_failure(task_id: str, error: Exception) -> BentoMLException:
+    """The error a failed job ends with: its status and result both say why.
+
+    A bad file is the client's fault (400, recorded by the job itself). Anything
+    else (a module the image lacks, a full disk) would otherwise end as BentoML's
+    bare 500 with a ``failed`` status naming nothing: record the cause instead.
+    """
+    if isinstance(error, SentimentError) and error.status < 500:
+        return InvalidArgument(str(error))
+    reason = f"the job could not run: {type(error).__name__}: {error}"
+    logger.error("job %s failed: %s", task_id, reason, exc_info=error)
+    write_record(task_id, error=reason, pid=None)
+    return InternalServerError(reason)
+
+
 def _score_file(
     task_id: str,
     file: Path,
@@ -253,9 +308,9 @@ def _score_file(
     classes: list[str],
     options: JobOptions,
 ) -> str:
+    from sentiment.errors import ScoringError
     from sentiment.jobs.scoring import (
         ReadLimits,
-        ScoringError,
         read_table,
         score_table,
         spreadsheet_safe,

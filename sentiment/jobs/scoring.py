@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import LimitExceeded, ScoringError
 from sentiment.model.labels import best_labels
 from sentiment.model.reviews import review_problem
 
@@ -25,10 +26,6 @@ READ_CHUNK_ROWS = 65_536  # rows per parsing step: a row cap stops within one st
 # OWASP "CSV Injection": a cell starting with one of these runs as a formula
 # when a spreadsheet opens the file.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ScoringError(Exception):
-    """The input cannot be scored; the message is one line saying why."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +95,6 @@ class CappedReader(io.RawIOBase):
             )
         buffer[: len(data)] = data
         return len(data)
-
-
-class LimitExceeded(ScoringError):
-    """Reading a table passed one of :class:`ReadLimits`."""
 
 
 def read_table(

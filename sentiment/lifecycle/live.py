@@ -19,16 +19,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from sentiment.config import Settings
+from sentiment.errors import StartupError
 from sentiment.lifecycle import registry
-from sentiment.model.artifact import StartupError
+from sentiment.model.labels import to_predictions
 from sentiment.telemetry.logs import SERVICE_LOGGER
-from sentiment.telemetry.metrics import MODEL_SERVING, MODEL_SWAPS
+from sentiment.telemetry.metrics import MODEL_SERVING, MODEL_SWAPS, PREDICTIONS
 
 if TYPE_CHECKING:
     from sentiment.lifecycle.loading import LoadedModel
+    from sentiment.lifecycle.shadow import Shadow
 
 logger = logging.getLogger(SERVICE_LOGGER)
 ACTIVE: LiveModel | None = None  # this worker's, once its model is loaded
@@ -167,3 +170,23 @@ def log_choice(live: LiveModel) -> None:
         logger.info("serving %s, pinned by SENTIMENT_MODEL_TAG (no live swaps)", tag)
     else:
         logger.info("serving the production model %s (follows make promote)", tag)
+
+
+def predictions(
+    model: LoadedModel, texts: list[str], shadow: Shadow | None = None
+) -> list[dict[str, Any]]:
+    """``model``'s answers to validated texts; labels counted, shadow fed."""
+    if not texts:
+        return []
+    proba = model.predict_proba(texts)
+    answers = to_predictions(proba, model.classes)
+    if shadow is not None:
+        shadow.submit(texts, proba[:, model.classes.index("positive")], model.tag)
+    for label, count in Counter(p["label"] for p in answers).items():
+        PREDICTIONS.labels(label=label).inc(count)
+    return answers
+
+
+def active_info() -> dict[str, Any]:
+    """``GET /model-info``: the model this worker serves, and if it is production."""
+    return ACTIVE.info() if ACTIVE else {}

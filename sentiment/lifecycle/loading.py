@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sentiment import errors
 from sentiment.config import Settings
 from sentiment.model import artifact
 from sentiment.model.scorer import LinearScorer, known_feature_counts, scorer
@@ -90,14 +91,14 @@ def warm_up(loaded: LoadedModel) -> None:
         if proba.shape != (len(WARM_UP), 2) or not np.isfinite(proba).all():
             problem = f"warm-up answer of shape {proba.shape}, not finite pairs"
     if problem:
-        raise artifact.StartupError(f"cannot serve model {loaded.tag}: {problem}")
+        raise errors.StartupError(f"cannot serve model {loaded.tag}: {problem}")
 
 
 def start_worker(model_ref: Any, settings: Settings, worker: int | None) -> LoadedModel:
     """The first model of a worker (exit with one line if it cannot load), its log."""
     try:
         loaded = load_model(model_ref, settings)
-    except artifact.StartupError as error:
+    except errors.StartupError as error:
         artifact.exit_on_startup_error(error)
     if log := for_worker(settings, loaded.tag, worker, loaded.known_features):
         WORKER_LOGS.append(log)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sentiment import errors
 from sentiment.config import Settings
 from sentiment.jobs.runner import Throttle
 from sentiment.model.labels import label_of
@@ -156,7 +157,7 @@ def start(settings: Settings) -> Shadow | None:
 
     try:
         model = load_tag(tag, settings)
-    except artifact.StartupError as error:
+    except errors.StartupError as error:
         artifact.exit_on_startup_error(error)
     sample, duty = settings.shadow_sample, settings.shadow_duty
     logger.info(

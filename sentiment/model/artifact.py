@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sentiment.config import bentoml_home
+from sentiment.errors import StartupError
 from sentiment.telemetry.logs import SERVICE_LOGGER
 
 MODEL_FILE = "pipeline.joblib"
@@ -26,10 +26,6 @@ LABELS = ("negative", "positive")  # index 1 is the positive class
 STARTUP_EXIT_CODE = 1  # what `bentoml serve` and its workers exit with on StartupError
 
 logger = logging.getLogger(SERVICE_LOGGER)
-
-
-class StartupError(BentoMLException):
-    """The service cannot start; the message says why and how to fix it."""
 
 
 class ConfusionMatrix(BaseModel):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sentiment.errors import TrainingError
 from sentiment.model.artifact import LABELS
 from sentiment.model.reviews import review_problem
 
@@ -20,10 +21,6 @@ READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".tsv": lambda path: pd.read_csv(path, sep="\t"),
     ".parquet": lambda path: pd.read_parquet(path),
 }
-
-
-class TrainingError(Exception):
-    """A problem with the training input, reported as one line and exit code 2."""
 
 
 def data_format(path: Path) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentiment.errors import TrainingError
 from sentiment.model.artifact import LABELS, CrossValidation, DriftReference
 from sentiment.model.scorer import known_feature_counts
-from sentiment.training.data import TrainingError
 from sentiment.training.pipeline import ModelParams, fit_pipeline
 
 

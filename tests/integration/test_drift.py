@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from ops import drift
-from sentiment.http.schemas import to_predictions
 from sentiment.model.artifact import MODEL_FILE
+from sentiment.model.labels import to_predictions
 from sentiment.model.scorer import known_feature_counts, scorer
 from sentiment.telemetry.prediction_log import LogOptions, PredictionLog
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice

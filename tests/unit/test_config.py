@@ -11,11 +11,11 @@ import pytest
 from sentiment.config import (
     NOT_SETTINGS,
     Settings,
-    SettingsError,
     check_environment,
     known_variables,
     load_settings,
 )
+from sentiment.errors import SettingsError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sentiment import errors
 from sentiment.http import oip, v2_codec
 
 
@@ -95,7 +96,7 @@ def test_outputs_id_and_unknown_parameters() -> None:
     ],
 )
 def test_bad_requests_name_the_problem(body: bytes, message: str) -> None:
-    with pytest.raises(v2_codec.TensorError, match=message.replace("[", r"\[")):
+    with pytest.raises(errors.TensorError, match=message.replace("[", r"\[")):
         v2_codec.parse_infer(body)
 
 
@@ -213,12 +214,12 @@ def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> N
 def test_wrong_types_are_errors_naming_the_field(
     request_body: object, field: str
 ) -> None:
-    with pytest.raises(v2_codec.TensorError) as raised:
+    with pytest.raises(errors.TensorError) as raised:
         v2_codec.parse_infer(json.dumps(request_body).encode())
     assert str(raised.value).startswith(field), str(raised.value)
 
 
 def test_deep_nesting_is_refused_before_parsing() -> None:
     body = b'{"inputs": ' + b"[" * 3000 + b"]" * 3000 + b"}"
-    with pytest.raises(v2_codec.TensorError, match="nests deeper than 16"):
+    with pytest.raises(errors.TensorError, match="nests deeper than 16"):
         v2_codec.parse_infer(body)

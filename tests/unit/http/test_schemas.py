@@ -11,8 +11,8 @@ from sentiment.http.schemas import (
     Prediction,
     error_payload,
     reviews_type,
-    to_predictions,
 )
+from sentiment.model.labels import to_predictions
 
 MAX_TEXTS = 256
 REVIEWS = TypeAdapter(reviews_type(MAX_TEXTS))

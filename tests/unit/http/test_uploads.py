@@ -5,8 +5,9 @@ import json
 import pytest
 
 from sentiment.config import Settings
+from sentiment.errors import UploadError
 from sentiment.http.admission import Admission
-from sentiment.http.uploads import UploadError, checked_upload, shortened
+from sentiment.http.uploads import checked_upload, shortened
 from sentiment.jobs.runner import SLOTS
 from tests.asgi import FakeApp, request
 from tests.unit.uploads import UPLOAD_TYPE, upload_body

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sentiment.errors import LimitExceeded
 from sentiment.jobs import runner
-from sentiment.jobs.scoring import LimitExceeded
 
 CLASSES = ["negative", "positive"]
 

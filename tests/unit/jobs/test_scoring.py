@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sentiment.errors import LimitExceeded, ScoringError
 from sentiment.jobs.scoring import (
-    LimitExceeded,
     ReadLimits,
-    ScoringError,
     file_format,
     read_table,
     score_table,

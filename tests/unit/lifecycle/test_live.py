@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from sentiment.config import Settings
+from sentiment.errors import StartupError
 from sentiment.lifecycle import live, loading, registry
 from sentiment.lifecycle.loading import LoadedModel
-from sentiment.model.artifact import StartupError
 
 NAME = "unit-live"
 

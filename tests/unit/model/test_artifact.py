@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import sklearn
 
+from sentiment.errors import StartupError
 from sentiment.model.artifact import (
     MODEL_FILE,
     ModelMetadata,
-    StartupError,
     StoreModel,
     check_artifact,
     read_metadata,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sentiment import errors
 from sentiment.training import data
 from tests.unit.conftest import write_frame
 
@@ -63,7 +64,7 @@ def test_load_reviews_rejects_bad_paths(
     path = tmp_path / filename
     if filename != "absent.csv":
         path.write_text("text,label\nfine film,positive\n")
-    with pytest.raises(data.TrainingError, match=message):
+    with pytest.raises(errors.TrainingError, match=message):
         data.load_reviews(path)
 
 
@@ -71,14 +72,14 @@ def test_load_reviews_names_missing_columns(
     reviews: pd.DataFrame, tmp_path: Path
 ) -> None:
     path = write_frame(reviews.rename(columns={"label": "y"}), tmp_path / "r.csv")
-    with pytest.raises(data.TrainingError, match=r"missing column\(s\) \['label'\]"):
+    with pytest.raises(errors.TrainingError, match=r"missing column\(s\) \['label'\]"):
         data.load_reviews(path)
 
 
 def test_load_reviews_reports_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "broken.csv.gz"
     path.write_bytes(b"not gzip at all")
-    with pytest.raises(data.TrainingError, match="cannot read"):
+    with pytest.raises(errors.TrainingError, match="cannot read"):
         data.load_reviews(path)
 
 
@@ -124,7 +125,7 @@ def test_clean_reviews_drops_what_the_api_refuses() -> None:
 def test_clean_reviews_rejects_unusable_data(
     texts: list[str | None], labels: list[str], message: str
 ) -> None:
-    with pytest.raises(data.TrainingError, match=message):
+    with pytest.raises(errors.TrainingError, match=message):
         data.clean_reviews(pd.DataFrame({"text": texts, "label": labels}))
 
 
@@ -148,5 +149,5 @@ def test_eval_slice_share_is_close_to_asked() -> None:
 
 
 def test_eval_slice_without_a_label_is_refused(reviews: pd.DataFrame) -> None:
-    with pytest.raises(data.TrainingError, match=r"evaluation slice .* no \['neg"):
+    with pytest.raises(errors.TrainingError, match=r"evaluation slice .* no \['neg"):
         data.split_eval_slice(reviews, 0.25)
