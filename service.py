@@ -26,6 +26,7 @@ from sentiment.http.operator import OperatorEndpoints
 from sentiment.http.routes import route_table
 from sentiment.http.schemas import TOP_FEATURES, Explanation, reviews_type
 from sentiment.jobs import runner
+from sentiment.jobs.status import JobStatus
 from sentiment.lifecycle import live, registry, shadow
 from sentiment.model import artifact
 from sentiment.model.explain import explain_or_refuse
@@ -126,7 +127,7 @@ def add_middleware(middleware: type, **options: Any) -> None:
 # gets its ID, then meets the job status, the operator endpoints, the V2 protocol,
 # the guard, the recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
-add_middleware(runner.JobStatus)
+add_middleware(JobStatus)
 add_middleware(
     OperatorEndpoints, model_info=live.active_info, spec=service_spec(SERVICE)
 )

@@ -23,16 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentiment.asgi import rewrite_response
 from sentiment.config import Settings, bentoml_home
 from sentiment.errors import SentimentError
 from sentiment.files import write_atomically
 from sentiment.patches import task_store
 from sentiment.telemetry.logs import SERVICE_LOGGER
 
-STATUS_PATH = "/classify_file/status"
 JOB_DUTY = 0.5  # a job computes at most half the time: /classify keeps the rest
 JOB_CHUNK_ROWS = 1024  # so /classify waits at most one chunk (~20 ms) for the model
 JOB_RETRY_AFTER_S = 10  # a 429 for a busy worker: jobs take seconds to minutes
@@ -337,33 +334,3 @@ def _score_file(
     result = scored.to_csv(index=False)
     write_record(task_id, pid=None, **asdict(counts))
     return result
-
-
-class JobStatus:
-    """Adds job records to ``GET /classify_file/status``.
-
-    Uploads are checked before this, at the edge (``sentiment.http.uploads``).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass through, except the status path."""
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or scope["path"] != STATUS_PATH
-        ):
-            return await self.app(scope, receive, send)
-        await self.app(scope, receive, rewrite_response(send, ok, with_record))
-
-
-def ok(status: int) -> bool:
-    """Only successful status answers are augmented."""
-    return status == 200
-
-
-def with_record(start: Message, body: bytes) -> tuple[Message, bytes]:
-    """The status body with the job's record merged in."""
-    return start, json.dumps(augmented(json.loads(body))).encode()

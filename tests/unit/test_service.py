@@ -15,7 +15,7 @@ from sentiment.http.guard import ClassifyGuard
 from sentiment.http.oip import OpenInference
 from sentiment.http.operator import OperatorEndpoints
 from sentiment.jobs import runner
-from sentiment.jobs.runner import JobStatus
+from sentiment.jobs.status import JobStatus
 from sentiment.telemetry.request_ids import RequestIds
 
 
