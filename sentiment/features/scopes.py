@@ -21,11 +21,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-NEGATION_CUES = (
-    r"not|no|never|cannot|nothing|nobody|none|neither|nor|without|hardly|barely|"
-    r"\w+n['’]t|dont|doesnt|didnt|isnt|wasnt|arent|werent|hasnt|havent|hadnt|"
-    r"couldnt|wouldnt|shouldnt|cant|wont|aint"
-)
+from sentiment.features.negation import NEGATION_CUES
+
 CONTRAST_BEFORE = frozenset({"but", "however"})  # sets aside what came before
 CONTRAST_CLAUSE = frozenset({"although", "though", "whereas"})  # sets aside its clause
 SENTENCE_END = frozenset(".!?;")

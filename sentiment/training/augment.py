@@ -16,11 +16,9 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 
+from sentiment.features.negation import NEGATED
+
 COPULA = re.compile(r"\b(is|was|are|were|feels|seems|remains)\b", re.IGNORECASE)
-NEGATION = re.compile(
-    r"\b(not|no|never|nothing|none|nobody|neither|nor|without|cannot|hardly)\b|n['’]?t\b",
-    re.IGNORECASE,
-)
 CLAUSE_BREAK = re.compile(r"[,;:.!?]|\b(but|however|although|though)\b", re.IGNORECASE)
 NEGATED_COPULA = re.compile(r"\b(is|was|are|were)(?: not|n['’]t)\b", re.IGNORECASE)
 FLIPPED = {"positive": "negative", "negative": "positive"}
@@ -34,7 +32,7 @@ def one_clause(text: str) -> bool:
 def unnegated(text: str) -> str | None:
     """``text`` without the negation of its only negated copula, or None."""
     found = list(NEGATED_COPULA.finditer(text))
-    if len(found) != 1 or len(NEGATION.findall(text)) != 1 or not one_clause(text):
+    if len(found) != 1 or len(NEGATED.findall(text)) != 1 or not one_clause(text):
         return None
     return f"{text[: found[0].start()]}{found[0].group(1)}{text[found[0].end() :]}"
 
@@ -46,7 +44,7 @@ def negated(text: str) -> str | None:
     clause (the negation's scope would not reach the verdict).
     """
     copulas = list(COPULA.finditer(text))
-    if len(copulas) != 1 or NEGATION.search(text) or not one_clause(text):
+    if len(copulas) != 1 or NEGATED.search(text) or not one_clause(text):
         return None
     end = copulas[0].end()
     return f"{text[:end]} not{text[end:]}"
@@ -96,7 +94,7 @@ def polarity_swaps(
         if (
             not polar
             or len(words) > max_words
-            or NEGATION.search(text)
+            or NEGATED.search(text)
             or not one_clause(text)
             or any((lexicon[w] > 0) != (label == "positive") for w in polar)
         ):
