@@ -12,8 +12,8 @@ so unknown n-grams count for nothing, as with a vocabulary.
 The n-grams are exactly scikit-learn's: lower-cased text; for ``analyzer="char"``
 whitespace runs collapsed to one space, then every n consecutive characters; for
 ``analyzer="word"`` tokens are runs of word characters (``(?u)\b\w+\b``) and
-n-grams are n consecutive tokens. ``tests/unit/test_features.py`` checks the counts
-and TF-IDF values against scikit-learn's vectorizers.
+n-grams are n consecutive tokens. ``tests/unit/features/test_tfidf.py`` checks the
+counts and TF-IDF values against scikit-learn's vectorizers.
 """
 
 from __future__ import annotations
