@@ -60,9 +60,10 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"
-    max_file_bytes: PositiveInt = 100 * 10**6
+    max_file_bytes: PositiveInt = 50 * 10**6
     max_inflated_bytes: PositiveInt = 100 * 10**6
     max_rows: PositiveInt = 1_000_000
+    max_columns: PositiveInt = 100
     max_jobs: PositiveInt = 2
     job_retention_s: PositiveInt = 3_600
     csv_escape: bool = True

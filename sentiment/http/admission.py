@@ -127,6 +127,11 @@ class Admission:
         self.bad_path = Refusal(
             400, "bad_path", "the path must not contain control characters"
         )
+        self.duplicate_header = Refusal(
+            400,
+            "duplicate_header",
+            "send Authorization and Content-Type at most once each",
+        )
         self.overloaded = Refusal(
             503,
             "overloaded",
@@ -153,7 +158,9 @@ class Admission:
         if route is None:
             refusal = self.unknown_path(scope["path"])
             return await refusal.send(send, headers.request_id or fresh_id().encode())
-        if route.needs_key and not self.key_matches(headers.authorization):
+        if headers.duplicated:
+            refusal = self.duplicate_header
+        elif route.needs_key and not self.key_matches(headers.authorization):
             refusal = self.unauthorized
         else:
             refusal = self.role.refusal(scope["path"])
@@ -163,8 +170,8 @@ class Admission:
             scope = {**scope, "headers": headers.forwarded}
         if scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        if route.upload:
-            return await self.uploads(scope, receive, send, headers)
+        if route.starts_job:
+            return await self.uploads(scope, receive, send, headers, route.upload)
         if not route.model:
             return await self.app(scope, receive, send)
         if not is_json(headers.content_type):

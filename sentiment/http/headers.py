@@ -9,6 +9,8 @@ from starlette.types import Scope
 from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.telemetry.request_ids import client_request_id
 
+DEFAULT_CONTENT_TYPE = b"application/json"  # what a request without one is read as
+
 
 @dataclass
 class RequestHeaders:
@@ -20,9 +22,10 @@ class RequestHeaders:
     """
 
     authorization: bytes = b""
-    content_type: bytes = b"application/json"
+    content_type: bytes = DEFAULT_CONTENT_TYPE
     request_id: bytes = b""
     content_length: bytes = b""
+    duplicated: bool = False  # a second Authorization or Content-Type
     forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     @classmethod
@@ -33,10 +36,12 @@ class RequestHeaders:
         for header in scope["headers"]:
             name = header[0].lower()
             if name == b"authorization":
+                found.duplicated |= bool(found.authorization)
                 found.authorization = header[1]
                 continue
             forwarded.append(header)
             if name == b"content-type":
+                found.duplicated |= found.content_type is not DEFAULT_CONTENT_TYPE
                 found.content_type = header[1]
             elif name == b"content-length":
                 found.content_length = header[1]

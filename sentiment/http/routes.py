@@ -26,7 +26,6 @@ OPERATOR_ROUTES = ("/model-info", "/ui")
 V2_ROUTES = ("/v2", "/v2/health/live", "/v2/health/ready")
 # What a @bentoml.task adds beside its own route (the same app.py).
 TASK_SUFFIXES = ("/submit", "/status", "/get", "/retry", "/cancel")
-UPLOAD_SUFFIXES = ("", "/submit")
 
 
 @dataclass(frozen=True)
@@ -37,17 +36,21 @@ class Route:
         needs_key: a request needs the API key (when the service has one).
         model: a ``POST`` reaches the model: overload admission applies.
         upload: a ``POST`` carries a file: its size and type are checked first.
+        starts_job: a ``POST`` starts a file job: it needs a free job slot.
     """
 
     needs_key: bool = False
     model: bool = False
     upload: bool = False
+    starts_job: bool = False
 
 
 OPEN = Route()
 MODEL = Route(needs_key=True, model=True)
 JOB = Route(needs_key=True)
-UPLOAD = Route(needs_key=True, upload=True)
+UPLOAD = Route(needs_key=True, upload=True, starts_job=True)
+RETRY = Route(needs_key=True, starts_job=True)
+TASK_ROUTES = {"/submit": UPLOAD, "/retry": RETRY}
 
 
 def static_routes() -> list[str]:
@@ -85,7 +88,7 @@ class RouteTable:
         for path in task_routes:
             self.exact[path] = UPLOAD
             for suffix in TASK_SUFFIXES:
-                self.exact[path + suffix] = UPLOAD if suffix == "/submit" else JOB
+                self.exact[path + suffix] = TASK_ROUTES.get(suffix, JOB)
         self.v2_model = f"/v2/models/{model_name}"
         self.exact[self.v2_model] = OPEN
         self.exact[f"{self.v2_model}/ready"] = OPEN

@@ -24,7 +24,8 @@ from sentiment.model.artifact import LABELS
 
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
-JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+ESCAPE = re.compile(rb"\\.", re.DOTALL)  # an escape pair: drop it first
+JSON_STRING = re.compile(rb'"[^"]*"')  # then strings have no quote inside
 NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 PROTOCOL_VERSION = "2"
 BINARY_REFUSAL = (
@@ -74,12 +75,14 @@ class InferRequest:
 def nesting_depth(body: bytes) -> int:
     """How deep a JSON document's arrays and objects nest, without parsing it.
 
-    Brackets inside strings do not count: strings are removed first (one regex
-    pass), then the depth is the running sum's maximum, in numpy.
+    Brackets inside strings do not count: escape pairs, then strings are removed
+    (two linear regex passes; a single pattern with alternation rescanned the
+    body from every unterminated quote: 17 s for 80 KB), then the depth is the
+    running sum's maximum, in numpy.
     """
     import numpy as np
 
-    bare = JSON_STRING.sub(b'""', body).translate(None, NOT_BRACKETS)
+    bare = JSON_STRING.sub(b"", ESCAPE.sub(b"", body)).translate(None, NOT_BRACKETS)
     if not bare:
         return 0
     steps = np.frombuffer(bare, dtype=np.uint8)

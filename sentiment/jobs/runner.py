@@ -10,14 +10,15 @@ record next to BentoML's store, and :class:`JobStatus` adds it to
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class JobOptions:
 
     max_inflated_bytes: int | None = None
     max_rows: int | None = None
+    max_columns: int | None = None
     spreadsheet_safe: bool = True
     retention_s: float = 3600.0
 
@@ -50,55 +52,90 @@ class JobOptions:
     def from_settings(cls, settings: Settings) -> JobOptions:
         """The options ``settings`` ask for."""
         return cls(
-            settings.max_inflated_bytes,
-            settings.max_rows,
-            settings.csv_escape,
-            settings.job_retention_s,
+            max_inflated_bytes=settings.max_inflated_bytes,
+            max_rows=settings.max_rows,
+            max_columns=settings.max_columns,
+            spreadsheet_safe=settings.csv_escape,
+            retention_s=settings.job_retention_s,
         )
+
+
+class JobTicket:
+    """One job's claim on a worker's slot: the request that started it, its thread."""
+
+    def __init__(self) -> None:
+        self.request_open = True
+        self.running = False
 
 
 class JobSlots:
     """The file jobs one worker has taken on, counted for its cap.
 
-    An upload holds a slot from the moment the edge starts reading it. A
-    submission answered 200 keeps it as *pending* until its job starts, and the
-    job keeps it while it runs. Jobs run on BentoML's threads, hence the lock.
+    A ticket is taken when a request that starts a job arrives (an upload, a
+    retry) and given back when that request has returned *and* its job's thread
+    has finished. BentoML runs a submitted job inside the request's own call (the
+    response's background task), so the request's return usually ends it; a job
+    run by ``POST /classify_file`` that timed out keeps running on its thread and
+    keeps the slot until it ends. The thread finds its ticket in a context
+    variable (anyio copies the context into the threads it runs). A lock, since
+    threads end jobs.
     """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.uploading = 0
-        self.pending = 0
-        self.running = 0
+        self.tickets: set[JobTicket] = set()
 
     def taken(self) -> int:
         """Slots in use now."""
         with self.lock:
-            return self.uploading + self.pending + self.running
+            return len(self.tickets)
 
-    def upload_started(self) -> None:
-        """The edge started reading an upload."""
+    def take(self, limit: int) -> JobTicket | None:
+        """A ticket, or None when ``limit`` are out."""
         with self.lock:
-            self.uploading += 1
+            if len(self.tickets) >= limit:
+                return None
+            ticket = JobTicket()
+            self.tickets.add(ticket)
+            return ticket
 
-    def upload_ended(self, accepted: bool) -> None:
-        """The upload was answered; ``accepted``: a submission whose job will run."""
+    @contextmanager
+    def holding(self, ticket: JobTicket) -> Iterator[None]:
+        """Make ``ticket`` the one jobs started in this context run under."""
+        token = CURRENT_TICKET.set(ticket)
+        try:
+            yield
+        finally:
+            CURRENT_TICKET.reset(token)
+
+    def release_edge(self, ticket: JobTicket) -> None:
+        """The request that took ``ticket`` has returned."""
         with self.lock:
-            self.uploading -= 1
-            self.pending += accepted
+            ticket.request_open = False
+            if not ticket.running:
+                self.tickets.discard(ticket)
 
-    def job_started(self) -> None:
-        """A submitted job began to run."""
+    def job_started(self) -> JobTicket | None:
+        """A job's thread began: it holds its request's ticket until it ends."""
+        ticket = CURRENT_TICKET.get()
+        if ticket is not None:
+            with self.lock:
+                ticket.running = True
+        return ticket
+
+    def job_ended(self, ticket: JobTicket | None) -> None:
+        """A job's thread finished, well or not."""
+        if ticket is None:
+            return
         with self.lock:
-            self.pending = max(0, self.pending - 1)
-            self.running += 1
-
-    def job_ended(self) -> None:
-        """A submitted job finished, well or not."""
-        with self.lock:
-            self.running -= 1
+            ticket.running = False
+            if not ticket.request_open:
+                self.tickets.discard(ticket)
 
 
+CURRENT_TICKET: contextvars.ContextVar[JobTicket | None] = contextvars.ContextVar(
+    "sentiment_job_ticket", default=None
+)
 SLOTS = JobSlots()
 
 
@@ -129,6 +166,7 @@ def prune(retention_s: float, now: float | None = None) -> int:
         abandoned = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff - 86_400))
         try:
             with closing(sqlite3.connect(store, timeout=5)) as db, db:
+                db.execute("PRAGMA secure_delete = ON")  # overwrite, not just unlink
                 db.execute(
                     "DELETE FROM result WHERE (completed_at IS NOT NULL AND "
                     "completed_at < ?) OR created_at < ?",
@@ -243,15 +281,13 @@ def run_job(
             or passes a limit (named in the message).
     """
     options = options or JobOptions()
-    submitted = task_id != DIRECT
-    if submitted:
-        SLOTS.job_started()
+    ticket = SLOTS.job_started()
     try:
         prune(options.retention_s)
         return _score_file(task_id, file, text_column, predict_proba, classes, options)
     finally:
-        if submitted:
-            SLOTS.job_ended()
+        SLOTS.job_ended(ticket)
+        prune(options.retention_s)
 
 
 def run_task(
@@ -314,7 +350,9 @@ def _score_file(
     )
 
     write_record(task_id, pid=os.getpid())
-    limits = ReadLimits(options.max_inflated_bytes, options.max_rows)
+    limits = ReadLimits(
+        options.max_inflated_bytes, options.max_rows, options.max_columns
+    )
     try:
         frame = read_table(file, file.name, text_column, limits)
     except ScoringError as error:

@@ -7,9 +7,10 @@ empty and its ``score`` missing). Nothing is dropped.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +24,8 @@ from sentiment.model.reviews import review_problem
 
 CHUNK_ROWS = 4096  # rows per model call: large batches, bounded memory
 READ_CHUNK_ROWS = 65_536  # rows per parsing step: a row cap stops within one step
+PARQUET_BATCH_ROWS = 4096  # rows decoded at once: 20 MB at 5,000 characters a row
+MAX_HEADER_BYTES = 1 << 20
 # OWASP "CSV Injection": a cell starting with one of these runs as a formula
 # when a spreadsheet opens the file.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -65,6 +68,7 @@ class ReadLimits:
 
     max_bytes: int | None = None  # after decompression
     max_rows: int | None = None
+    max_columns: int | None = None
 
 
 class CappedReader(io.RawIOBase):
@@ -153,11 +157,31 @@ def _too_many_rows(name: str, limit: int) -> LimitExceeded:
 def _read_delimited(
     stream: BinaryIO, sep: str, name: str, limits: ReadLimits
 ) -> pd.DataFrame:
-    """CSV or TSV in chunks, so a row cap stops reading at the cap."""
+    """CSV or TSV in chunks, so a row cap stops reading at the cap.
+
+    The header is read first, so a file with too many columns is refused before
+    pandas builds them (each costs about 2.7 KB: one 3 MB row of 300,000 columns
+    took a worker from 342 MB to 1 GB).
+    """
+    header = stream.readline(MAX_HEADER_BYTES)
+    if not header.strip():
+        raise pd.errors.EmptyDataError
+    if not header.endswith(b"\n") and len(header) >= MAX_HEADER_BYTES:
+        _check_columns(header.split(sep.encode()), name, limits)  # the likely cause
+        raise LimitExceeded(f"{name!r} has a header over {MAX_HEADER_BYTES} bytes")
+    columns = next(
+        csv.reader([header.decode("utf-8-sig").rstrip("\r\n")], delimiter=sep)
+    )
+    _check_columns(columns, name, limits)
     parts: list[pd.DataFrame] = []
     rows = 0
     with pd.read_csv(
-        stream, sep=sep, keep_default_na=False, chunksize=READ_CHUNK_ROWS
+        stream,
+        sep=sep,
+        header=None,
+        names=columns,
+        keep_default_na=False,
+        chunksize=READ_CHUNK_ROWS,
     ) as reader:
         for part in reader:
             rows += len(part)
@@ -165,12 +189,33 @@ def _read_delimited(
                 raise _too_many_rows(name, limits.max_rows)
             parts.append(part)
     if not parts:
-        raise pd.errors.EmptyDataError
+        return pd.DataFrame(columns=columns)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
+def _check_columns(
+    columns: Sequence[str | bytes], name: str, limits: ReadLimits
+) -> None:
+    if limits.max_columns is not None and len(columns) > limits.max_columns:
+        raise LimitExceeded(
+            f"{name!r} has more than {limits.max_columns} columns "
+            "(SENTIMENT_MAX_COLUMNS)"
+        )
+    seen = set()
+    for column in columns:
+        if column in seen:
+            raise ScoringError(f"{name!r} has two columns named {column[:50]!r}")
+        seen.add(column)
+
+
 def _read_parquet(stream: BinaryIO, name: str, limits: ReadLimits) -> pd.DataFrame:
-    """Parquet, its row count and inflated size checked from its metadata first."""
+    """Parquet, its rows and columns checked from its metadata, its size as read.
+
+    The footer's sizes are the writer's word: a 305-byte file of one
+    dictionary-encoded string claimed 5 KB and expanded to 518 MB. So batches of
+    :data:`PARQUET_BATCH_ROWS` rows are counted as they are decoded.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     # Parquet needs to seek: the (already capped) bytes are read whole.
@@ -178,15 +223,23 @@ def _read_parquet(stream: BinaryIO, name: str, limits: ReadLimits) -> pd.DataFra
     meta = parquet.metadata
     if limits.max_rows is not None and meta.num_rows > limits.max_rows:
         raise _too_many_rows(name, limits.max_rows)
-    inflated = sum(
-        meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)
+    _check_columns([str(c) for c in parquet.schema_arrow.names], name, limits)
+    batches = []
+    size = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        size += batch.nbytes
+        if limits.max_bytes is not None and size > limits.max_bytes:
+            raise LimitExceeded(
+                f"{name!r} holds more than {limits.max_bytes} bytes once decoded "
+                "(SENTIMENT_MAX_INFLATED_BYTES)"
+            )
+        batches.append(batch)
+    table = (
+        pa.Table.from_batches(batches)
+        if batches
+        else parquet.schema_arrow.empty_table()
     )
-    if limits.max_bytes is not None and inflated > limits.max_bytes:
-        raise LimitExceeded(
-            f"{name!r} holds more than {limits.max_bytes} bytes once decompressed "
-            "(SENTIMENT_MAX_INFLATED_BYTES)"
-        )
-    frame: pd.DataFrame = parquet.read().to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
     return frame
 
 
@@ -271,16 +324,25 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
     OWASP's advice for CSV meant to be opened by people; machine consumers who
     want the raw cells turn it off (``SENTIMENT_CSV_ESCAPE=0``, ``score.py
-    --raw-cells``). Numbers are left alone: only text cells are formulas.
+    --raw-cells``). Column names are cells too; numbers are left alone.
     """
     out = frame.copy()
-    for column in out.columns:
-        values = out[column]
-        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+    out.columns = [safe_cell(c) if isinstance(c, str) else c for c in out.columns]
+    for index in range(out.shape[1]):
+        values = out.iloc[:, index]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+        elif not (values.dtype == object or pd.api.types.is_string_dtype(values)):
             continue
         risky = values.map(
             lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)
         ).astype(bool)
         if risky.any():
-            out[column] = values.where(~risky, "'" + values.astype(str))
+            escaped = values.where(~risky, "'" + values.astype(str))
+            out.isetitem(index, escaped.to_numpy(dtype=object))
     return out
+
+
+def safe_cell(value: str) -> str:
+    """One text cell, prefixed by ``'`` when a spreadsheet would run it."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value

@@ -398,6 +398,154 @@ def test_a_busy_worker_answers_429_with_retry_after(hostile: Hostile) -> None:
     assert hostile.submit(b"text\na fine film\n", "third.csv").status_code == 200
 
 
+# Found by review: ways to leak or bypass a job slot, to fetch a URL, to split
+# what the edge and BentoML read, and files that blow up below the caps.
+def test_bad_submissions_never_lock_a_worker_out_of_jobs(hostile: Hostile) -> None:
+    for text_column in ("5", "null", "{}"):
+        r = hostile.submit(b"text\na fine film\n", "a.csv", text_column=text_column)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"][0]["type"] == "bad_field"
+    assert hostile.submit(b"text\na fine film\n", "b.csv").status_code == 200
+
+
+def test_a_second_file_value_that_is_a_url_is_refused(hostile: Hostile) -> None:
+    r = hostile.post(
+        "/classify_file",
+        files=[
+            ("file", ("a.csv", b"text\na fine film\n", "text/csv")),
+            ("file", (None, b"http://127.0.0.1:9/metrics")),
+        ],
+        headers=AUTH,
+    )
+    assert r.status_code == 400, r.text
+
+
+def multipart_raw(disposition: bytes, boundary: bytes = b"XyZ") -> bytes:
+    return (
+        b"--"
+        + boundary
+        + b'\r\nContent-Disposition: form-data; name="file"; '
+        + disposition
+        + b"\r\nContent-Type: text/csv\r\n\r\ntext\na fine film\n\r\n--"
+        + boundary
+        + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("disposition", "content_type"),
+    [
+        (b"filename=" + b"a" * 300 + b".csv", b"multipart/form-data; boundary=XyZ"),
+        (
+            b'filename="a\\".csv' + b"b" * 300 + b'.csv"',
+            b"multipart/form-data; boundary=XyZ",
+        ),
+        (b'filename="a.csv"', b"multipart/form-data; boundary=XyZ; boundary=Q"),
+    ],
+)
+def test_the_edge_and_bentoml_read_an_upload_alike(
+    hostile: Hostile, disposition: bytes, content_type: bytes
+) -> None:
+    response = raw_request(
+        hostile.port,
+        b"POST",
+        b"/classify_file",
+        [
+            (b"Authorization", f"Bearer {API_KEY}".encode()),
+            (b"Content-Type", content_type),
+        ],
+        body=multipart_raw(disposition),
+    )
+    assert response.status in (200, 400), (response.status, response.body[:300])
+
+
+def test_duplicate_content_types_are_refused(hostile: Hostile) -> None:
+    response = raw_request(
+        hostile.port,
+        b"POST",
+        b"/classify",
+        [
+            (b"Authorization", f"Bearer {API_KEY}".encode()),
+            (b"Content-Type", b"multipart/form-data; boundary=x"),
+            (b"Content-Type", b"application/json"),
+        ],
+        body=json.dumps(REVIEW).encode(),
+    )
+    assert response.status == 400 and b"duplicate_header" in response.body
+
+
+def test_an_unterminated_string_of_escapes_is_answered_at_once(
+    hostile: Hostile,
+) -> None:
+    body = (
+        b'{"inputs":[{"name":"text","shape":[1],"datatype":"BYTES","data":["'
+        + b'\\"' * 400_000
+    )
+    r = httpx.post(
+        f"{hostile.url}/v2/models/sentiment/infer",
+        content=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,  # the quadratic scan took 17 s for 80 KB, minutes for this
+    )
+    assert r.status_code == 400
+    assert hostile.classify_ok()
+
+
+def test_a_wide_file_is_refused_before_it_is_built(hostile: Hostile) -> None:
+    header = ",".join(["text", *(f"c{i}" for i in range(200_000))]).encode()  # 1.5 MB
+    before = max(hostile.worker_rss())
+    task_id = hostile.submit(header + b"\na fine film\n", "wide.csv").json()["task_id"]
+    status = hostile.wait(task_id)
+    assert status["status"] == "failed" and "SENTIMENT_MAX_COLUMNS" in status["error"]
+    assert max(hostile.worker_rss()) < before + (300 << 20)
+
+
+def test_a_parquet_dictionary_bomb_fails_clearly(
+    hostile: Hostile, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bomb.parquet"
+    table = pa.table({"text": pa.array(["x" * 5000] * 150_000).dictionary_encode()})
+    pq.write_table(table, path, store_schema=False)
+    task_id = hostile.submit(path.read_bytes(), "bomb.parquet").json()["task_id"]
+    status = hostile.wait(task_id)
+    assert status["status"] == "failed"
+    assert "SENTIMENT_MAX_INFLATED_BYTES" in status["error"], status
+
+
+def test_categorical_parquet_and_formula_headers_are_escaped(
+    hostile: Hostile, tmp_path: Path
+) -> None:
+    path = tmp_path / "cat.parquet"
+    pd.DataFrame(
+        {
+            "text": ["a wonderful film", "a dull mess"],
+            "=HYPERLINK(1)": pd.Categorical(["-", "ok"]),
+        }
+    ).to_parquet(path)
+    task_id = hostile.submit(path.read_bytes(), "cat.parquet").json()["task_id"]
+    assert hostile.wait(task_id)["status"] == "completed"
+    result = httpx.get(
+        f"{hostile.url}/classify_file/get", params={"task_id": task_id}, headers=AUTH
+    )
+    scored = pd.read_csv(io.BytesIO(result.content), keep_default_na=False)
+    assert "'=HYPERLINK(1)" in scored.columns
+    assert list(scored["'=HYPERLINK(1)"]) == ["'-", "ok"]
+
+
+def test_retries_need_a_free_slot_too(hostile: Hostile) -> None:
+    done = hostile.submit(b"text\na fine film\n", "r.csv").json()["task_id"]
+    assert hostile.wait(done)["status"] == "completed"
+    rows = b"text\n" + b"a fine, warm and moving film\n" * 60_000
+    running = hostile.submit(rows, "slow.csv")
+    assert running.status_code == 200
+    retry = hostile.post("/classify_file/retry", params={"task_id": done}, headers=AUTH)
+    assert retry.status_code == 429, retry.text
+    assert hostile.wait(running.json()["task_id"], timeout=300)["status"] == "completed"
+
+
 # The property-based pass: anything, anywhere.
 METHODS = st.sampled_from(
     [b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"FOO"]

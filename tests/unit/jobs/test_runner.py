@@ -86,17 +86,20 @@ def test_a_job_past_a_limit_fails_with_the_limit_recorded(home: Path) -> None:
     assert runner.SLOTS.taken() == 0
 
 
-def test_submitted_jobs_take_and_free_a_running_slot(home: Path) -> None:
+def test_a_job_runs_under_its_requests_ticket(home: Path) -> None:
     upload = home / "in.csv"
     pd.DataFrame({"text": ["a good film"]}).to_csv(upload, index=False)
     seen = []
+    ticket = runner.SLOTS.take(1)
+    assert ticket is not None
 
     def watching(texts: list[str]) -> np.ndarray:
-        seen.append(runner.SLOTS.running)
+        seen.append(ticket.running)
         return fake_proba(texts)
 
-    runner.SLOTS.upload_started()
-    runner.SLOTS.upload_ended(accepted=True)
-    runner.run_job("t4", upload, "text", watching, CLASSES)
-    runner.run_job(runner.DIRECT, upload, "text", watching, CLASSES)
-    assert seen == [1, 0] and runner.SLOTS.taken() == 0
+    with runner.SLOTS.holding(ticket):
+        runner.run_job("t4", upload, "text", watching, CLASSES)
+    assert seen == [True] and not ticket.running
+    runner.SLOTS.release_edge(ticket)
+    runner.run_job(runner.DIRECT, upload, "text", watching, CLASSES)  # no ticket: tests
+    assert runner.SLOTS.taken() == 0

@@ -144,3 +144,37 @@ def test_formula_cells_are_escaped_numbers_are_not() -> None:
     ]
     assert list(safe["n"]) == list(frame["n"])
     assert frame["text"][0] == "=1+1"  # the input is left as it was
+
+
+def test_a_wide_header_is_refused_before_pandas_builds_columns() -> None:
+    wide = (",".join(f"c{i}" for i in range(5000)) + "\n").encode() + b"x\n"
+    with pytest.raises(
+        LimitExceeded, match="more than 100 columns.*SENTIMENT_MAX_COLUMNS"
+    ):
+        read_table(wide, "w.csv", "c0", ReadLimits(max_columns=100))
+
+
+def test_duplicate_columns_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ScoringError, match="two columns named 'text'"):
+        read_table(b"text,text\na,b\n", "d.csv", "text")
+
+
+def test_a_parquet_dictionary_bomb_is_counted_as_it_decodes(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "bomb.parquet"
+    table = pa.table({"text": pa.array(["x" * 5000] * 40_000).dictionary_encode()})
+    pq.write_table(table, path, store_schema=False)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(LimitExceeded, match="SENTIMENT_MAX_INFLATED_BYTES"):
+        read_table(path, path.name, "text", ReadLimits(max_bytes=50_000_000))
+
+
+def test_categorical_columns_and_headers_are_escaped_too() -> None:
+    frame = pd.DataFrame(
+        {"text": ["a fine film", "ok"], "=HYPERLINK(1)": pd.Categorical(["-", "ok"])}
+    )
+    safe = spreadsheet_safe(frame)
+    assert list(safe.columns) == ["text", "'=HYPERLINK(1)"]
+    assert list(safe["'=HYPERLINK(1)"]) == ["'-", "ok"]
