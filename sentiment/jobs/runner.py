@@ -47,6 +47,7 @@ class JobOptions:
     max_columns: int | None = None
     spreadsheet_safe: bool = True
     retention_s: float = 3600.0
+    duty: float = JOB_DUTY
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobOptions:
@@ -57,6 +58,8 @@ class JobOptions:
             max_columns=settings.max_columns,
             spreadsheet_safe=settings.csv_escape,
             retention_s=settings.job_retention_s,
+            # A jobs replica serves no /classify to leave time for: full speed.
+            duty=1.0 if settings.role == "jobs" else JOB_DUTY,
         )
 
 
@@ -364,7 +367,7 @@ def _score_file(
         text_column,
         predict_proba,
         classes,
-        Progress(task_id, Throttle(JOB_DUTY)),
+        Progress(task_id, Throttle(options.duty)),
         JOB_CHUNK_ROWS,
     )
     if options.spreadsheet_safe:

@@ -103,3 +103,12 @@ def test_a_job_runs_under_its_requests_ticket(home: Path) -> None:
     runner.SLOTS.release_edge(ticket)
     runner.run_job(runner.DIRECT, upload, "text", watching, CLASSES)  # no ticket: tests
     assert runner.SLOTS.taken() == 0
+
+
+def test_jobs_run_at_full_duty_only_on_a_jobs_replica() -> None:
+    from sentiment.config import Settings
+
+    assert runner.JobOptions.from_settings(Settings(role="jobs")).duty == 1.0
+    for role in ("online", "all"):
+        options = runner.JobOptions.from_settings(Settings(role=role))  # type: ignore[arg-type]
+        assert options.duty == runner.JOB_DUTY
