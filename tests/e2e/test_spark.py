@@ -55,7 +55,7 @@ def test_spark_local_mode_scores_like_the_pipeline(
             "local[2]",
             "--conf",
             "spark.ui.enabled=false",
-            str(PROJECT_DIR / "bulk" / "spark_score.py"),
+            str(PROJECT_DIR / "ops" / "spark_score.py"),
             str(source),
             str(target),
         ],
