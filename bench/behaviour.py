@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sentiment.behaviour import (
+from sentiment.training.behaviour import (
     TARGETS,
     pass_rates,
     positive_probability,
@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=3, help="%(default)s")
     parser.add_argument("--check", action="store_true", help="exit 1 below target")
     args = parser.parse_args(argv)
-    from sentiment.artifact import StartupError, StoreModel, load_pipeline
+    from sentiment.errors import StartupError
+    from sentiment.model.artifact import StoreModel, load_pipeline
 
     try:
         pipeline = load_pipeline(StoreModel(args.model).checked())

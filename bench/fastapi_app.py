@@ -17,9 +17,10 @@ import joblib
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from sentiment.artifact import MODEL_FILE
 from sentiment.config import load_settings
-from sentiment.schemas import reviews_type, to_predictions
+from sentiment.http.schemas import reviews_type
+from sentiment.model.artifact import MODEL_FILE
+from sentiment.model.labels import to_predictions
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 Reviews = reviews_type(load_settings().max_texts)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import BENCH_DIR, Server, servers
+from bench.run import RESULTS_DIR, Server, servers
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loop
 from devtools.proc import tree_cpu_seconds
@@ -256,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         report["refusal"] = refusal_cost(
             by_name["bentoml"], work, args.duration, bodies
         )
-    (BENCH_DIR / "overload.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / "overload.md").write_text(markdown(report))
-    plot(report, BENCH_DIR / "overload.png")
+    (RESULTS_DIR / "overload.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "overload.md").write_text(markdown(report))
+    plot(report, RESULTS_DIR / "overload.png")
     print(markdown(report))
     return 0
 

@@ -19,8 +19,8 @@ burst, then 100-review requests at the other connection counts.
 
 Usage: ``python -m bench.run [--duration 8] [--connections 1,16,64,256]``
 (``make bench``). It trains its own two models (``bench-accurate``,
-``bench-classic``) into the model store, and writes ``bench/results.json``,
-``bench/results.md`` and ``bench/results.png``.
+``bench-classic``) into the model store, and writes ``bench/results/results.json``,
+``bench/results/results.md`` and ``bench/results/results.png``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from devtools.servers import (
 )
 from devtools.wrk import run_wrk, summarise, write_bodies
 
-BENCH_DIR = PROJECT_DIR / "bench"
+RESULTS_DIR = PROJECT_DIR / "bench" / "results"  # committed reports
 WORKERS = int(os.environ.get("SENTIMENT_WORKERS", "2"))
 MIXED_SERVERS = ("fastapi", "bentoml")
 LOG_DIR = Path(tempfile.gettempdir()) / "bench-prediction-log"
@@ -145,8 +145,9 @@ def in_process_rates(
     reviews: list[str], seconds: float = 1.5
 ) -> dict[str, dict[int, float]]:
     """(a) reviews/s of every preset on one core, at each batch size."""
-    from sentiment.data import clean_reviews, load_reviews
-    from sentiment.model import PRESETS, fit_pipeline, scorer, speed_up_inference
+    from sentiment.model.scorer import scorer, speed_up_inference
+    from sentiment.training.data import clean_reviews, load_reviews
+    from sentiment.training.pipeline import PRESETS, fit_pipeline
 
     corpus, _ = clean_reviews(load_reviews(CORPUS))
     rates: dict[str, dict[int, float]] = {}
@@ -280,9 +281,9 @@ def main(argv: list[str] | None = None) -> int:
         "labels": {s.name: s.label for s in servers(0, models)},
     }
     report["verdicts"] = verdicts(report)
-    (BENCH_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / "results.md").write_text(markdown(report))
-    plot(report, BENCH_DIR / "results.png")
+    (RESULTS_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "results.md").write_text(markdown(report))
+    plot(report, RESULTS_DIR / "results.png")
     print(markdown(report).split("## Targets")[1])
     return 0
 

@@ -4,7 +4,7 @@ Usage: ``python -m bench.score_paths [--rows 200000]`` (``make bench-score``).
 Measures rows/s of the job endpoint, ``score.py`` and Spark local mode on the same
 reviews; the model's in-process rate at batch 4096 for reference; and /classify
 latency (wrk, single reviews, 16 connections) with and without a job running.
-Writes ``bench/score_paths.json`` and ``bench/score_paths.md``.
+Writes ``bench/results/score_paths.json`` and ``bench/score_paths.md``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from devtools.corpus import corpus_reviews
 from devtools.servers import BIN_DIR, PROJECT_DIR, bentoml_serve
 from devtools.wrk import run_wrk, summarise, write_bodies
 
-BENCH_DIR = PROJECT_DIR / "bench"
+RESULTS_DIR = PROJECT_DIR / "bench" / "results"  # committed reports
 
 
 def reviews(rows: int) -> pd.DataFrame:
@@ -43,8 +43,8 @@ def model_rate(frame: pd.DataFrame) -> float:
     """The model's rows/s in process, one core, batches of 4,096."""
     import bentoml
 
-    from sentiment.artifact import load_pipeline
-    from sentiment.model import scorer
+    from sentiment.model.artifact import load_pipeline
+    from sentiment.model.scorer import scorer
 
     predict = scorer(load_pipeline(bentoml.models.get("sentiment:latest")))
     texts = list(frame["text"][:40_960])
@@ -76,7 +76,7 @@ def spark_rate(source: Path, work: Path) -> dict[str, float]:
             "local[2]",
             "--conf",
             "spark.ui.enabled=false",
-            "bulk/spark_score.py",
+            "ops/spark_score.py",
             str(source),
             str(work / "spark-out"),
         ],
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             "spark_local": spark_rate(parquet_dir, work),
             "endpoint": endpoint(csv_path.read_bytes(), big, work),
         }
-    (BENCH_DIR / "score_paths.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "score_paths.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
 

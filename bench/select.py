@@ -1,8 +1,8 @@
 """Model selection: every candidate's CV accuracy, behaviour, speed and size, one run.
 
 Usage: ``python -m bench.select [--folds 5]`` (``make select``). Prints the table,
-writes ``bench/selection.json``, ``bench/selection.md`` and the accuracy-against-
-throughput plot ``bench/selection.png``, and says which candidate the rule picks.
+writes ``bench/results/selection.json``, ``bench/results/selection.md`` and the accuracy-against-
+throughput plot ``bench/results/selection.png``, and says which candidate the rule picks.
 
 The rule cannot hide a loss of accuracy. The most accurate candidate by CV mean is
 the *best*; a candidate is *non-inferior* when, against the best, (1) its CV mean
@@ -31,14 +31,15 @@ import numpy as np
 import pandas as pd
 
 from bench.alternate import in_turn
-from release.gate import MCNEMAR_ALPHA, mcnemar_p_worse
-from sentiment.behaviour import HEADLINE, behaviour_pass_rates, headline_score
-from sentiment.data import clean_reviews, load_reviews, split_eval_slice
-from sentiment.model import BEHAVED, PRESETS, ModelParams, fit_pipeline, scorer
-from sentiment.model import speed_up_inference as lean_weights
+from ops.gate import MCNEMAR_ALPHA, mcnemar_p_worse
+from sentiment.model.scorer import scorer
+from sentiment.model.scorer import speed_up_inference as lean_weights
+from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates, headline_score
+from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
+from sentiment.training.pipeline import BEHAVED, PRESETS, ModelParams, fit_pipeline
 
-BENCH_DIR = Path(__file__).resolve().parent
-DATA = BENCH_DIR.parent / "data" / "rotten_tomatoes_reviews.csv.gz"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # committed reports
+DATA = RESULTS_DIR.parents[1] / "data" / "rotten_tomatoes_reviews.csv.gz"
 SPEED_FLOOR = 10_000  # reviews/s on one core at batch 128
 SPEED_ROUNDS = 5  # timings per model and batch size, taken in turn; the median counts
 SPEED_SECONDS = 0.4
@@ -404,11 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="re-apply the rule to bench/selection.json and rewrite the reports",
+        help="re-apply the rule to bench/results/selection.json and rewrite the reports",
     )
     args = parser.parse_args(argv)
     if args.report_only:
-        saved = json.loads((BENCH_DIR / f"{args.prefix}.json").read_text())
+        saved = json.loads((RESULTS_DIR / f"{args.prefix}.json").read_text())
         return write_reports(
             [Result(**r) for r in saved["results"]], saved["folds"], args.prefix
         )
@@ -474,9 +475,9 @@ def write_reports(results: list[Result], folds: int, prefix: str = "selection") 
         "chosen": chosen.name,
         "results": [asdict(r) for r in results],
     }
-    (BENCH_DIR / f"{prefix}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (BENCH_DIR / f"{prefix}.md").write_text(markdown(results, chosen, folds))
-    plot(results, chosen, BENCH_DIR / f"{prefix}.png")
+    (RESULTS_DIR / f"{prefix}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / f"{prefix}.md").write_text(markdown(results, chosen, folds))
+    plot(results, chosen, RESULTS_DIR / f"{prefix}.png")
     return 0
 
 

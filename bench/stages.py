@@ -25,8 +25,8 @@ from typing import Any
 
 from bench.alternate import in_turn
 from sentiment.features import LexiconScore
-from sentiment.model import LinearScorer
-from sentiment.scopes import segments
+from sentiment.features.scopes import segments
+from sentiment.model.scorer import LinearScorer
 
 STAGES = ("tokenise", "scopes", "hash", "lexicon", "dot product")
 
@@ -68,12 +68,12 @@ def stage_times(
     def ngrams(texts: list[str]) -> None:
         segments.cache_clear()
         for block in ngram_blocks:
-            block.tfidf(texts)
+            block.weighted_rows(texts)
 
     def features(texts: list[str]) -> None:  # the lexicon reuses the scopes' cache
         segments.cache_clear()
         for block in ngram_blocks + lexicon_blocks:
-            block.tfidf(texts)
+            block.weighted_rows(texts)
 
     def whole(texts: list[str]) -> None:
         segments.cache_clear()

@@ -1,7 +1,10 @@
-"""Helpers that the tests, the benchmark and the load tests share.
+"""Helpers that the tests, the benchmark and the load tests share (not shipped).
 
-Not shipped in the bento: starting and stopping servers (``servers``), running
-wrk and reading its result (``wrk``), the corpus texts (``corpus``), the system
-tools the suite needs and the rule for a missing one (``tools``), and the docs
-checks of ``make lint`` (``linkcheck``, ``docscheck``).
+``servers`` (real servers, from :mod:`ops.servers`), ``proc`` and ``rawhttp``
+(processes and raw sockets), ``wrk``, ``openloop``, ``locust`` and ``post.lua``
+(load generators), ``corpus`` (the corpus texts), ``container`` and
+``loadtest_container`` (the image, run as the manifest does), ``haproxy``
+(replicas behind a balancer), ``tools`` (the system tools the suite needs and the
+rule for a missing one), and the docs checks of ``make lint`` (``linkcheck``,
+``docscheck``).
 """

@@ -7,7 +7,7 @@ import gzip
 from functools import cache
 from pathlib import Path
 
-from sentiment.schemas import review_problem
+from sentiment.model.reviews import review_problem
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "rotten_tomatoes_reviews.csv.gz"
 

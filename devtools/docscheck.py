@@ -4,6 +4,8 @@
   settings table, under its environment variable, and every row of that table is a
   setting (or one of :data:`OTHER_VARIABLES`).
 - Every ``make <target>`` that README.md and docs/*.md name exists in the Makefile.
+- Every module under ``sentiment/`` has its line in docs/layout.md's tree, and
+  every module the tree names exists (packages' ``__init__.py`` excepted).
 
 Usage: ``python -m devtools.docscheck`` (``make lint`` runs it beside
 ``devtools.linkcheck``). Prints one line per problem and exits 1.
@@ -21,6 +23,9 @@ from devtools.linkcheck import prose_lines
 from sentiment.config import PREFIX, Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+LAYOUT_PAGE = PROJECT_DIR / "docs" / "layout.md"
+PACKAGE = "sentiment"
+TREE_ENTRY = re.compile(r"^( *)(\S+)")
 API_PAGE = PROJECT_DIR / "docs" / "api.md"
 SETTINGS_HEADING = "## Configuration"
 # Table rows that are not settings of the service: BentoML's own store variable.
@@ -116,11 +121,67 @@ def make_target_problems(pages: list[Path], targets: set[str]) -> list[str]:
     ]
 
 
+def layout_modules(text: str, package: str = PACKAGE) -> set[str]:
+    """The modules the layout tree names under ``package/``, as relative paths.
+
+    The tree is the first code block whose line starts with ``package/``; an
+    entry's folder is every ``name/`` above it with less indentation.
+    """
+    modules: set[str] = set()
+    folders: list[tuple[int, str]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if inside:
+                break
+            continue
+        match = TREE_ENTRY.match(line)
+        if not match:
+            continue
+        indent, name = len(match.group(1)), match.group(2)
+        if indent == 0:
+            inside = name == f"{package}/"
+            folders = [(0, package)] if inside else []
+            continue
+        if not inside:
+            continue
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        if name.endswith("/"):
+            folders.append((indent, name.rstrip("/")))
+        elif name.endswith(".py"):
+            modules.add("/".join([f for _, f in folders[1:]] + [name]))
+    return modules
+
+
+def package_modules(root: Path = PROJECT_DIR / PACKAGE) -> set[str]:
+    """Every module of the package, relative to it (``__init__.py`` excepted)."""
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+
+
+def layout_problems(page: Path = LAYOUT_PAGE) -> list[str]:
+    """Modules missing from the layout tree, and tree entries that are no module."""
+    documented, actual = layout_modules(page.read_text()), package_modules()
+    return [
+        f"{page.name}: {PACKAGE}/{module} is not in the layout tree"
+        for module in sorted(actual - documented)
+    ] + [
+        f"{page.name}: the layout tree names {PACKAGE}/{module}, which does not exist"
+        for module in sorted(documented - actual)
+    ]
+
+
 def main() -> int:
     """Print every problem; exit 1 if there is one."""
     pages = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").glob("*.md"))]
-    problems = settings_table_problems() + make_target_problems(
-        pages, makefile_targets()
+    problems = (
+        settings_table_problems()
+        + make_target_problems(pages, makefile_targets())
+        + layout_problems()
     )
     for problem in problems:
         print(problem)

@@ -1,156 +1,33 @@
-"""Start real servers for end-to-end tests and wait until they are ready."""
+"""Real servers for tests, benchmarks and load tests: ``ops.servers``, shared.
 
-from __future__ import annotations
+The promotion gate starts a real server too, and ``ops`` must not import the test
+harness; so the starter lives in ``ops.servers`` and the harness uses it from here.
+"""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from ops.servers import (
+    BIN_DIR,
+    PROJECT_DIR,
+    READY_TIMEOUT_S,
+    bentoml_serve,
+    free_port,
+    isolated_home,
+    ready_process,
+    serve_command,
+    stop,
+    tail,
+    wait_ready,
+)
 
-import httpx
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-BIN_DIR = Path(sys.executable).parent
-READY_TIMEOUT_S = 180.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_ready(
-    url: str, alive: Callable[[], bool], logs: Callable[[], str], timeout: float
-) -> None:
-    """Poll ``{url}/readyz`` until it answers 200.
-
-    Args:
-        url: the server's base URL.
-        alive: says whether the server process is still running.
-        logs: returns the server's recent log, for the error message.
-        timeout: seconds to wait.
-
-    Raises:
-        RuntimeError: the server died first.
-        TimeoutError: it never became ready.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError(f"server exited before ready:\n{logs()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise TimeoutError(f"server not ready after {timeout:.0f}s:\n{logs()}")
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    """The last lines of a log file."""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 30.0) -> int:
-    """SIGTERM the process group, then SIGKILL it if it outlives ``grace``."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    return process.returncode
-
-
-def serve_command(target: str, port: int) -> list[str]:
-    """The ``bentoml serve`` command line for ``target`` on 127.0.0.1:``port``."""
-    return [
-        str(BIN_DIR / "bentoml"),
-        "serve",
-        target,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-
-
-def isolated_home(parent: Path) -> Path:
-    """A BENTOML_HOME sharing the session's models and bentos, nothing else.
-
-    Every `bentoml serve` wipes ``$BENTOML_HOME/prometheus_multiproc_dir`` at
-    start, so two servers on one home clobber each other's /metrics.
-    """
-    shared = Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))
-    home = Path(tempfile.mkdtemp(prefix="home-", dir=parent))
-    for name in ("models", "bentos"):
-        (shared / name).mkdir(parents=True, exist_ok=True)
-        (home / name).symlink_to(shared / name)
-    return home
-
-
-@contextmanager
-def ready_process(
-    command: list[str], url: str, log: Path, env: dict[str, str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait for ``{url}/readyz``, yield it, then stop it.
-
-    Args:
-        command: the server's command line.
-        url: its base URL.
-        log: where its stdout and stderr go.
-        env: its whole environment.
-    """
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_ready(
-            url,
-            alive=lambda: process.poll() is None,
-            logs=lambda: tail(log),
-            timeout=READY_TIMEOUT_S,
-        )
-        yield process
-    finally:
-        stop(process)
-
-
-@contextmanager
-def bentoml_serve(
-    target: str,
-    log: Path,
-    env: dict[str, str] | None = None,
-    port: int | None = None,
-) -> Iterator[str]:
-    """Run ``bentoml serve <target>`` on 127.0.0.1 and yield its base URL.
-
-    Args:
-        target: a ``module:Service`` string or a bento tag.
-        log: where the server's stdout and stderr go.
-        env: extra environment variables for the server.
-        port: the port to use (default: a free one).
-    """
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    home = str(isolated_home(log.parent))
-    server_env = {**os.environ, "BENTOML_HOME": home, **(env or {})}
-    with ready_process(serve_command(target, port), url, log, server_env):
-        yield url
+__all__ = [
+    "BIN_DIR",
+    "PROJECT_DIR",
+    "READY_TIMEOUT_S",
+    "bentoml_serve",
+    "free_port",
+    "isolated_home",
+    "ready_process",
+    "serve_command",
+    "stop",
+    "tail",
+    "wait_ready",
+]

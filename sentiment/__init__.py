@@ -1,7 +1,8 @@
 """The sentiment classifier's shared code: what ``train.py`` and ``service.py`` import.
 
-One module per job: ``config`` (settings from the environment), ``schemas``
-(review rules, request and response bodies), ``artifact`` (the train-serve
-contract), ``data`` (reading training data), ``model`` (the pipeline),
-``metrics``, ``middleware`` and ``openapi`` (the HTTP edge).
+Subpackages by layer, bottom first (docs/layout.md has every module): the leaves
+``errors``, ``files``, ``asgi``; ``config``; ``features`` and ``telemetry``;
+``patches`` (BentoML internals); ``model``; ``training`` and ``jobs``;
+``lifecycle``; ``http``; and ``client`` for users. Imports point down only
+(``tests/unit/test_layers.py``).
 """

@@ -25,6 +25,8 @@ from typing import Any
 
 import bentoml
 
+from sentiment.patches import opened_files
+
 
 class SyncHTTPClient(bentoml.SyncHTTPClient):
     """``bentoml.SyncHTTPClient`` whose task ``submit`` works for file uploads."""
@@ -32,8 +34,7 @@ class SyncHTTPClient(bentoml.SyncHTTPClient):
     @property
     def _opened_files(self) -> list[Any]:
         """The files this client opened for an upload (kept by its file manager)."""
-        files: list[Any] = self._file_manager._opened_files
-        return files
+        return opened_files(self)
 
 
 def upstream_sync_submit_is_broken() -> bool:

@@ -23,9 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class SettingsError(ValueError):
-    """An environment variable holds a value the service cannot use."""
+from sentiment.errors import SettingsError
 
 
 class Settings(BaseSettings):
@@ -162,3 +160,12 @@ def env_name(loc: tuple[int | str, ...]) -> str:
     if field in ("API_KEY", "SENTIMENT_API_KEY"):
         return field
     return f"SENTIMENT_{field.upper()}"
+
+
+def bentoml_home() -> Path:
+    """BentoML's home (``BENTOML_HOME``, else ``~/bentoml``), found as BentoML finds it.
+
+    The one lookup: the model store, the task store and the job records live
+    under it.
+    """
+    return Path(os.environ.get("BENTOML_HOME", Path.home() / "bentoml"))

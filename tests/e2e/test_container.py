@@ -27,15 +27,24 @@ from devtools.tools import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 TEST_IMAGE = "sentiment-classifier-test"
+BASE_IMAGE = "python:3.11-slim"  # service.py's IMAGE and scripts/base-image.sh
 
 
 def require_engine() -> None:
+    """An engine that answers, and the base image the build starts from.
+
+    Inside an unprivileged container dockerd may start and answer, yet build
+    nothing (no mount namespaces): scripts/base-image.sh then has no base image
+    either, which is what tells the two apart.
+    """
     try:
         docker("info", timeout=30)
+        docker("image", "inspect", BASE_IMAGE, timeout=30)
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         reason = (
-            "NO DOCKER ENGINE: container tests cannot run. Start one with "
-            f"scripts/base-image.sh (as root). Cause: {str(exc)[:300]}"
+            f"NO DOCKER ENGINE OR NO {BASE_IMAGE} IMAGE: container tests cannot run. "
+            "Start one and build the image with scripts/base-image.sh (as root; not "
+            f"possible inside an unprivileged container). Cause: {str(exc)[:300]}"
         )
         skip_or_fail(reason)
 
@@ -64,7 +73,8 @@ def image(
         text=True,
         timeout=900,
     )
-    assert result.returncode == 0, result.stderr[-3000:] + log.read_text()[-3000:]
+    built = log.read_text()[-3000:] if log.exists() else ""
+    assert result.returncode == 0, result.stderr[-3000:] + built
     built = result.stdout.strip().splitlines()[-1]
     assert built.startswith(f"{TEST_IMAGE}:")
     assert docker(

@@ -19,6 +19,8 @@ import pytest
 from devtools.tools import skip_or_fail
 from tests.conftest import PROJECT_DIR
 
+pytestmark = pytest.mark.e2e
+
 CLIENTS_BIN = PROJECT_DIR / ".venv-clients" / "bin"
 MLSERVER_BIN = PROJECT_DIR / ".venv-mlserver" / "bin"
 REVIEWS = [

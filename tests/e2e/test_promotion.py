@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import train
-from release import gate, promote
-from sentiment import registry
+from ops import gate, promote
+from sentiment.lifecycle import registry
+
+pytestmark = pytest.mark.e2e
 
 NAME = "gate-sentiment"
 

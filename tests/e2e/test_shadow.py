@@ -9,7 +9,9 @@ import pytest
 
 import train
 from devtools.servers import bentoml_serve
-from release import shadow_report
+from ops import shadow_report
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ import pytest
 from devtools.corpus import corpus_reviews
 from devtools.servers import BIN_DIR, PROJECT_DIR
 from devtools.tools import require
-from sentiment.artifact import load_pipeline
-from sentiment.model import scorer
-from sentiment.scoring import score_table
+from sentiment.jobs.scoring import score_table
+from sentiment.model.artifact import load_pipeline
+from sentiment.model.scorer import scorer
 
 pytestmark = pytest.mark.e2e
 ROWS = 50_000
@@ -55,7 +55,7 @@ def test_spark_local_mode_scores_like_the_pipeline(
             "local[2]",
             "--conf",
             "spark.ui.enabled=false",
-            str(PROJECT_DIR / "bulk" / "spark_score.py"),
+            str(PROJECT_DIR / "ops" / "spark_score.py"),
             str(source),
             str(target),
         ],

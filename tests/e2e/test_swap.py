@@ -20,8 +20,10 @@ import train
 from devtools.servers import bentoml_serve
 from devtools.tools import require
 from devtools.wrk import run_wrk, write_bodies
-from release import promote
-from sentiment import registry
+from ops import promote
+from sentiment.lifecycle import registry
+
+pytestmark = pytest.mark.e2e
 
 NAME = "swap-sentiment"
 LOAD_SECONDS = 26

@@ -22,6 +22,8 @@ import pytest
 from devtools.servers import bentoml_serve
 from devtools.tools import require
 
+pytestmark = pytest.mark.e2e
+
 REVIEWS = ["a wonderful, moving film", "not bad at all", "a dull, lifeless mess"]
 WAIT_S = 30
 

@@ -10,12 +10,12 @@ import bentoml
 import pandas as pd
 import pytest
 
-from monitoring import drift
-from sentiment.artifact import MODEL_FILE
-from sentiment.data import clean_reviews, load_reviews, split_eval_slice
-from sentiment.model import known_feature_counts, scorer
-from sentiment.prediction_log import LogOptions, PredictionLog
-from sentiment.schemas import to_predictions
+from ops import drift
+from sentiment.model.artifact import MODEL_FILE
+from sentiment.model.labels import to_predictions
+from sentiment.model.scorer import known_feature_counts, scorer
+from sentiment.telemetry.prediction_log import LogOptions, PredictionLog
+from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
 from tests.conftest import PROJECT_DIR
 
 PRODUCTS = [

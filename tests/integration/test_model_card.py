@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from release import model_card
+from ops import model_card
 
 
 def test_the_card_prints_and_plots(

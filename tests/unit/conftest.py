@@ -54,6 +54,6 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def free_job_slots() -> None:
     """Every test starts with no file job counted against the worker's cap."""
-    from sentiment.jobs import SLOTS
+    from sentiment.jobs.runner import SLOTS
 
     SLOTS.__init__()  # type: ignore[misc]

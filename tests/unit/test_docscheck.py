@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from devtools.docscheck import (
+    LAYOUT_PAGE,
+    layout_modules,
+    layout_problems,
     main,
     make_target_problems,
     makefile_targets,
@@ -70,3 +73,38 @@ def test_make_targets_named_as_code_must_exist(tmp_path: Path) -> None:
 
 def test_the_projects_docs_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert main() == 0, capsys.readouterr().out
+
+
+TREE = """# Layout
+
+```
+service.py        the root
+pkg/              the package
+  leaf.py           a leaf
+  sub/              a subpackage
+    mod.py            a module, with a description that
+                      wraps onto a second line
+  top.py            back at the top
+ops/              not the package
+  tool.py           ignored
+```
+"""
+
+
+def test_the_layout_tree_names_modules_by_their_folder() -> None:
+    assert layout_modules(TREE, package="pkg") == {"leaf.py", "sub/mod.py", "top.py"}
+
+
+def test_the_real_layout_lists_every_module_of_the_package() -> None:
+    assert layout_problems() == []
+
+
+def test_a_module_missing_from_the_tree_is_a_problem(tmp_path: Path) -> None:
+    page = tmp_path / "layout.md"
+    text = LAYOUT_PAGE.read_text()
+    page.write_text(text.replace("    hashing.py", "    renamed.py", 1))
+    problems = layout_problems(page)
+    assert "layout.md: sentiment/features/hashing.py is not in the layout tree" in (
+        problems
+    )
+    assert any("features/renamed.py, which does not exist" in p for p in problems)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from release import gate
+from ops import gate
 
 PRODUCTION = gate.ModelFacts(
     tag="s:prod",

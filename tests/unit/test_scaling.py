@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sentiment.admission import Admission
 from sentiment.config import Settings
-from sentiment.metrics import IN_FLIGHT, QUEUED
+from sentiment.http.admission import Admission
+from sentiment.telemetry.metrics import IN_FLIGHT, QUEUED
 from tests.asgi import FakeApp, request
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.select import Result, paired, paired_table, pick, time_alternately
-from sentiment.behaviour import HEADLINE
+from sentiment.training.behaviour import HEADLINE
 
 
 def result(

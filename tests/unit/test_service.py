@@ -10,12 +10,13 @@ import pytest
 from bentoml.exceptions import InternalServerError, InvalidArgument
 
 import service
-from sentiment.connections import ConnectionRecycler
-from sentiment.jobs import JobStatus
-from sentiment.middleware import ClassifyGuard
-from sentiment.oip import OpenInference
-from sentiment.operator import OperatorEndpoints
-from sentiment.request_ids import RequestIds
+from sentiment.http.connections import ConnectionRecycler
+from sentiment.http.guard import ClassifyGuard
+from sentiment.http.oip import OpenInference
+from sentiment.http.operator import OperatorEndpoints
+from sentiment.jobs import runner
+from sentiment.jobs.status import JobStatus
+from sentiment.telemetry.request_ids import RequestIds
 
 
 def test_predict_uses_pipeline_without_preprocessing() -> None:
@@ -33,9 +34,9 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
             self.seen.append(texts)
             return dummy.predict_proba([[0]] * len(texts))
 
-    from sentiment.live import LiveModel
-    from sentiment.registry import ServingChoice
-    from sentiment.serving import LoadedModel
+    from sentiment.lifecycle.live import LiveModel
+    from sentiment.lifecycle.loading import LoadedModel
+    from sentiment.lifecycle.registry import ServingChoice
 
     pipeline = FakePipeline()
     instance = object.__new__(service.SentimentClassifier.inner)
@@ -45,11 +46,11 @@ def test_predict_uses_pipeline_without_preprocessing() -> None:
     instance.live = LiveModel(loaded, ServingChoice("m:1", "pinned"), service.SETTINGS)
     instance.shadow = None
     assert instance.model is loaded
-    out = instance.predict(["  raw text ", "another"])
+    out = instance.classify(["  raw text ", "another"])
     assert FakePipeline.seen == [["  raw text ", "another"]]
     assert [p["label"] for p in out] == ["positive", "positive"]
     assert out[0]["score"] == 0.75
-    assert instance.predict([]) == [] and len(FakePipeline.seen) == 1
+    assert instance.classify([]) == [] and len(FakePipeline.seen) == 1
 
 
 def test_middlewares_run_in_the_documented_order() -> None:
@@ -74,7 +75,7 @@ def test_a_job_that_cannot_run_records_why(
 ) -> None:
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
     missing = ModuleNotFoundError("No module named 'pandas'")
-    error = service.job_failure("abc123", missing)
+    error = runner.job_failure("abc123", missing)
     assert isinstance(error, InternalServerError) and error.error_code == 500
     assert "ModuleNotFoundError: No module named 'pandas'" in str(error)
     record = json.loads((tmp_path / "sentiment-jobs" / "abc123.json").read_text())
@@ -84,9 +85,9 @@ def test_a_job_that_cannot_run_records_why(
 def test_a_bad_file_stays_the_clients_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sentiment.scoring import ScoringError
+    from sentiment.errors import ScoringError
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path))
-    error = service.job_failure("abc123", ScoringError("'x.csv' has no rows"))
+    error = runner.job_failure("abc123", ScoringError("'x.csv' has no rows"))
     assert isinstance(error, InvalidArgument) and str(error) == "'x.csv' has no rows"
     assert not (tmp_path / "sentiment-jobs").exists(), "the job recorded it already"

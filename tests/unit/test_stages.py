@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bench.stages import STAGES, format_stages, stage_times
-from sentiment.model import BEHAVED, ModelParams, fit_pipeline
+from sentiment.training.pipeline import BEHAVED, ModelParams, fit_pipeline
 
 
 def test_every_stage_is_timed_and_named(reviews: pd.DataFrame) -> None:

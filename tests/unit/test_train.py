@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import train
-from release import promote
-from sentiment import registry
-from sentiment.artifact import read_metadata, sha256_of
-from sentiment.model import ModelParams
+from ops import promote
+from sentiment.lifecycle import registry
+from sentiment.model.artifact import read_metadata, sha256_of
+from sentiment.training.pipeline import ModelParams
 from tests.conftest import PROJECT_DIR
 from tests.unit.conftest import write_frame
 

@@ -1,1 +1,0 @@
-"""Scoring data beyond one machine: the Spark job."""

@@ -1,1 +1,0 @@
-"""Operating the model: the drift report over the prediction log."""

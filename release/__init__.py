@@ -1,1 +1,0 @@
-"""Release tools: the promotion gate, rollback, the shadow report."""

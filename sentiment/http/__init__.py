@@ -1,0 +1,1 @@
+"""The edge: routes, admission, refusals, uploads, the guard, V2, operator endpoints."""

@@ -1,0 +1,264 @@
+"""Overload control: admit, hold or refuse a request before BentoML reads it.
+
+:class:`Admission` is the outermost layer of each worker, in front of BentoML's own
+middlewares. For ``POST /classify`` and ``/explain`` it decides from the headers
+alone, with answers built once at start:
+
+* 401 (wrong API key) and 415 (not JSON) at once;
+* otherwise the request is *admitted* when fewer than ``max_in_flight`` requests
+  are inside the service, or *queued*.
+
+The queue (:class:`sentiment.http.overload.AdmissionQueue`, pure logic with the
+clock passed in) is the overload policy, chosen by measurement (docs/overload.md):
+
+* a finished request lets the **oldest queued request that is still within the
+  budget** in (``max_queue_wait_ms``): first come, first served while the queue
+  keeps up, so a crowd of clients all get served at capacity;
+* a request that has waited past the budget will not be served: it is **held**
+  (back-pressure: its client sends nothing more meanwhile) and answered 503 with
+  ``Retry-After`` after ``refuse_after_ms``. Refusing it at once would make a
+  client that retries at once cost a refusal per round trip: measured, those
+  refusals filled the CPUs and goodput collapsed;
+* beyond ``max_queue`` waiting requests the oldest is refused at once (memory).
+
+So an admitted request never waited longer than the budget, the number of requests
+inside the service stays where batching is efficient (BentoML's batching queue
+never has to shed), and a refusal costs a few microseconds of Python on top of
+uvicorn's parsing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sentiment.config import Settings
+from sentiment.http.headers import RequestHeaders
+from sentiment.http.overload import REFUSAL_REASONS, AdmissionQueue, Decisions, Ticket
+from sentiment.http.refusals import (
+    OVERLOAD_RETRY_S,
+    Refusal,
+    is_json,
+    retry_after,
+    unsupported_media_type,
+)
+from sentiment.http.roles import RolePolicy
+from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
+from sentiment.http.uploads import Uploads
+from sentiment.patches import wrap_asgi_app
+from sentiment.telemetry.metrics import (
+    EXPECTED_WAIT,
+    IN_FLIGHT,
+    LIMIT,
+    QUEUE_DELAY,
+    QUEUED,
+    REFUSALS,
+    SERVICE_RATE,
+)
+from sentiment.telemetry.request_ids import fresh_id
+
+GAUGE_EVERY_S = 0.5
+TIMER_MIN_S = 0.005
+
+
+class Admission:
+    """The outermost ASGI layer: the path, the key, uploads, overload control.
+
+    Every HTTP request is decided here first, in this order, from its head:
+
+    1. its path must be exactly a known route (:mod:`sentiment.http.routes`): 400 for
+       control characters, 404 otherwise, before BentoML's metrics see it;
+    2. a route that needs the API key gets it or a 401; the key is then removed
+       from the request; a route this replica's ``SENTIMENT_ROLE`` does not serve
+       is a 421 naming where it belongs (:mod:`sentiment.http.roles`);
+    3. a ``POST`` to the model needs JSON (415) and goes through overload
+       control (module docstring);
+    4. a file upload is counted as it streams and checked (:class:`Uploads`).
+
+    Args:
+        app: BentoML's whole ASGI app.
+        settings: the service's settings.
+        clock: seconds, monotonic (tests pass a fake).
+        routes: the service's routes (default: its APIs, no versioned V2 paths).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        routes: RouteTable | None = None,
+    ) -> None:
+        self.app = app
+        self.clock = clock
+        self.routes = routes or default_table(settings.model_name)
+        self.role = RolePolicy(settings.role, settings.jobs_url, settings.online_url)
+        self.uploads = Uploads(app, settings)
+        self.queue = AdmissionQueue(
+            settings.max_in_flight,
+            settings.max_queue_wait_ms / 1000,
+            settings.refuse_after_ms / 1000,
+            settings.max_queue,
+            settings.quick_refusal_share,
+        )
+        key = settings.api_key.get_secret_value()
+        self.expected_auth = f"Bearer {key}".encode() if key else None
+        retry = [retry_after(OVERLOAD_RETRY_S)]
+        self.unauthorized = Refusal(
+            401,
+            "unauthorized",
+            "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
+            [(b"www-authenticate", b"Bearer")],
+        )
+        self.not_found = Refusal(
+            404, "no_such_route", "no such endpoint: see /docs.json for the routes"
+        )
+        self.no_such_model = Refusal(
+            404,
+            "no_such_route",
+            f"model not found: this server serves {settings.model_name}, at the "
+            f"version GET /v2/models/{settings.model_name} names",
+        )
+        self.bad_path = Refusal(
+            400, "bad_path", "the path must not contain control characters"
+        )
+        self.duplicate_header = Refusal(
+            400,
+            "duplicate_header",
+            "send Authorization and Content-Type at most once each",
+        )
+        self.overloaded = Refusal(
+            503,
+            "overloaded",
+            "server busy: the request could not be served within "
+            f"max_queue_wait_ms={settings.max_queue_wait_ms}, retry later",
+            retry,
+        )
+        self.reasons = {
+            reason: REFUSALS.labels(reason=reason) for reason in REFUSAL_REASONS
+        }
+        self.gauges_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        LIMIT.set(settings.max_in_flight)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Decide a request from its head (class docstring), then pass it on."""
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":  # no route takes one
+                return await send({"type": "websocket.close", "code": 1008})
+            return await self.app(scope, receive, send)
+        route = self.routes.find(scope["path"])
+        headers = RequestHeaders.of(scope)
+        refusal: Refusal | None = None
+        if route is None:
+            refusal = self.unknown_path(scope["path"])
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
+        if headers.duplicated:
+            refusal = self.duplicate_header
+        elif route.needs_key and not self.key_matches(headers.authorization):
+            refusal = self.unauthorized
+        else:
+            refusal = self.role.refusal(scope["path"])
+        if refusal is not None:
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
+        if headers.authorization:
+            scope = {**scope, "headers": headers.forwarded}
+        if scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        if route.starts_job:
+            return await self.uploads(scope, receive, send, headers, route.upload)
+        if not route.model:
+            return await self.app(scope, receive, send)
+        if not is_json(headers.content_type):
+            refusal = unsupported_media_type(headers.content_type)
+        elif not await self.admitted():
+            refusal = self.overloaded
+        if refusal is not None:
+            return await refusal.send(send, headers.request_id or fresh_id().encode())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.carry_out(self.queue.finish(self.clock()))
+
+    def unknown_path(self, path: str) -> Refusal:
+        """400 for control characters, else 404 (V2 clients are told the model)."""
+        if CONTROL_CHARACTER.search(path):
+            return self.bad_path
+        return self.no_such_model if path.startswith("/v2/models/") else self.not_found
+
+    def key_matches(self, authorization: bytes) -> bool:
+        """Whether the request carries the API key (always, when there is none)."""
+        expected = self.expected_auth
+        return expected is None or hmac.compare_digest(authorization, expected)
+
+    async def admitted(self) -> bool:
+        """Wait for admission: True to go in, False for a 503."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        ticket = Ticket(self.clock(), future)
+        self.carry_out(self.queue.arrive(ticket, ticket.arrived))
+        if future.done():  # admitted or refused at once
+            return future.result()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.forget(ticket)
+            raise
+
+    def forget(self, ticket: Ticket) -> None:
+        """A waiting request's task was cancelled (shutdown): drop or release it."""
+        if ticket in self.queue.waiting:
+            self.queue.waiting.remove(ticket)
+        elif ticket.future is not None and ticket.future.done():
+            if not ticket.future.cancelled() and ticket.future.result():
+                self.carry_out(self.queue.finish(self.clock()))
+
+    def carry_out(self, decisions: Decisions) -> None:
+        """Wake the admitted and the refused; refresh the gauges now and then."""
+        for ticket in decisions.admit:
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(True)
+        for ticket, reason in decisions.refuse:
+            self.reasons[reason].inc()
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(False)
+        self.arm_timer()
+        now = self.clock()
+        # Also when the worker falls idle: the gauges must read 0 then, not the last
+        # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
+        if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
+            self.gauges_at = now
+            QUEUED.set(len(self.queue.waiting))
+            IN_FLIGHT.set(self.queue.in_flight)
+            QUEUE_DELAY.set(self.queue.oldest_wait(now))
+            EXPECTED_WAIT.set(self.queue.expected_wait(now))
+            SERVICE_RATE.set(self.queue.service.per_s or 0.0)
+
+    def arm_timer(self) -> None:
+        """Make sure held requests get their refusal even when nothing else happens."""
+        if self.timer is not None:
+            return
+        now = self.clock()
+        deadline = self.queue.next_deadline(now)
+        if deadline is None:
+            return
+        delay = max(TIMER_MIN_S, deadline - now)
+        self.timer = asyncio.get_running_loop().call_later(delay, self.on_timer)
+
+    def on_timer(self) -> None:
+        """A held request's refusal is due."""
+        self.timer = None
+        self.carry_out(self.queue.tick(self.clock()))
+
+
+def install(service: Any, settings: Settings, routes: RouteTable) -> None:
+    """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
+
+    Outermost, outside BentoML's own middlewares: a refusal decided inside them
+    would already have paid for metrics, tracing and the timeout.
+    """
+    wrap_asgi_app(service, lambda app: Admission(app, settings, routes=routes))

@@ -1,0 +1,64 @@
+"""Correct BentoML's OpenAPI spec: declare the error bodies /classify really sends."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from sentiment.http.schemas import ErrorBody
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: each broken rule with the item it concerns",
+    "401": "Missing or wrong API key (only when API_KEY is set)",
+    "413": "Request body over SENTIMENT_MAX_BODY_BYTES",
+    "415": "Content-Type is not application/json",
+    "503": "Overloaded: could not be served within the queueing budget; retry "
+    "after Retry-After seconds",
+}
+NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
+
+
+def error_schemas() -> dict[str, Any]:
+    """``Error`` and the models it refers to, as OpenAPI component schemas."""
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = schema.pop("$defs", {})
+    return {"Error": schema, **nested}
+
+
+def corrected_spec(
+    spec: dict[str, Any], paths: tuple[str, ...] = ("/classify", "/explain")
+) -> dict[str, Any]:
+    """A copy of BentoML's spec with the real error responses of ``paths`` declared.
+
+    BentoML declares ``detail`` as a string and lists 404/500; the service answers
+    every refusal with :class:`~sentiment.http.schemas.ErrorBody` instead.
+    """
+    fixed = copy.deepcopy(spec)
+    fixed.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+    for path in paths:
+        if path in fixed["paths"]:
+            declare_errors(fixed["paths"][path]["post"])
+    return fixed
+
+
+def declare_errors(post: dict[str, Any]) -> None:
+    """Replace one operation's error responses with the real ones, in place."""
+    responses = {
+        str(status): body
+        for status, body in post["responses"].items()
+        if str(status) not in NOT_ANSWERED
+    }
+    for status, description in ERROR_RESPONSES.items():
+        responses[status] = {
+            "description": description,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+            },
+        }
+    post["responses"] = responses
+
+
+def service_spec(service: Any) -> Callable[[], dict[str, Any]]:
+    """``GET /docs.json`` of ``service``: BentoML's spec with the real error bodies."""
+    return lambda: corrected_spec(service.openapi_spec.asdict())

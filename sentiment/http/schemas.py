@@ -1,0 +1,122 @@
+"""The bodies of the HTTP API, as pydantic models, and the review type they check.
+
+The review rules themselves are :mod:`sentiment.model.reviews`: the same rules
+decide what the API refuses and what ``train.py`` drops.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic_core import PydanticCustomError
+
+from sentiment.model.reviews import EXAMPLE_TEXTS, MAX_CHARS, MIN_CHARS, review_problem
+
+
+def check_review(text: str) -> str:
+    """Validate one review and return it stripped.
+
+    Raises:
+        PydanticCustomError: typed with the rule's name
+            (:func:`sentiment.model.reviews.review_problem`).
+    """
+    if problem := review_problem(text):
+        raise PydanticCustomError(*problem)
+    return text.strip()
+
+
+Review = Annotated[StrictStr, AfterValidator(check_review)]
+
+
+def reviews_type(max_texts: int) -> Any:
+    """A request's ``texts`` type: 1 to ``max_texts`` valid reviews."""
+    return Annotated[
+        list[Review],
+        Field(
+            min_length=1,
+            max_length=max_texts,
+            description=f"1 to {max_texts} reviews, each {MIN_CHARS}-{MAX_CHARS} "
+            "characters and not just a number",
+            examples=[EXAMPLE_TEXTS],
+        ),
+    ]
+
+
+class Prediction(BaseModel):
+    """The classifier's answer for one review."""
+
+    label: Literal["negative", "positive"]
+    score: float = Field(ge=0.5, le=1.0, description="probability of `label`")
+    probabilities: dict[str, float]
+
+
+class Contribution(BaseModel):
+    """One feature's push toward a label, in logit units."""
+
+    feature: str = Field(description="the n-gram(s) of this text behind the feature")
+    kind: Literal["word", "char", "lexicon"]
+    weight: float = Field(ge=0, description="coefficient x TF-IDF value, as a push")
+
+
+class Contributions(BaseModel):
+    """The features that pushed hardest toward each label."""
+
+    positive: list[Contribution]
+    negative: list[Contribution]
+
+
+class Component(Contributions):
+    """One linear component: its logit is its intercept plus all contributions."""
+
+    name: str
+    intercept: float
+    logit: float
+
+
+class Explanation(BaseModel):
+    """Why the model labelled one review as it did."""
+
+    label: Literal["negative", "positive"]
+    score: float = Field(ge=0.5, le=1.0)
+    contributions: Contributions
+    components: list[Component]
+
+
+class BrokenRule(BaseModel):
+    """One rule a request broke, and where."""
+
+    model_config = ConfigDict(title="BrokenRule")
+
+    type: str = Field(title="Rule", description="e.g. review_too_short")
+    loc: list[str | int] = Field(title="Where: field and item index")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every refusal (400/401/413/415/503)."""
+
+    model_config = ConfigDict(title="Error")
+
+    error: str = Field(title="Message")
+    detail: list[BrokenRule] = Field(default_factory=list, title="Broken rules")
+    request_id: str | None = Field(
+        default=None, description="the X-Request-ID of the request, for the logs"
+    )
+
+
+def error_payload(
+    rule: str, message: str, request_id: str | None = None
+) -> dict[str, Any]:
+    """The JSON body of a refusal that breaks one rule."""
+    body = ErrorBody(
+        error=message,
+        detail=[BrokenRule(type=rule, loc=[], msg=message)],
+        request_id=request_id,
+    )
+    return body.model_dump()
+
+
+TOP_FEATURES = Annotated[
+    int, Field(ge=1, le=20, description="features to show per label (1-20)")
+]

@@ -1,0 +1,1 @@
+"""File jobs: job records, slots and the runner; reading and scoring tables."""

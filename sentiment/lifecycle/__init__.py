@@ -1,0 +1,1 @@
+"""A model's life in the store and in a worker: registry, loading, live swap, shadow."""

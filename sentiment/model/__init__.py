@@ -1,0 +1,1 @@
+"""The fitted model at serving time: the artifact contract, the scorer, explanations."""

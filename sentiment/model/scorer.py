@@ -1,0 +1,153 @@
+"""How the service calls a fitted pipeline: its linear heads, scored in one pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sklearn
+from numpy.typing import NDArray
+
+from sentiment.features.tfidf import HashingTfidf
+
+WORD_PATTERN = r"(?u)\b\w+\b"  # keeps one-letter words ("a", "i") that matter here
+
+
+def speed_up_inference(pipeline: Any) -> Any:
+    """Store naive Bayes weights column-major (no copy per call); no-op otherwise."""
+    named = getattr(pipeline.named_steps["classifier"], "named_estimators_", {})
+    if "naive_bayes" in named:
+        bayes = named["naive_bayes"]
+        bayes.feature_log_prob_ = np.asfortranarray(bayes.feature_log_prob_)
+    return pipeline
+
+
+def linear_heads(classifier: Any) -> list[tuple[NDArray[Any], float]]:
+    """``(weights, bias)`` of each linear model whose probabilities are averaged.
+
+    A binary logistic regression's positive-class probability is
+    ``sigmoid(x . coef + intercept)``; a multinomial naive Bayes's is
+    ``sigmoid(x . (log P(f|pos) - log P(f|neg)) + log P(pos) - log P(neg))``.
+    A soft vote averages them.
+    """
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+
+    if isinstance(classifier, LogisticRegression) and classifier.coef_.shape[0] == 1:
+        return [
+            (
+                classifier.coef_.ravel(),
+                float(classifier.intercept_[0]),
+            )
+        ]
+    if isinstance(classifier, MultinomialNB) and len(classifier.classes_) == 2:
+        log_prob = classifier.feature_log_prob_
+        prior = classifier.class_log_prior_
+        return [(log_prob[1] - log_prob[0], float(prior[1] - prior[0]))]
+    if (
+        isinstance(classifier, VotingClassifier)
+        and classifier.voting == "soft"
+        and classifier.weights is None
+    ):
+        heads = [linear_heads(estimator) for estimator in classifier.estimators_]
+        if all(len(head) == 1 for head in heads):
+            return [head[0] for head in heads]
+    raise TypeError(f"not a binary linear classifier: {type(classifier).__name__}")
+
+
+class LinearScorer:
+    """``predict_proba`` of hashed features into linear classifiers, lean.
+
+    Same numbers as ``pipeline.predict_proba`` (unit-tested to 1e-6) without the
+    per-call machinery: no ``FeatureUnion`` (joblib), no sparse matrix, no input
+    validation. Each feature block's TF-IDF entries are dotted with its slice of
+    each linear head's weights directly; a soft vote averages the heads'
+    probabilities.
+    """
+
+    def __init__(self, pipeline: Any) -> None:
+        self.heads = [
+            (weights.astype(np.float64), bias)
+            for weights, bias in linear_heads(pipeline.named_steps["classifier"])
+        ]
+        self.blocks: list[tuple[HashingTfidf, int]] = []
+        offset = 0
+        for _, block in pipeline.named_steps["features"].transformer_list:
+            self.blocks.append((block, offset))
+            offset += block.n_features
+
+    @staticmethod
+    def supports(pipeline: Any) -> bool:
+        """Whether ``pipeline`` is hashed feature blocks into binary linear models."""
+        features = pipeline.named_steps.get("features")
+        if features is None or not all(
+            isinstance(block, HashingTfidf) for _, block in features.transformer_list
+        ):
+            return False
+        try:
+            linear_heads(pipeline.named_steps["classifier"])
+        except (TypeError, KeyError, AttributeError):
+            return False
+        return True
+
+    def logits(self, texts: list[str]) -> NDArray[np.float64]:
+        """Each head's decision value for each text, shape ``(heads, texts)``."""
+        totals = np.array([[bias] * len(texts) for _, bias in self.heads], dtype=float)
+        for block, offset in self.blocks:
+            entries = block.weighted_rows(texts)
+            columns = entries.columns + offset
+            for total, (weights, _) in zip(totals, self.heads, strict=True):
+                total += np.bincount(
+                    entries.rows,
+                    weights=entries.values * weights[columns],
+                    minlength=len(texts),
+                )
+        return totals
+
+    def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
+        """Probabilities of the two classes, in ``classes_`` order."""
+        positive = (1.0 / (1.0 + np.exp(-self.logits(texts)))).mean(axis=0)
+        return np.column_stack([1.0 - positive, positive])
+
+
+def known_feature_counts(pipeline: Any) -> Callable[[list[str]], list[int]] | None:
+    """A function counting each text's word n-grams seen in training (hashed only).
+
+    None for pipelines without a hashed word block.
+    """
+    if not LinearScorer.supports(pipeline):
+        return None
+    words = [
+        block
+        for _, block in pipeline.named_steps["features"].transformer_list
+        if block.analyzer == "word" and hasattr(block, "seen_hashes_")
+    ]
+    if not words:
+        return None
+
+    def count(texts: list[str]) -> list[int]:
+        total = np.zeros(len(texts), dtype=np.int64)
+        for block in words:
+            total += block.known_counts(texts)
+        return [int(n) for n in total]
+
+    return count
+
+
+def scorer(pipeline: Any) -> Callable[[list[str]], Any]:
+    """The fastest exact ``predict_proba`` for ``pipeline`` on validated texts.
+
+    Hashed + logistic regression pipelines get :class:`LinearScorer`; any other
+    pipeline runs as is, with scikit-learn's per-call checks off (inputs are
+    validated strings and TF-IDF output is finite: ~1.3x for small batches).
+    """
+    if LinearScorer.supports(pipeline):
+        return LinearScorer(pipeline).predict_proba
+
+    def predict_proba(texts: list[str]) -> Any:
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return pipeline.predict_proba(texts)
+
+    return predict_proba

@@ -1,0 +1,187 @@
+"""Every reach into BentoML's internals, pinned to the version it was written for.
+
+BentoML 1.4 has no public API for these; each is here, in one module, and
+``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
+
+- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`): below;
+- the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
+  (:func:`wrap_asgi_app`: admission runs outside BentoML's own middlewares);
+- the task store's retention, ``Sqlite3Store.RESULT_RETENTION``
+  (:func:`keep_tasks_for`) and its file (:func:`task_store`);
+- the model store's directory (:func:`model_store_path`);
+- the task ID BentoML puts on a task request's state (:func:`task_id_of`);
+- the Swagger UI assets BentoML serves (:func:`swagger_assets`);
+- the sync client's upload files, kept by its file manager (:func:`opened_files`,
+  for :mod:`sentiment.client`).
+
+Adaptive batching that never makes a lone request wait: dispatch when idle.
+
+BentoML 1.4's ``CorkDispatcher`` holds a request while
+``n * (wn + dt + a) <= optimizer.wait * 0.95``, where ``optimizer.wait`` is the
+average queueing wait of the last 50 batches. After a burst that average is high,
+and a lone client's requests then wait about as long as the burst's did, which is
+logged as the next wait: the learned delay sustains itself (measured: a lone
+100-review request took 141 ms p50 after a burst, against 44 ms with FastAPI).
+
+:class:`IdleDispatcher` keeps BentoML's queue, batch assembly, shedding (503 when
+a request cannot meet ``max_latency_ms``) and metrics, and changes one decision:
+when the model is idle, whatever is queued goes now. Under concurrency, requests
+that arrive while a batch runs form the next batch, so batching still pays; alone,
+a request goes straight to the model.
+
+This replaces a BentoML internal, so it is pinned: :func:`install` patches only
+the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
+warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
+fails when the version or the internals it relies on change. Upstream, a
+dispatcher option to skip the cork when idle would make this module unnecessary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from bentoml._internal.marshal.dispatcher import CorkDispatcher
+
+from sentiment.telemetry.logs import SERVICE_LOGGER
+
+BENTOML_VERSION = "1.4.40"
+WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
+logger = logging.getLogger(SERVICE_LOGGER)
+
+
+class IdleDispatcher(CorkDispatcher[Any, Any]):
+    """``CorkDispatcher`` that dispatches the queue as soon as the model is idle."""
+
+    async def controller(self) -> None:
+        """Wait for requests; shed those that cannot make it; dispatch when idle."""
+        while True:
+            try:
+                async with self._wake_event:
+                    await self._wake_event.wait_for(self._queue.__len__)
+                if self.shed_one_if_late():
+                    continue
+                if self._sema.is_locked():
+                    await asyncio.sleep(self.TICKET_INTERVAL)
+                    continue
+                self.dispatch()
+            except Exception:  # the loop must survive anything, as BentoML's does
+                logger.exception("error in the batching dispatcher")
+
+    def shed_one_if_late(self) -> bool:
+        """Cancel (503) the oldest request if it cannot meet ``max_latency``.
+
+        The time a batch will take comes from BentoML's linear fit of batch
+        durations, but only once it has seen :data:`WARM_UP_BATCHES` batches:
+        before that its guesses (a fixed 1/15 of the budget per request, or a
+        fit to a slow first call) shed requests that would have been fast.
+        Until then only a request that has already waited the budget is shed.
+        """
+        queued = len(self._queue)
+        waited = time.time() - self._queue[0].enqueue_time
+        expected = 0.0
+        if len(self.optimizer.o_stat) >= WARM_UP_BATCHES:
+            expected = self.optimizer.o_a * queued + self.optimizer.o_b
+        busy = self._sema.is_locked()
+        if (queued > 1 and waited + expected >= self.max_latency) or (
+            busy and queued == 1 and waited >= self.max_latency
+        ):
+            self._queue.popleft().future.cancel()
+            return True
+        return False
+
+    def dispatch(self) -> None:
+        """Send everything queued (up to ``max_batch_size``) to the model now."""
+        self._sema.acquire()
+        jobs = tuple(self._get_inputs())
+        self._loop.create_task(self.outbound_call(jobs))
+
+
+def install(policy: str) -> bool:
+    """Make BentoML build :class:`IdleDispatcher` for batchable APIs.
+
+    Args:
+        policy: ``idle`` (this module) or ``cork`` (BentoML's own, unchanged).
+
+    Returns:
+        Whether the idle dispatcher is now in use.
+    """
+    from _bentoml_impl.server import app
+
+    if policy != "idle":
+        app.CorkDispatcher = CorkDispatcher  # type: ignore[attr-defined]
+        return False
+    if bentoml.__version__ != BENTOML_VERSION:
+        logger.warning(
+            "SENTIMENT_DISPATCH=idle is written for BentoML %s, this is %s: "
+            "keeping BentoML's own dispatcher",
+            BENTOML_VERSION,
+            bentoml.__version__,
+        )
+        return False
+    app.CorkDispatcher = IdleDispatcher  # type: ignore[attr-defined]
+    return True
+
+
+def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:
+    """Make ``service``'s ASGI app (each worker's) ``wrap(app)``, outermost.
+
+    BentoML adds a service's middlewares inside its own (metrics, tracing,
+    timeout); a layer that must run before them wraps the app the worker asks
+    the service for with ``to_asgi``. Idempotent: a second call keeps the first.
+    """
+    service_class = type(service)
+    build = service_class.to_asgi
+    if getattr(build, "wrapped_by_sentiment", False):
+        return
+
+    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
+        app = build(self, *args, **kwargs)
+        return wrap(app) if self is service else app
+
+    to_asgi.wrapped_by_sentiment = True  # type: ignore[attr-defined]
+    service_class.to_asgi = to_asgi
+
+
+def keep_tasks_for(retention_s: float) -> None:
+    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    Sqlite3Store.RESULT_RETENTION = int(retention_s)
+
+
+def task_store() -> Path:
+    """BentoML's task database (it holds each job's upload and result)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.result_store_file.get())
+
+
+def model_store_path() -> Path:
+    """The model store in use (a bento's own when serving a bento)."""
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    return Path(BentoMLContainer.model_store.get()._path)
+
+
+def task_id_of(ctx: bentoml.Context) -> str | None:
+    """The ID BentoML gave the task a ``@bentoml.task`` call runs (None: direct)."""
+    return getattr(ctx.request.state, "task_id", None)
+
+
+def swagger_assets() -> Path:
+    """The directory of the Swagger UI files BentoML serves under /static_content."""
+    from bentoml._internal import server
+
+    return Path(server.__file__).parent / "static_content"
+
+
+def opened_files(client: bentoml.SyncHTTPClient) -> list[Any]:
+    """The files a sync client opened for an upload (its file manager keeps them)."""
+    files: list[Any] = client._file_manager._opened_files
+    return files

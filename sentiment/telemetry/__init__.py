@@ -1,0 +1,1 @@
+"""What operators see: metrics, JSON logs, request IDs, the prediction log."""

@@ -1,0 +1,89 @@
+"""The service's own Prometheus series, next to BentoML's ``bentoml_service_*``."""
+
+from __future__ import annotations
+
+import prometheus_client
+
+PREDICTIONS = prometheus_client.Counter(
+    name="sentiment_predictions_total",
+    documentation="Reviews classified, by predicted label",
+    labelnames=["label"],
+)
+REJECTIONS = prometheus_client.Counter(
+    name="sentiment_rejected_requests_total",
+    documentation="Requests to /classify refused, by the rule they broke",
+    labelnames=["rule"],
+)
+LOG_ERRORS = prometheus_client.Counter(
+    name="sentiment_prediction_log_errors_total",
+    documentation="Prediction log lines lost because the log could not be written",
+)
+LOG_DROPPED = prometheus_client.Counter(
+    name="sentiment_prediction_log_dropped_total",
+    documentation="Classified requests not logged because the log queue was full",
+)
+
+# Admission (sentiment.http.admission): gauges are per worker, combined across workers.
+QUEUED = prometheus_client.Gauge(
+    "sentiment_admission_queued",
+    "Requests waiting for admission, summed over live workers",
+    multiprocess_mode="livesum",
+)
+IN_FLIGHT = prometheus_client.Gauge(
+    "sentiment_admission_in_flight",
+    "Requests admitted and not yet answered, summed over live workers",
+    multiprocess_mode="livesum",
+)
+LIMIT = prometheus_client.Gauge(
+    "sentiment_admission_limit",
+    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
+    multiprocess_mode="livesum",
+)
+QUEUE_DELAY = prometheus_client.Gauge(
+    "sentiment_admission_queue_delay_seconds",
+    "How long the oldest waiting request has waited, the worst worker",
+    multiprocess_mode="livemax",
+)
+EXPECTED_WAIT = prometheus_client.Gauge(
+    "sentiment_admission_expected_wait_seconds",
+    "Wait a request arriving now would expect (queue / service rate), worst worker",
+    multiprocess_mode="livemax",
+)
+SERVICE_RATE = prometheus_client.Gauge(
+    "sentiment_admission_service_rate",
+    "Requests a second the workers finish when saturated (measured), summed",
+    multiprocess_mode="livesum",
+)
+REFUSALS = prometheus_client.Counter(
+    "sentiment_admission_refusals_total",
+    "Requests refused by overload control, by reason",
+    labelnames=["reason"],
+)
+
+# Live model swaps (sentiment.lifecycle.live) and shadow scoring
+# (sentiment.lifecycle.shadow).
+MODEL_SWAPS = prometheus_client.Counter(
+    "sentiment_model_swaps_total",
+    "Production pointer changes a worker acted on: swapped, or refused (checks failed)",
+    labelnames=["outcome"],
+)
+MODEL_SERVING = prometheus_client.Gauge(
+    "sentiment_model_serving",
+    "Workers serving each model tag now (1 per worker; 0 once swapped out)",
+    labelnames=["tag"],
+    multiprocess_mode="livesum",
+)
+SHADOW_AGREEMENT = prometheus_client.Counter(
+    "sentiment_shadow_reviews_total",
+    "Reviews the shadow model scored, by whether its label agreed with the live one",
+    labelnames=["agree"],
+)
+SHADOW_SCORE = prometheus_client.Histogram(
+    "sentiment_shadow_score",
+    "The shadow model's positive-class probability",
+    buckets=[i / 10 for i in range(1, 11)],
+)
+SHADOW_DROPPED = prometheus_client.Counter(
+    "sentiment_shadow_dropped_total",
+    "Reviews not shadow-scored because the shadow fell behind (queue full)",
+)

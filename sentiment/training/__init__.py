@@ -1,0 +1,1 @@
+"""Building a model: the pipeline and presets, data, evaluation, behaviour, the card."""

@@ -1,0 +1,193 @@
+"""sentiment.http.overload: the admission queue on a fake clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from sentiment.http.overload import (
+    AdmissionQueue,
+    Decisions,
+    ServiceRate,
+    Ticket,
+    TokenBucket,
+)
+
+LIMIT, SERVICE_S = 4, 0.01  # capacity: 400 requests/s
+BUDGET, REFUSE_AFTER, MAX_QUEUE = 0.5, 1.0, 10_000
+
+
+def new_queue(max_queue: int = MAX_QUEUE, quick_share: float = 0.0) -> AdmissionQueue:
+    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, max_queue, quick_share)
+
+
+@dataclass
+class Simulation:
+    """Arrivals at a fixed rate into a queue whose admitted requests take SERVICE_S."""
+
+    queue: AdmissionQueue = field(default_factory=new_queue)
+    admitted_waits: list[float] = field(default_factory=list)
+    refused: dict[str, int] = field(default_factory=dict)
+    finishing: list[float] = field(default_factory=list)  # finish times, sorted
+    arrivals: int = 0
+
+    def record(self, decisions: Decisions, now: float) -> None:
+        for ticket in decisions.admit:
+            self.admitted_waits.append(now - ticket.arrived)
+            self.finishing.append(now + SERVICE_S)
+        for _, reason in decisions.refuse:
+            self.refused[reason] = self.refused.get(reason, 0) + 1
+        self.finishing.sort()
+        assert self.queue.in_flight <= LIMIT
+
+    def run(self, rate: float, start: float, seconds: float) -> None:
+        """Arrivals every 1/rate s from ``start``; finishes happen in time order."""
+        step = 1 / rate if rate else 0.01  # no arrivals: a clock tick
+        now, end = start, start + seconds
+        while now < end:
+            while self.finishing and self.finishing[0] <= now:
+                done = self.finishing.pop(0)
+                self.record(self.queue.finish(done), done)
+            if rate:
+                self.arrivals += 1
+                self.record(self.queue.arrive(Ticket(now), now), now)
+            else:
+                self.record(self.queue.tick(now), now)
+            now += step
+
+    @property
+    def accounted(self) -> int:
+        served = len(self.admitted_waits)
+        return served + sum(self.refused.values()) + len(self.queue.waiting)
+
+
+def test_idle_request_goes_in_at_once_and_leaves() -> None:
+    queue = new_queue()
+    ticket = Ticket(0.0)
+    assert queue.arrive(ticket, 0.0).admit == [ticket]
+    assert queue.finish(0.01).admit == [] and queue.in_flight == 0
+
+
+def test_at_capacity_requests_wait_first_come_first_served() -> None:
+    queue = new_queue()
+    tickets = [Ticket(i / 1000) for i in range(LIMIT + 2)]
+    for ticket in tickets:
+        queue.arrive(ticket, ticket.arrived)
+    assert queue.in_flight == LIMIT and len(queue.waiting) == 2
+    assert queue.finish(0.1).admit == [tickets[LIMIT]]
+    assert queue.finish(0.1).admit == [tickets[LIMIT + 1]]
+
+
+def test_at_capacity_everything_is_served_within_the_budget() -> None:
+    sim = Simulation()
+    sim.run(rate=LIMIT / SERVICE_S, start=0.0, seconds=3.0)
+    assert sim.refused == {}
+    assert max(sim.admitted_waits) <= BUDGET
+    assert sim.accounted == sim.arrivals
+
+
+def test_four_times_overload_serves_at_capacity_within_the_budget() -> None:
+    sim = Simulation()
+    capacity = LIMIT / SERVICE_S
+    sim.run(rate=4 * capacity, start=0.0, seconds=5.0)
+    served = len(sim.admitted_waits)
+    assert served >= 0.95 * capacity * 5.0, "the model must stay busy"
+    assert max(sim.admitted_waits) <= BUDGET, "nobody is served after the budget"
+    assert sim.refused.get("waited_too_long", 0) > 0
+    assert sim.accounted == sim.arrivals, "every request is served, refused or waiting"
+
+
+def test_refusals_come_after_refuse_after_not_at_once() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT + 1):
+        queue.arrive(Ticket(0.0), 0.0)
+    assert queue.tick(REFUSE_AFTER - 0.01).refuse == []
+    refused = queue.tick(REFUSE_AFTER)
+    assert [reason for _, reason in refused.refuse] == ["waited_too_long"]
+
+
+def test_recovery_after_overload_serves_new_requests_without_waiting() -> None:
+    sim = Simulation()
+    capacity = LIMIT / SERVICE_S
+    sim.run(rate=4 * capacity, start=0.0, seconds=2.0)
+    sim.run(rate=0, start=2.0, seconds=REFUSE_AFTER + 0.1)  # the held ones get 503s
+    assert not sim.queue.waiting and sim.queue.in_flight == 0
+    before = len(sim.admitted_waits)
+    sim.run(rate=capacity / 2, start=3.2, seconds=1.0)
+    assert sim.admitted_waits[before:] and max(sim.admitted_waits[before:]) == 0.0
+    assert sim.accounted == sim.arrivals
+
+
+def test_oldest_within_budget_goes_first_past_the_held_ones() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    held, fresh, fresher = Ticket(0.0), Ticket(0.7), Ticket(0.8)
+    for ticket in (held, fresh, fresher):
+        queue.arrive(ticket, ticket.arrived)
+    assert queue.finish(0.9).admit == [fresh]  # held waited 0.9 > budget
+    assert list(queue.waiting) == [held, fresher]
+
+
+def test_over_max_queue_the_oldest_is_refused() -> None:
+    queue = new_queue(max_queue=2)
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    first, second, third = Ticket(0.1), Ticket(0.2), Ticket(0.3)
+    queue.arrive(first, 0.1)
+    queue.arrive(second, 0.2)
+    assert queue.arrive(third, 0.3).refuse == [(first, "queue_full")]
+
+
+def test_token_bucket_allows_its_rate_and_burst_only() -> None:
+    bucket = TokenBucket(rate=100.0, burst=10.0)
+    assert sum(bucket.take(0.0) for _ in range(20)) == 10
+    assert not bucket.take(0.0)
+    assert bucket.next_token_at(0.0) == pytest.approx(0.01)
+    assert sum(bucket.take(0.5) for _ in range(100)) == 10  # capped at the burst
+    assert TokenBucket(rate=0.0, burst=0.0).next_token_at(1.0) is None
+
+
+def test_service_rate_is_measured_only_while_requests_wait() -> None:
+    rate = ServiceRate()
+    for i in range(200):  # 100/s, but nobody waited: that is the arrival rate
+        rate.finish(i / 100, waiting=False)
+    assert rate.per_s is None
+    for i in range(200, 400):
+        rate.finish(i / 100, waiting=True)
+    assert rate.per_s == pytest.approx(100, rel=0.05)
+
+
+def test_quick_refusals_need_a_measured_rate_and_stop_at_their_share() -> None:
+    sim = Simulation(queue=new_queue(quick_share=1.0))
+    capacity = LIMIT / SERVICE_S
+    sim.run(rate=capacity / 2, start=0.0, seconds=1.0)  # idle: nothing measured
+    assert sim.queue.service.per_s is None and sim.refused == {}
+    sim.run(rate=4 * capacity, start=1.0, seconds=4.0)
+    quick = sim.refused.get("expected_wait", 0) + sim.refused.get("missed_budget", 0)
+    assert sim.queue.service.per_s == pytest.approx(capacity, rel=0.05)
+    assert quick > 0, "past the measured rate's budget of waiting, refuse at once"
+    assert quick <= capacity * 4.0 * 1.1, "quick refusals stay within their share"
+    assert len(sim.admitted_waits) >= 0.95 * capacity * 4.0, "the model stays busy"
+    assert max(sim.admitted_waits) <= BUDGET
+    assert sim.accounted == sim.arrivals
+
+
+def test_quick_refusal_comes_at_arrival_when_the_queue_is_a_budget_long() -> None:
+    queue = new_queue(quick_share=1.0)
+    queue.service.per_s = LIMIT / SERVICE_S
+    queue.pace_quick_refusals(0.0)
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    within_budget = int(BUDGET * queue.service.per_s)
+    for _ in range(within_budget):
+        assert queue.arrive(Ticket(0.0), 0.0).refuse == []
+    late = Ticket(0.1)  # quick refusals earned since 0.0
+    assert queue.arrive(late, 0.1).refuse == [(late, "expected_wait")]
+
+
+def test_without_quick_refusals_overload_is_only_held() -> None:
+    sim = Simulation()
+    sim.run(rate=4 * LIMIT / SERVICE_S, start=0.0, seconds=3.0)
+    assert set(sim.refused) == {"waited_too_long"}

@@ -1,0 +1,120 @@
+"""Unit tests for sentiment.http.schemas: the review type and the bodies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from sentiment.http.schemas import (
+    ErrorBody,
+    Prediction,
+    error_payload,
+    reviews_type,
+)
+from sentiment.model.labels import to_predictions
+
+MAX_TEXTS = 256
+REVIEWS = TypeAdapter(reviews_type(MAX_TEXTS))
+
+
+def first_error(value: object) -> dict:
+    with pytest.raises(ValidationError) as info:
+        REVIEWS.validate_python(value)
+    return info.value.errors()[0]
+
+
+@pytest.mark.parametrize(
+    ("texts", "rule", "loc", "words"),
+    [
+        ([], "too_short", (), "at least 1 item"),
+        (["fine film"] * (MAX_TEXTS + 1), "too_long", (), "at most"),
+        (["abc"], "review_too_short", (0,), "at least 4 characters"),
+        (["good movie", "   ab   "], "review_too_short", (1,), "at least 4 characters"),
+        (["\t\n  \n"], "review_too_short", (0,), "at least 4 characters"),
+        ([""], "review_too_short", (0,), "at least 4 characters"),
+        (["x" * 5001], "review_too_long", (0,), "at most 5000 characters"),
+        (["123458303"], "review_is_number", (0,), "cannot be a number"),
+        (["  -42  "], "review_is_number", (0,), "cannot be a number"),
+        (["+1000"], "review_is_number", (0,), "cannot be a number"),
+        (["good film", 1234], "string_type", (1,), "valid string"),
+        ([None], "string_type", (0,), "valid string"),
+        ([["nested list"]], "string_type", (0,), "valid string"),
+        ([{"text": "dict"}], "string_type", (0,), "valid string"),
+        ("a single string", "list_type", (), "valid list"),
+        (None, "list_type", (), "valid list"),
+    ],
+)
+def test_bad_reviews_are_rejected_naming_rule_and_item(
+    texts: object, rule: str, loc: tuple, words: str
+) -> None:
+    error = first_error(texts)
+    assert error["type"] == rule
+    assert tuple(error["loc"]) == loc
+    assert words in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "good",
+        "x" * 5000,
+        "1984 is a great film",
+        "10/10",
+        "3.5 stars",
+        "  padded but fine  ",
+        "très bien, magnifique 🎬",
+        "فيلم رائع",
+    ],
+)
+def test_good_reviews_pass_stripped(text: str) -> None:
+    assert REVIEWS.validate_python([text]) == [text.strip()]
+
+
+def test_number_message_names_the_number() -> None:
+    error = first_error(["  123458303 "])
+    assert error["msg"] == "review cannot be a number, got 123458303"
+    assert "{" not in error["msg"]
+
+
+def test_max_texts_is_the_limit() -> None:
+    small = TypeAdapter(reviews_type(2))
+    assert small.validate_python(["good film"] * 2) == ["good film"] * 2
+    with pytest.raises(ValidationError, match="at most 2 items"):
+        small.validate_python(["good film"] * 3)
+
+
+def test_error_payload_is_a_valid_error_body() -> None:
+    payload = error_payload("overloaded", "server busy", "req-1")
+    assert ErrorBody.model_validate(payload).detail[0].type == "overloaded"
+    assert payload == {
+        "error": "server busy",
+        "detail": [{"type": "overloaded", "loc": [], "msg": "server busy"}],
+        "request_id": "req-1",
+    }
+
+
+@pytest.mark.parametrize(
+    "prediction",
+    [
+        {"label": "neutral", "score": 0.9, "probabilities": {}},
+        {"label": "positive", "score": 0.4, "probabilities": {}},
+    ],
+)
+def test_prediction_rejects_impossible_answers(prediction: dict) -> None:
+    with pytest.raises(ValidationError):
+        Prediction.model_validate(prediction)
+
+
+def test_to_predictions_picks_best_label_in_row_order() -> None:
+    probabilities = np.array([[0.1, 0.9], [0.7, 0.3], [0.5, 0.5]])
+    predictions = to_predictions(probabilities, ["negative", "positive"])
+    assert [p["label"] for p in predictions] == ["positive", "negative", "negative"]
+    assert [p["score"] for p in predictions] == [0.9, 0.7, 0.5]
+    assert predictions[1]["probabilities"] == {"negative": 0.7, "positive": 0.3}
+    for prediction in predictions:
+        Prediction.model_validate(prediction)
+
+
+def test_to_predictions_empty_batch() -> None:
+    assert to_predictions(np.empty((0, 2)), ["negative", "positive"]) == []

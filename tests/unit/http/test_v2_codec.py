@@ -1,0 +1,207 @@
+"""sentiment.http.v2_codec: V2 requests parsed, responses built (no server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentiment import errors
+from sentiment.http import v2_codec
+
+
+def infer_body(**request: object) -> bytes:
+    base: dict[str, object] = {
+        "inputs": [
+            {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}
+        ]
+    }
+    return json.dumps({**base, **request}).encode()
+
+
+def test_a_bytes_tensor_of_texts_is_read_in_either_shape() -> None:
+    assert v2_codec.parse_infer(infer_body()).texts == ["a", "b"]
+    column = {
+        "name": "text",
+        "datatype": "BYTES",
+        "shape": [2, 1],
+        "data": [["a"], ["b"]],
+    }
+    assert v2_codec.parse_infer(json.dumps({"inputs": [column]}).encode()).texts == [
+        "a",
+        "b",
+    ]
+    flat_column = {**column, "data": ["a", "b"]}
+    assert v2_codec.parse_infer(
+        json.dumps({"inputs": [flat_column]}).encode()
+    ).texts == [
+        "a",
+        "b",
+    ]
+
+
+def test_outputs_id_and_unknown_parameters() -> None:
+    request = v2_codec.parse_infer(
+        infer_body(id="req-7", outputs=[{"name": "score"}], parameters={"x": 1})
+    )
+    assert request.outputs == ("score",) and request.id == "req-7"
+    assert v2_codec.parse_infer(infer_body()).outputs == v2_codec.OUTPUTS
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{nope", "not JSON"),
+        (b"[]", "JSON object"),
+        (json.dumps({"inputs": []}).encode(), "exactly one tensor"),
+        (
+            json.dumps(
+                {"inputs": [{"datatype": "FP32", "shape": [1], "data": [1.0]}]}
+            ).encode(),
+            "must be BYTES",
+        ),
+        (
+            json.dumps(
+                {"inputs": [{"datatype": "BYTES", "shape": [2, 2], "data": ["a"] * 4}]}
+            ).encode(),
+            "shape must be [N] or [N, 1]",
+        ),
+        (
+            json.dumps(
+                {"inputs": [{"datatype": "BYTES", "shape": [3], "data": ["a"]}]}
+            ).encode(),
+            "holds 1 items, its shape says 3",
+        ),
+        (
+            json.dumps(
+                {"inputs": [{"datatype": "BYTES", "shape": [2], "data": ["a", 5]}]}
+            ).encode(),
+            "data[1] must be a string",
+        ),
+        (
+            json.dumps(
+                {
+                    "inputs": [
+                        {
+                            "datatype": "BYTES",
+                            "shape": [1],
+                            "parameters": {"binary_data_size": 9},
+                        }
+                    ]
+                }
+            ).encode(),
+            "binary tensor data is not supported",
+        ),
+        (infer_body(outputs=[{"name": "logits"}]), "unknown output 'logits'"),
+    ],
+)
+def test_bad_requests_name_the_problem(body: bytes, message: str) -> None:
+    with pytest.raises(errors.TensorError, match=message.replace("[", r"\[")):
+        v2_codec.parse_infer(body)
+
+
+def test_predictions_become_v2_tensors() -> None:
+    predictions = [
+        {
+            "label": "positive",
+            "score": 0.9,
+            "probabilities": {"negative": 0.1, "positive": 0.9},
+        },
+        {
+            "label": "negative",
+            "score": 0.8,
+            "probabilities": {"negative": 0.8, "positive": 0.2},
+        },
+    ]
+    request = v2_codec.InferRequest(["a", "b"], v2_codec.OUTPUTS, "r1")
+    answer = v2_codec.infer_response(predictions, request, "sentiment", "v1")
+    assert answer["model_name"] == "sentiment" and answer["id"] == "r1"
+    tensors = {o["name"]: o for o in answer["outputs"]}
+    assert tensors["label"] == {
+        "name": "label",
+        "datatype": "BYTES",
+        "shape": [2],
+        "data": ["positive", "negative"],
+    }
+    assert tensors["score"]["data"] == [0.9, 0.8]
+    assert tensors["probabilities"]["shape"] == [2, 2]
+    assert tensors["probabilities"]["data"] == [0.1, 0.9, 0.8, 0.2]
+    only = v2_codec.infer_response(
+        predictions, v2_codec.InferRequest([], ("score",), None), "s", "v"
+    )
+    assert [o["name"] for o in only["outputs"]] == ["score"] and "id" not in only
+
+
+def test_classify_refusals_name_the_rule_and_the_item() -> None:
+    body = json.dumps(
+        {
+            "error": "invalid",
+            "detail": [
+                {
+                    "type": "review_too_short",
+                    "loc": ["body", "texts", 1],
+                    "msg": "too short",
+                }
+            ],
+        }
+    ).encode()
+    assert v2_codec.classify_error(body) == (
+        "review_too_short at inputs[0].data[1]: too short"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a": [[1], [2]]}', 3),
+        (b'{"a": "[[[[[[[["}', 1),
+        (b'{"a": "\\"[[[["}', 1),
+        (b"[" * 3000 + b"]" * 3000, 3000),
+        (b"", 0),
+    ],
+)
+def test_nesting_depth_ignores_brackets_in_strings(body: bytes, depth: int) -> None:
+    assert v2_codec.nesting_depth(body) == depth
+
+
+@pytest.mark.parametrize(
+    ("request_body", "field"),
+    [
+        ({"inputs": [], "outputs": 5}, "outputs"),
+        (
+            {
+                "inputs": [
+                    {"datatype": "BYTES", "shape": [1], "data": [], "parameters": 5}
+                ]
+            },
+            "inputs[0].parameters",
+        ),
+        ({"inputs": "x"}, "inputs"),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": "1", "data": []}]},
+            "inputs[0].shape",
+        ),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": [True], "data": []}]},
+            "inputs[0].shape[0]",
+        ),
+        (
+            {"inputs": [{"datatype": "BYTES", "shape": [1], "data": 5}]},
+            "inputs[0].data",
+        ),
+        ({"inputs": [], "id": [1]}, "id"),
+    ],
+)
+def test_wrong_types_are_errors_naming_the_field(
+    request_body: object, field: str
+) -> None:
+    with pytest.raises(errors.TensorError) as raised:
+        v2_codec.parse_infer(json.dumps(request_body).encode())
+    assert str(raised.value).startswith(field), str(raised.value)
+
+
+def test_deep_nesting_is_refused_before_parsing() -> None:
+    body = b'{"inputs": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    with pytest.raises(errors.TensorError, match="nests deeper than 16"):
+        v2_codec.parse_infer(body)

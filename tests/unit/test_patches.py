@@ -1,0 +1,197 @@
+"""Unit tests for sentiment.patches: the idle-first batching policy, and its pin.
+
+The first tests fail loudly when BentoML changes: the dispatcher replaces an
+internal class, so a new BentoML version must be re-checked before it ships.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Sequence
+
+import bentoml
+from bentoml._internal.marshal.dispatcher import CorkDispatcher
+
+from sentiment.patches import (
+    BENTOML_VERSION,
+    IdleDispatcher,
+    install,
+    keep_tasks_for,
+    model_store_path,
+    swagger_assets,
+    task_store,
+    wrap_asgi_app,
+)
+
+
+def test_bentoml_is_the_version_the_dispatcher_was_written_for() -> None:
+    assert bentoml.__version__ == BENTOML_VERSION, (
+        "BentoML changed: re-check sentiment/patches.py against "
+        "bentoml/_internal/marshal/dispatcher.py, then update BENTOML_VERSION"
+    )
+
+
+def test_bentoml_internals_the_dispatcher_relies_on_are_there() -> None:
+    from _bentoml_impl.server import app
+
+    assert "CorkDispatcher(" in inspect.getsource(app.ServiceAppFactory.__init__)
+    dispatcher = CorkDispatcher(1000, 8, fallback=lambda: None)
+    for name in ("_queue", "_sema", "optimizer", "max_latency", "TICKET_INTERVAL"):
+        assert hasattr(dispatcher, name), name
+    for name in ("_get_inputs", "outbound_call", "controller", "_wake_event"):
+        assert hasattr(CorkDispatcher, name), name
+    for name in ("o_a", "o_b", "outbound_counter", "trigger_refresh"):
+        assert hasattr(dispatcher.optimizer, name), name
+
+
+def test_install_switches_the_class_bentoml_builds() -> None:
+    from _bentoml_impl.server import app
+
+    try:
+        assert install("idle") is True and app.CorkDispatcher is IdleDispatcher
+        assert install("cork") is False and app.CorkDispatcher is CorkDispatcher
+    finally:
+        install("idle")
+
+
+def test_the_worker_builds_its_app_with_to_asgi_and_sets_the_task_id() -> None:
+    from _bentoml_impl.server import app
+    from _bentoml_impl.worker import service
+
+    assert "service.to_asgi(" in inspect.getsource(service), "wrap_asgi_app hooks it"
+    assert "request.state.task_id = task_id" in inspect.getsource(app), (
+        "task_id_of reads it"
+    )
+
+
+def test_the_store_internals_the_patches_read_are_there() -> None:
+    from _bentoml_impl.tasks.result import Sqlite3Store
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    assert isinstance(Sqlite3Store.RESULT_RETENTION, int)
+    assert "self.RESULT_RETENTION" in inspect.getsource(Sqlite3Store)
+    assert model_store_path().is_absolute()
+    assert str(task_store()) == str(BentoMLContainer.result_store_file.get())
+    assert (swagger_assets() / "index.css").is_file()
+
+
+def test_wrap_asgi_app_wraps_only_that_service_once() -> None:
+    class Service:
+        def to_asgi(self) -> str:
+            return "app"
+
+    service, other = Service(), Service()
+    wrap_asgi_app(service, lambda app: f"wrapped({app})")
+    wrap_asgi_app(service, lambda app: f"twice({app})")
+    assert service.to_asgi() == "wrapped(app)"
+    assert other.to_asgi() == "app"
+
+
+def test_keep_tasks_for_sets_bentomls_retention() -> None:
+    from _bentoml_impl.tasks.result import Sqlite3Store
+
+    before = Sqlite3Store.RESULT_RETENTION
+    try:
+        keep_tasks_for(90.5)
+        assert Sqlite3Store.RESULT_RETENTION == 90
+    finally:
+        Sqlite3Store.RESULT_RETENTION = before
+
+
+class Model:
+    """A batch callback that records batches and can be held busy."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        return [item * 10 for item in items]
+
+
+async def turns(count: int = 50) -> None:
+    """Let the event loop run ``count`` times, no wall clock involved."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def dispatcher(model: Model, max_latency_ms: int = 10_000) -> object:
+    def overloaded() -> None:
+        raise RuntimeError("shed")
+
+    idle = IdleDispatcher(
+        max_latency_ms, 64, fallback=overloaded, get_batch_size=lambda _: 1
+    )
+    idle.optimizer.wait = 5.0  # as if a burst had taught it to hold requests 5 s
+    return idle(model)
+
+
+def test_a_lone_request_goes_to_the_model_at_once() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        task = asyncio.ensure_future(call(7))
+        await turns()
+        assert model.batches == [[7]], "the request was held back"
+        assert await task == 70
+
+    asyncio.run(scenario())
+
+
+def test_requests_arriving_during_a_batch_form_the_next_batch() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        model.release.clear()
+        first = asyncio.ensure_future(call(1))
+        await turns()
+        later = [asyncio.ensure_future(call(i)) for i in range(2, 7)]
+        await turns()
+        assert model.batches == [[1]], "nothing else starts while the model is busy"
+        model.release.set()
+        assert await first == 10
+        assert await asyncio.gather(*later) == [20, 30, 40, 50, 60]
+        assert model.batches == [[1], [2, 3, 4, 5, 6]]
+
+    asyncio.run(scenario())
+
+
+def test_requests_that_cannot_make_the_latency_budget_are_shed() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model, max_latency_ms=1)
+        model.release.clear()
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        queued = [asyncio.ensure_future(call(i)) for i in range(2, 5)]
+        await asyncio.sleep(0.01)  # let the queued requests outlive their 1 ms budget
+        await turns()
+        model.release.set()
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        assert all(isinstance(r, RuntimeError) for r in results), results
+        assert await busy == 10
+
+    asyncio.run(scenario())
+
+
+def test_an_untrained_latency_model_sheds_nothing_that_has_not_waited() -> None:
+    async def scenario() -> None:
+        model = Model()
+        idle = IdleDispatcher(
+            1000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        idle.optimizer.o_a = 5.0  # a wild first guess: 5 s per request
+        call = idle(model)
+        model.release.clear()
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        queued = [asyncio.ensure_future(call(i)) for i in range(2, 6)]
+        await turns()
+        model.release.set()
+        assert await asyncio.gather(busy, *queued) == [10, 20, 30, 40, 50]
+
+    asyncio.run(scenario())
