@@ -42,7 +42,9 @@ def test_only_the_behaviour_view_sees_the_counterfactuals(
     reviews: pd.DataFrame,
 ) -> None:
     texts, labels = list(reviews["text"]), list(reviews["label"])
-    extra, extra_labels, weights = stacking.augmentations(SMALL, texts, labels, vader_lexicon)
+    extra, extra_labels, weights = stacking.augmentations(
+        SMALL, texts, labels, vader_lexicon
+    )
     assert extra and len(extra) == len(extra_labels) == len(weights)
     plain = replace(SMALL, counterfactuals=False, polarity_swaps=False)
     assert stacking.augmentations(plain, texts, labels, vader_lexicon) == ([], [], [])
