@@ -57,3 +57,13 @@ def free_job_slots() -> None:
     from sentiment.jobs.runner import SLOTS
 
     SLOTS.__init__()  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def texts_and_labels() -> tuple[list[str], list[str]]:
+    """Forty short reviews, half positive, for fitting real pipelines in seconds."""
+    positive = ["a wonderful film", "great acting", "moving and funny", "superb cast"]
+    negative = ["a boring mess", "dull and tedious", "awful acting", "lifeless plot"]
+    texts = [f"{t} {i}" for i in range(5) for t in positive + negative]
+    labels = (["positive"] * 4 + ["negative"] * 4) * 5
+    return texts, labels

@@ -15,15 +15,6 @@ from sentiment.training.pipeline import (
 )
 
 
-@pytest.fixture(scope="module")
-def texts_and_labels() -> tuple[list[str], list[str]]:
-    positive = ["a wonderful film", "great acting", "moving and funny", "superb cast"]
-    negative = ["a boring mess", "dull and tedious", "awful acting", "lifeless plot"]
-    texts = [f"{t} {i}" for i in range(5) for t in positive + negative]
-    labels = (["positive"] * 4 + ["negative"] * 4) * 5
-    return texts, labels
-
-
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_learns_the_toy_task(
     texts_and_labels: tuple[list[str], list[str]], name: str
