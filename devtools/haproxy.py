@@ -7,13 +7,14 @@ readiness probe (``/readyz``) deciding which replicas get traffic.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devtools.servers import free_port, stop, tail, wait_ready
+from devtools.servers import free_port, ready_process
 
 BALANCER_READY_S = 30.0
 
@@ -107,22 +108,8 @@ def haproxy(online: list[str], jobs: str, work: Path) -> Iterator[str]:
         raise RuntimeError(
             f"haproxy rejected {config}:\n{checked.stdout}{checked.stderr}"
         )
-    log = work / "haproxy.log"
     url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [binary, "-db", "-f", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_ready(
-            url,
-            alive=lambda: process.poll() is None,
-            logs=lambda: tail(log),
-            timeout=BALANCER_READY_S,
-        )
+    command = [binary, "-db", "-f", str(config)]
+    log = work / "haproxy.log"
+    with ready_process(command, url, log, dict(os.environ), BALANCER_READY_S):
         yield url
-    finally:
-        stop(process)

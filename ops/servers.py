@@ -102,7 +102,11 @@ def isolated_home(parent: Path) -> Path:
 
 @contextmanager
 def ready_process(
-    command: list[str], url: str, log: Path, env: dict[str, str]
+    command: list[str],
+    url: str,
+    log: Path,
+    env: dict[str, str],
+    timeout: float = READY_TIMEOUT_S,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait for ``{url}/readyz``, yield it, then stop it.
 
@@ -111,6 +115,7 @@ def ready_process(
         url: its base URL.
         log: where its stdout and stderr go.
         env: its whole environment.
+        timeout: seconds to wait for ``/readyz``.
     """
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  # nosec B603
@@ -126,7 +131,7 @@ def ready_process(
             url,
             alive=lambda: process.poll() is None,
             logs=lambda: tail(log),
-            timeout=READY_TIMEOUT_S,
+            timeout=timeout,
         )
         yield process
     finally:
