@@ -26,7 +26,7 @@ from sentiment.asgi import replay
 from sentiment.config import Settings
 from sentiment.errors import UploadError
 from sentiment.http.refusals import Refusal, retry_after
-from sentiment.jobs.runner import JOB_RETRY_AFTER_S, SLOTS
+from sentiment.jobs.slots import JOB_RETRY_AFTER_S, SLOTS
 from sentiment.telemetry.request_ids import fresh_id
 
 if TYPE_CHECKING:

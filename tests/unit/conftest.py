@@ -54,7 +54,7 @@ def write_frame(frame: pd.DataFrame, path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def free_job_slots() -> None:
     """Every test starts with no file job counted against the worker's cap."""
-    from sentiment.jobs.runner import SLOTS
+    from sentiment.jobs.slots import SLOTS
 
     SLOTS.__init__()  # type: ignore[misc]
 

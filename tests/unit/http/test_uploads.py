@@ -7,7 +7,7 @@ import pytest
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from sentiment.http.uploads import FORWARDED_BOUNDARY, shortened
-from sentiment.jobs.runner import SLOTS
+from sentiment.jobs.slots import SLOTS
 from tests.asgi import FakeApp, request
 from tests.unit.uploads import BOUNDARY, UPLOAD_TYPE, upload_body
 

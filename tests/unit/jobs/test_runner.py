@@ -11,6 +11,7 @@ import pytest
 
 from sentiment.errors import LimitExceeded
 from sentiment.jobs import runner
+from sentiment.jobs.slots import SLOTS
 
 CLASSES = ["negative", "positive"]
 
@@ -83,26 +84,26 @@ def test_a_job_past_a_limit_fails_with_the_limit_recorded(home: Path) -> None:
             "t3", upload, "text", fake_proba, CLASSES, runner.JobOptions(max_rows=5)
         )
     assert "SENTIMENT_MAX_ROWS" in runner.read_record("t3")["error"]
-    assert runner.SLOTS.taken() == 0
+    assert SLOTS.taken() == 0
 
 
 def test_a_job_runs_under_its_requests_ticket(home: Path) -> None:
     upload = home / "in.csv"
     pd.DataFrame({"text": ["a good film"]}).to_csv(upload, index=False)
     seen = []
-    ticket = runner.SLOTS.take(1)
+    ticket = SLOTS.take(1)
     assert ticket is not None
 
     def watching(texts: list[str]) -> np.ndarray:
         seen.append(ticket.running)
         return fake_proba(texts)
 
-    with runner.SLOTS.holding(ticket):
+    with SLOTS.holding(ticket):
         runner.run_job("t4", upload, "text", watching, CLASSES)
     assert seen == [True] and not ticket.running
-    runner.SLOTS.release_edge(ticket)
+    SLOTS.release_edge(ticket)
     runner.run_job(runner.DIRECT, upload, "text", watching, CLASSES)  # no ticket: tests
-    assert runner.SLOTS.taken() == 0
+    assert SLOTS.taken() == 0
 
 
 def test_jobs_run_at_full_duty_only_on_a_jobs_replica() -> None:
