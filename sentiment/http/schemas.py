@@ -8,10 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
-from sentiment.model.reviews import EXAMPLE_TEXTS, MAX_CHARS, MIN_CHARS, review_problem
+from sentiment.model.reviews import (
+    EXAMPLE_TEXTS,
+    MAX_CHARS,
+    MIN_CHARS,
+    review_problem,
+    stripped_if_valid,
+)
 
 
 def check_review(text: str) -> str:
@@ -29,6 +43,28 @@ def check_review(text: str) -> str:
 Review = Annotated[StrictStr, AfterValidator(check_review)]
 
 
+def batch_checker(max_texts: int) -> WrapValidator:
+    """Check a whole list of reviews at once; item by item only when one breaks.
+
+    The common request, a list of valid strings, is checked in one pass
+    (:func:`sentiment.model.reviews.stripped_if_valid`) instead of a Python
+    validator per text; anything else goes to the per-item validation
+    (``handler``), which names each rule and item index exactly as before.
+    """
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if type(value) is list and 1 <= len(value) <= max_texts:
+            try:
+                stripped = stripped_if_valid(value)
+            except TypeError:  # an item that is not a string: named below
+                stripped = None
+            if stripped is not None:
+                return stripped
+        return handler(value)
+
+    return WrapValidator(check)
+
+
 def reviews_type(max_texts: int) -> Any:
     """A request's ``texts`` type: 1 to ``max_texts`` valid reviews."""
     return Annotated[
@@ -40,6 +76,7 @@ def reviews_type(max_texts: int) -> Any:
             "characters and not just a number",
             examples=[EXAMPLE_TEXTS],
         ),
+        batch_checker(max_texts),
     ]
 
 

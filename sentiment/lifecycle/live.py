@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
+
+import orjson
+from starlette.responses import Response
 
 from sentiment.config import Settings
 from sentiment.errors import StartupError
@@ -172,18 +174,51 @@ def log_choice(live: LiveModel) -> None:
         logger.info("serving the production model %s (follows make promote)", tag)
 
 
+class Answers(list[dict[str, Any]]):
+    """A batch's prediction dicts; a slice of it is one request's HTTP answer.
+
+    BentoML's batching hands each request of a merged batch its rows as
+    ``batch[start:stop]`` (``DefaultContainer.batch_to_batches``), and answers a
+    request whose result is a ``Response`` with it as is. So a slice here is
+    that request's JSON, encoded by orjson in one call, and BentoML's output
+    path (validate the list of dicts, dump it, encode it again: 3-4 us per
+    review, the largest cost outside the model in the profile) never runs.
+    An index still gives the dict; ``tests/unit/lifecycle/test_live.py``
+    fails if BentoML stops slicing.
+    """
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Any: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> Any:
+        """The dict at ``index``; for a slice, its rows as a JSON response."""
+        if isinstance(index, slice):
+            return json_response(super().__getitem__(index))
+        return super().__getitem__(index)
+
+
+def json_response(answers: list[dict[str, Any]]) -> Response:
+    """``answers`` as a 200 JSON response (orjson: shortest round-trip floats)."""
+    return Response(orjson.dumps(answers), media_type="application/json")
+
+
 def predictions(
     model: LoadedModel, texts: list[str], shadow: Shadow | None = None
-) -> list[dict[str, Any]]:
+) -> Answers:
     """``model``'s answers to validated texts; labels counted, shadow fed."""
     if not texts:
-        return []
+        return Answers()
     proba = model.predict_proba(texts)
-    answers = to_predictions(proba, model.classes)
+    answers = Answers(to_predictions(proba, model.classes))
     if shadow is not None:
         shadow.submit(texts, proba[:, model.classes.index("positive")], model.tag)
-    for label, count in Counter(p["label"] for p in answers).items():
-        PREDICTIONS.labels(label=label).inc(count)
+    counts = proba.argmax(axis=1).tolist()
+    for column, label in enumerate(model.classes):
+        if count := counts.count(column):
+            PREDICTIONS.labels(label=label).inc(count)
     return answers
 
 
