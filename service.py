@@ -82,6 +82,7 @@ class SentimentClassifier:
         batchable=SETTINGS.batching,
         max_batch_size=SETTINGS.max_batch_size,
         max_latency_ms=SETTINGS.max_latency_ms,
+        output_spec=patches.json_output(list[dict[str, Any]]),  # orjson, no re-check
     )
     def classify(
         self,
@@ -89,8 +90,8 @@ class SentimentClassifier:
     ) -> Annotated[list[dict[str, Any]], ContentType("application/json")]:
         """Classify reviews as positive or negative, in input order.
 
-        Plain dicts (a ``list[Prediction]`` return is validated item by item:
-        +0.8 ms per 100 reviews); /docs.json still declares ``Prediction``.
+        Plain dicts, sent as built (no validation of our own output: 3.5-4.4 us
+        per review in the profile); /docs.json still declares ``Prediction``.
         """
         return live.predictions(self.model, texts, self.shadow)
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, SupportsIndex, overload
-
-import orjson
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any
 
 from sentiment.config import Settings
 from sentiment.errors import StartupError
@@ -174,45 +171,18 @@ def log_choice(live: LiveModel) -> None:
         logger.info("serving the production model %s (follows make promote)", tag)
 
 
-class Answers(list[dict[str, Any]]):
-    """A batch's prediction dicts; a slice of it is one request's HTTP answer.
-
-    BentoML's batching hands each request of a merged batch its rows as
-    ``batch[start:stop]`` (``DefaultContainer.batch_to_batches``), and answers a
-    request whose result is a ``Response`` with it as is. So a slice here is
-    that request's JSON, encoded by orjson in one call, and BentoML's output
-    path (validate the list of dicts, dump it, encode it again: 3-4 us per
-    review, the largest cost outside the model in the profile) never runs.
-    An index still gives the dict; ``tests/unit/lifecycle/test_live.py``
-    fails if BentoML stops slicing.
-    """
-
-    @overload
-    def __getitem__(self, index: SupportsIndex) -> dict[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Any: ...
-
-    def __getitem__(self, index: SupportsIndex | slice) -> Any:
-        """The dict at ``index``; for a slice, its rows as a JSON response."""
-        if isinstance(index, slice):
-            return json_response(super().__getitem__(index))
-        return super().__getitem__(index)
-
-
-def json_response(answers: list[dict[str, Any]]) -> Response:
-    """``answers`` as a 200 JSON response (orjson: shortest round-trip floats)."""
-    return Response(orjson.dumps(answers), media_type="application/json")
-
-
 def predictions(
     model: LoadedModel, texts: list[str], shadow: Shadow | None = None
-) -> Answers:
-    """``model``'s answers to validated texts; labels counted, shadow fed."""
+) -> list[dict[str, Any]]:
+    """``model``'s answers to validated texts; labels counted, shadow fed.
+
+    Plain dicts built in one pass (:func:`sentiment.model.labels.to_predictions`);
+    BentoML sends them as they are (:func:`sentiment.patches.json_output`).
+    """
     if not texts:
-        return Answers()
+        return []
     proba = model.predict_proba(texts)
-    answers = Answers(to_predictions(proba, model.classes))
+    answers = to_predictions(proba, model.classes)
     if shadow is not None:
         shadow.submit(texts, proba[:, model.classes.index("positive")], model.tag)
     counts = proba.argmax(axis=1).tolist()
