@@ -74,7 +74,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 OTHER = "other (threads, GC)"
 # A stack that ends in the loop's runner is uvloop's C code (sockets, timers,
 # scheduling) holding the GIL: transport work no Python frame names.
-EVENT_LOOP = ("Runner.run (asyncio/runners.py", "event loop (uvloop: sockets, scheduling)")
+EVENT_LOOP = (
+    "Runner.run (asyncio/runners.py",
+    "event loop (uvloop: sockets, scheduling)",
+)
 
 
 def stage_of(stack: list[str]) -> str:
@@ -155,6 +158,8 @@ def profile(model_tag: str, seconds: float, work: Path, label: str) -> dict[str,
         for spy in spies:
             spy.wait(60)
     counts = collapsed_stages(raw)
+    if keep := os.environ.get("BENCH_PROFILE_STACKS"):  # for a closer look
+        Path(keep).write_text(raw.read_text())
     reviews = row["reviews_per_s"] * seconds / 2  # this worker's share
     us = {stage: n / RATE_HZ * 1e6 / reviews for stage, n in counts.most_common()}
     return {"label": label, "model": model_tag, "wrk": row, "us_per_review": us}

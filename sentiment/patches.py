@@ -41,6 +41,8 @@ dispatcher option to skip the cork when idle would make this module unnecessary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -55,6 +57,7 @@ from sentiment.telemetry.logs import SERVICE_LOGGER
 
 BENTOML_VERSION = "1.4.40"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
+SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sheds
 logger = logging.getLogger(SERVICE_LOGGER)
 
 
@@ -70,7 +73,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 if self.shed_one_if_late():
                     continue
                 if self._sema.is_locked():
-                    await asyncio.sleep(self.TICKET_INTERVAL)
+                    await self.until_idle()
                     continue
                 self.dispatch()
             except Exception:  # the loop must survive anything, as BentoML's does
@@ -98,8 +101,32 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             return True
         return False
 
+    @functools.cached_property
+    def idle(self) -> asyncio.Event:
+        """Set when no batch runs: cleared by :meth:`dispatch`, set when it ends."""
+        return asyncio.Event()
+
+    async def until_idle(self) -> None:
+        """Wait for the running batch to end, or :data:`SHED_CHECK_S` to pass.
+
+        BentoML polls every millisecond (``TICKET_INTERVAL``); under 100-review
+        load each poll took the GIL from the model's thread: waking on the
+        batch's end instead measured 26.1k against 23.4k reviews/s at 64
+        connections (2 alternating rounds). The timeout keeps shedding going.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), SHED_CHECK_S)
+
+    async def outbound_call(self, inputs_info: Any, training: bool = False) -> None:
+        """BentoML's batch call, then :attr:`idle` set, whatever happened."""
+        try:
+            await super().outbound_call(inputs_info, training)
+        finally:
+            self.idle.set()
+
     def dispatch(self) -> None:
         """Send everything queued (up to ``max_batch_size``) to the model now."""
+        self.idle.clear()
         self._sema.acquire()
         jobs = tuple(self._get_inputs())
         self._loop.create_task(self.outbound_call(jobs))

@@ -14,8 +14,6 @@ MIN_CHARS = 4
 MAX_CHARS = 5_000
 NUMBER_RE = re.compile(r"[+-]?\d+")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR, LF are fine
-# One line per review once joined with LF (LF is allowed, so it cannot hide a rule).
-NUMBER_LINE_RE = re.compile(r"^[+-]?\d+$", re.MULTILINE)
 EXAMPLE_TEXTS = ["a wonderful, moving film", "a dull and lifeless mess"]
 
 
@@ -58,22 +56,30 @@ def review_problem(text: str) -> tuple[str, str, dict[str, Any]] | None:
 def stripped_if_valid(texts: list[str]) -> list[str] | None:
     """``texts`` stripped when every one is a valid review, else None.
 
-    The rules of :func:`review_problem` over the whole batch at once, in C:
-    the lengths from ``map``, one control-character search and one number
-    search over the texts joined by LF. Conservative: None only says "look
-    closer" (a review with a line that is a number is fine, but lands here),
-    and the caller then checks each text to name the rule and the item.
-    Measured 0.2 us per review against 1.3 us for a check per text.
+    The rules of :func:`review_problem` over the whole batch at once, in C
+    where it can be: the lengths from ``map``; one ``isprintable`` over the
+    texts joined by spaces, with tab, CR and LF (allowed, but unprintable)
+    made spaces first, since every control character is unprintable (only a
+    batch that is still unprintable is searched with the regex); the number
+    rule only for texts that end in a digit. None means a text breaks a rule;
+    the caller then checks each text to name the rule and the item. Measured
+    0.3 us per review for 100 corpus reviews, against 1.3 us for the check per
+    text and 0.9 us for regex searches over the joined batch.
 
     Raises:
         TypeError: an item is not a string.
     """
-    joined = "\n".join(texts)
-    if max(map(len, texts), default=0) > MAX_CHARS or CONTROL_RE.search(joined):
+    if max(map(len, texts), default=0) > MAX_CHARS:
+        return None
+    # Tab, CR and LF are allowed but unprintable: spaces for the quick test.
+    joined = " ".join(texts).replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    if not joined.isprintable() and CONTROL_RE.search(joined):
         return None
     stripped = [text.strip() for text in texts]
     if min(map(len, stripped), default=MIN_CHARS) < MIN_CHARS:
         return None
-    if NUMBER_LINE_RE.search("\n".join(stripped)):
-        return None
+    if any(tail.isdecimal() for tail in {text[-1] for text in stripped}):
+        # \d is a Unicode decimal digit (``isdecimal``): only these may be numbers
+        if any(NUMBER_RE.fullmatch(text) for text in stripped if text[-1].isdecimal()):
+            return None
     return stripped

@@ -195,3 +195,20 @@ def test_an_untrained_latency_model_sheds_nothing_that_has_not_waited() -> None:
         assert await asyncio.gather(busy, *queued) == [10, 20, 30, 40, 50]
 
     asyncio.run(scenario())
+
+
+def test_the_next_batch_starts_when_the_busy_one_ends_not_at_a_poll() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        model.release.clear()
+        first = asyncio.ensure_future(call(1))
+        await turns()
+        second = asyncio.ensure_future(call(2))
+        await turns()
+        model.release.set()
+        await turns(10)  # loop turns only: a 1 ms poll would not have fired yet
+        assert model.batches == [[1], [2]]
+        assert await asyncio.gather(first, second) == [10, 20]
+
+    asyncio.run(scenario())
