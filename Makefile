@@ -27,7 +27,7 @@ LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-profile bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -169,12 +169,18 @@ bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on
 	@command -v wrk >/dev/null || { echo "make bench-score: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.score_paths
 
-bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench/results.{json,md,png}
+SECTIONS ?= all
+
+bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk runs only the three-server bulk table (bench/results/bulk.md)
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
-	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.overload
-	$(BIN)/python -m bench.shadow
-	$(BIN)/python -m bench.oip
+	@if [ "$(SECTIONS)" = all ]; then \
+		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \
+		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip; \
+	elif [ "$(SECTIONS)" != bulk ]; then echo "make bench: SECTIONS is all or bulk"; exit 2; fi
+	$(BIN)/python -m bench.bulk
+
+bench-profile: $(DEV_STAMP) $(LITSERVE_STAMP) ## py-spy on a worker under 100-review bodies: bench/results/profile-LABEL.{md,svg} (LABEL=after)
+	$(BIN)/python -m bench.profile --label $(or $(LABEL),after)
 
 system-deps: ## Install the suite's system packages (as root with apt), else say what is missing
 	scripts/system-deps.sh

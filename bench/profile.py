@@ -7,6 +7,12 @@ issue names, so the table and the picture come from the same load. A stage's
 microseconds per review are its samples' seconds over the reviews that worker
 answered (half of wrk's, as the two share the load).
 
+py-spy samples the thread holding the GIL (``--gil``): a worker is one Python
+process, so its GIL is what it runs out of. Without ``--gil`` a thread in
+``epoll_wait`` or parked in a queue counts as busy whenever the two cores are
+contended (a third of the samples, measured). So "model" is the model's GIL
+time; numpy's own loops run without it and are not counted.
+
 Usage: ``python -m bench.profile --label after [--model-tag bench-accurate:...]``
 (``make bench-profile``). Without a tag it trains ``bench-accurate`` into the
 store. It writes ``bench/results/profile-LABEL.{json,md,svg}``.
