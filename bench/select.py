@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bench.alternate import in_turn
-from ops.gate import MCNEMAR_ALPHA, mcnemar_p_worse
+from ops.gate import MCNEMAR_ALPHA, mcnemar_p_worse, paired_t_p_worse
 from sentiment.model.scorer import scorer
 from sentiment.model.scorer import speed_up_inference as lean_weights
 from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates, headline_score
@@ -91,6 +91,12 @@ CANDIDATES: dict[str, ModelParams] = {
         )
         for blend in (0.3, 0.4, 0.5)
     },
+    **{
+        f"n-gram view, block scales refitted with counterfactuals at {weight}": replace(
+            BEHAVED, behaviour_refit=weight
+        )
+        for weight in (0.5, 1.0, 2.0)
+    },
 }
 
 
@@ -132,18 +138,6 @@ class Paired:
             and self.cv_p_worse >= MCNEMAR_ALPHA
             and self.slice_p_worse >= MCNEMAR_ALPHA
         )
-
-
-def paired_t_p_worse(candidate: list[float], best: list[float]) -> float:
-    """One-sided paired t-test p-value that ``candidate`` is worse, fold by fold."""
-    from scipy.stats import ttest_rel
-
-    differences = np.asarray(candidate) - np.asarray(best)
-    if len(differences) < 2 or not differences.any():
-        return 1.0
-    if np.ptp(differences) == 0:  # every fold moved alike: no spread to test
-        return 0.0 if differences[0] < 0 else 1.0
-    return float(ttest_rel(candidate, best, alternative="less").pvalue)
 
 
 def paired(candidate: Result, best: Result) -> Paired:
