@@ -57,7 +57,11 @@ def stage_times(
     scorer = LinearScorer(pipeline)
     batches = [texts[i : i + batch] for i in range(0, min(reviews, len(texts)), batch)]
     works = fused_stages(scorer.fused) if scorer.fused else block_stages(scorer)
-    works["whole"] = lambda texts: (segments.cache_clear(), scorer.predict_proba(texts))
+    def whole(texts: list[str]) -> Any:
+        segments.cache_clear()
+        return scorer.predict_proba(texts)
+
+    works["whole"] = whole
     timed = in_turn(
         {name: partial(per_review_us, work, batches) for name, work in works.items()},
         rounds,

@@ -226,10 +226,9 @@ class FusedScorer:
 
 def sublinear(counts: NDArray[np.float64]) -> NDArray[np.float64]:
     """``sign(c) * (1 + log|c|)`` above 1 in size, ``c`` below (as HashingTfidf)."""
-    magnitude = np.abs(counts)
-    large = magnitude > 1.0
-    if not large.any():
+    large = np.flatnonzero(np.abs(counts) > 1.0)  # few: most n-grams occur once
+    if not len(large):
         return counts
-    return np.where(
-        large, np.copysign(1.0 + np.log(np.maximum(magnitude, 1.0)), counts), counts
-    )
+    out = counts.copy()
+    out[large] = np.copysign(1.0 + np.log(np.abs(counts[large])), counts[large])
+    return out
