@@ -272,3 +272,16 @@ def test_paired_t_edge_cases(
     candidate_folds: list[float], production_folds: list[float], expected: float
 ) -> None:
     assert gate.paired_t_p_worse(candidate_folds, production_folds) == expected
+
+
+def test_the_split_names_data_slice_seed_and_folds() -> None:
+    from types import SimpleNamespace
+
+    from ops.promote import cv_split
+
+    data = SimpleNamespace(sha256="abc", eval_share=0.15)
+    cv = SimpleNamespace(seed=42, folds=5, fold_accuracies=[0.8] * 5)
+    assert cv_split(SimpleNamespace(data=data, cv=cv)) == "abc:0.15:42:5"
+    old = SimpleNamespace(seed=None, folds=5, fold_accuracies=[])  # before the folds
+    assert cv_split(SimpleNamespace(data=data, cv=old)) == ""
+    assert cv_split(SimpleNamespace(data=data, cv=None)) == ""
