@@ -72,9 +72,7 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ polarity swaps + lexicon typos": replace(
         BEFORE, polarity_swaps=True, lexicon_typos=True
     ),
-    "+ polarity swaps (weight 0.5) + lexicon typos [accurate: the default]": (
-        BEHAVED
-    ),
+    "+ polarity swaps (weight 0.5) + lexicon typos [accurate: the default]": (BEHAVED),
     "hashed word 1-3 + char 2-6, LR C=10": replace(
         NGRAMS, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),

@@ -57,6 +57,7 @@ def stage_times(
     scorer = LinearScorer(pipeline)
     batches = [texts[i : i + batch] for i in range(0, min(reviews, len(texts)), batch)]
     works = fused_stages(scorer.fused) if scorer.fused else block_stages(scorer)
+
     def whole(texts: list[str]) -> Any:
         segments.cache_clear()
         return scorer.predict_proba(texts)
