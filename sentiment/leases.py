@@ -24,11 +24,14 @@ class Lease:
         deadline: when its client stops caring, ``time.monotonic()`` seconds;
             None when it named no deadline.
         gone: whether its client has disconnected (None: cannot be told).
+        latest: the latest deadline the server allows (``SENTIMENT_TIMEOUT_S``
+            after arrival), the clamp of :meth:`tighten`.
     """
 
     tenant: str
     deadline: float | None = None
     gone: Callable[[], bool] | None = None
+    latest: float = float("inf")
 
     def late(self, now: float) -> bool:
         """Whether the deadline has passed at ``now`` (monotonic seconds)."""
@@ -39,7 +42,8 @@ class Lease:
         return self.gone is not None and self.gone()
 
     def tighten(self, deadline: float) -> None:
-        """Keep the earlier of the current deadline and ``deadline``."""
+        """Keep the earliest of the current deadline, ``deadline`` and ``latest``."""
+        deadline = min(deadline, self.latest)
         if self.deadline is None or deadline < self.deadline:
             self.deadline = deadline
 

@@ -252,18 +252,20 @@ class Admission:
         """Overload control for a model request, then the service with its lease."""
         request_id = headers.request_id
         deadline: float | None = None
+        latest = self.clock() + self.max_timeout_s
         if headers.timeout_ms:
             timeout_s = timeout_seconds(headers.timeout_ms)
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
                 return await refusal.send(send, request_id or fresh_id().encode())
-            deadline = self.clock() + min(timeout_s, self.max_timeout_s)
+            deadline = min(latest - self.max_timeout_s + timeout_s, latest)
         gone = client_gone(receive)
         reason = await self.admitted(tenant, deadline, gone)
         if reason is not None:
             refusal = self.refusals[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
-        token = leases.CURRENT.set(leases.Lease(self.names[tenant], deadline, gone))
+        lease = leases.Lease(self.names[tenant], deadline, gone, latest)
+        token = leases.CURRENT.set(lease)
         try:
             await self.app(scope, receive, send)
         finally:
