@@ -161,7 +161,8 @@ class Admission:
         self.duplicate_header = Refusal(
             400,
             "duplicate_header",
-            "send Authorization, Content-Type and X-Request-Timeout-Ms at most once each",
+            "send Authorization, Content-Type and X-Request-Timeout-Ms at most "
+            "once each",
         )
         self.overloaded = Refusal(
             503,
@@ -188,9 +189,7 @@ class Admission:
             "deadline_exceeded",
             "the request could not be served within its X-Request-Timeout-Ms",
         )
-        self.refusals = {
-            reason: self.overloaded for reason in REFUSAL_REASONS
-        } | {
+        self.refusals = dict.fromkeys(REFUSAL_REASONS, self.overloaded) | {
             "over_share": self.over_share,
             "rate_limited": self.rate_limited,
             "deadline": self.deadline,

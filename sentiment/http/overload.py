@@ -246,7 +246,11 @@ class AdmissionQueue:
         if lane.bucket is not None and not lane.bucket.take(now):
             decisions.refuse.append((ticket, "rate_limited"))
             return decisions
-        if self.in_flight < self.limit and not self.queued and lane.in_flight < lane.cap:
+        if (
+            self.in_flight < self.limit
+            and not self.queued
+            and lane.in_flight < lane.cap
+        ):
             self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
@@ -356,9 +360,10 @@ class AdmissionQueue:
             self.round_weight += lane.weight
 
     def blame(self, lane: Lane, reason: str) -> str:
-        """``over_share`` (a 429) when the lane holds more than its weight's share
-        of the slots while another tenant has demand; the overload reason (503)
-        otherwise.
+        """Why ``lane``'s request is refused: its own share, or overload.
+
+        ``over_share`` (a 429) when the lane holds at least its weight's share of
+        the slots while another tenant has demand; ``reason`` (a 503) otherwise.
         """
         others = sum(
             other.weight
@@ -403,12 +408,12 @@ class AdmissionQueue:
             waiting = lane.waiting
             while waiting:
                 head = waiting[0]
-                if now - head.arrived >= self.refuse_after:
+                if head.gone is not None and head.gone():
+                    reason = "disconnected"
+                elif now - head.arrived >= self.refuse_after:
                     reason = self.blame(lane, "waited_too_long")
                 elif head.deadline is not None and now >= head.deadline:
                     reason = "deadline"
-                elif head.gone is not None and head.gone():
-                    reason = "disconnected"
                 elif now - head.arrived > self.budget and self.quick.take(now):
                     reason = self.blame(lane, "missed_budget")
                 else:

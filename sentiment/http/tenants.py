@@ -124,7 +124,9 @@ def load_tenants(settings: Settings) -> TenantTable:
     tenants = [] if not key else [default]
     for name, spec in specs.tenants.items():
         tenants.append(
-            Tenant(name, spec.weight, spec.max_in_flight, spec.rate_per_s, spec.digest())
+            Tenant(
+                name, spec.weight, spec.max_in_flight, spec.rate_per_s, spec.digest()
+            )
         )
     problems = check(tenants)
     if problems:
@@ -159,7 +161,8 @@ def check(tenants: list[Tenant]) -> list[str]:
     for tenant in tenants:
         if not re.match(NAME_PATTERN, tenant.name):
             problems.append(
-                f"tenant name {tenant.name!r} must match {NAME_PATTERN} (a metric label)"
+                f"tenant name {tenant.name!r} must match {NAME_PATTERN} "
+                "(it is a metric label)"
             )
         if tenant.name in seen_names:
             problems.append(

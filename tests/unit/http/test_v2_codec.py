@@ -207,9 +207,11 @@ def test_deep_nesting_is_refused_before_parsing() -> None:
         v2_codec.parse_infer(body)
 
 
-
 def test_the_timeout_parameter_is_the_requests_deadline_in_microseconds() -> None:
-    assert v2_codec.parse_infer(infer_body(parameters={"timeout": 200_000})).timeout_us == 200_000
+    assert (
+        v2_codec.parse_infer(infer_body(parameters={"timeout": 200_000})).timeout_us
+        == 200_000
+    )
     assert v2_codec.parse_infer(infer_body()).timeout_us is None
 
 
