@@ -58,6 +58,7 @@ class OpenLoopResult:
             "connections": self.connections,
             "p50_ok_ms": percentile(self.latencies_ok, 50),
             "p99_ok_ms": percentile(self.latencies_ok, 99),
+            "max_ok_ms": percentile(self.latencies_ok, 100),
             "p99_all_ms": percentile(self.latencies_all, 99),
         }
 

@@ -74,6 +74,7 @@ from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
 from sentiment.patches import client_gone, wrap_asgi_app
 from sentiment.telemetry.metrics import (
+    BATCH_DROPS,
     EXPECTED_WAIT,
     IN_FLIGHT,
     LIMIT,
@@ -82,6 +83,7 @@ from sentiment.telemetry.metrics import (
     REFUSALS,
     SERVICE_RATE,
     TENANT_ADMITTED,
+    TENANT_REVIEWS,
     TENANT_WAIT,
 )
 from sentiment.telemetry.request_ids import fresh_id
@@ -202,6 +204,10 @@ class Admission:
         ]
         self.admitted_count = [TENANT_ADMITTED.labels(tenant=name) for name in names]
         self.waits = [TENANT_WAIT.labels(tenant=name) for name in names]
+        for name in names:  # every configured tenant's series exist from the start
+            TENANT_REVIEWS.labels(tenant=name)
+            for reason in ("deadline", "disconnect"):
+                BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
