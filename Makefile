@@ -24,7 +24,7 @@ MLSERVER_VENV := .venv-mlserver
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload bench-tenants score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -120,9 +120,14 @@ loadtest-openloop: $(LOAD_STAMP) ## Locust at a fixed arrival rate: make loadtes
 		$(BIN)/locust -f loadtests/overload.py --headless --host $(HOST) \
 		--csv $(REPORTS)/openloop --html $(REPORTS)/openloop.html --only-summary
 
-bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost; bench/overload.*
+bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost, then tenants; bench/results/overload.*, tenants.*
 	@command -v wrk >/dev/null || { echo "make bench-overload: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.tenants
+
+bench-tenants: $(DEV_STAMP) ## Tenants benchmark: isolation (1,000 vs 8 connections), deadlines, disconnects, weights 3:1; bench/results/tenants.*
+	@command -v wrk >/dev/null || { echo "make bench-tenants: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.tenants
 
 LOAD_SECONDS ?= 60
 
@@ -165,6 +170,7 @@ bench: $(DEV_STAMP) ## Side-by-side benchmark (FastAPI vs BentoML); writes bench
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.tenants
 	$(BIN)/python -m bench.shadow
 	$(BIN)/python -m bench.oip
 

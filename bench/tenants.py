@@ -128,7 +128,9 @@ def sampling(url: str) -> Iterator[Sampler]:
 
 
 @contextmanager
-def tenant_server(work: Path, weights: dict[str, float]) -> Iterator[str]:
+def tenant_server(
+    work: Path, weights: dict[str, float], settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """This service with tenants ``a`` and ``b`` at these weights."""
     tenants = {t: {"key": KEYS[t], "weight": w} for t, w in weights.items()}
     path = work / f"tenants-{'-'.join(str(w) for w in weights.values())}.json"
@@ -140,6 +142,7 @@ def tenant_server(work: Path, weights: dict[str, float]) -> Iterator[str]:
         "BENTOML_HOME": str(isolated_home(work)),
         "SENTIMENT_MODEL_TAG": MODEL_TAG,
         "SENTIMENT_TENANTS_FILE": str(path),
+        **(settings or {}),
     }
     command = serve_command("service:SentimentClassifier", port)
     with ready_process(command, url, work / f"{path.stem}.log", env):
@@ -381,7 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the tenants benchmark and write the reports."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8, help="seconds per point")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting (e.g. SENTIMENT_MAX_IN_FLIGHT=16); repeatable",
+    )
+    parser.add_argument(
+        "--only", choices=("isolation",), help="run one section, write no report"
+    )
     args = parser.parse_args(argv)
+    settings = dict(item.split("=", 1) for item in args.set)
     raise_file_limit()
     seconds = args.duration
     report: dict[str, Any] = {
@@ -389,16 +403,19 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores",
         "model": MODEL_TAG,
         "duration_s": seconds,
+        "settings": settings,
     }
     with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp:
         work = Path(tmp)
         bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
-        with tenant_server(work, {"a": 1, "b": 1}) as url:
+        with tenant_server(work, {"a": 1, "b": 1}, settings) as url:
             wrk_point(url, bodies, "a", 16, 3)  # warm-up
             report["isolation"] = iso = isolation(url, bodies, seconds)
             print(
                 json.dumps({k: v for k, v in iso.items() if k != "series"}), flush=True
             )
+            if args.only:
+                return 0
             time.sleep(3)
             capacity = iso["a_alone_64"]["req_per_s"]
             report["deadlines"] = deadlines(url, capacity, seconds)
@@ -406,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(3)
             report["disconnects"] = disconnects(url, bodies, seconds)
             print(json.dumps(report["disconnects"]), flush=True)
-        with tenant_server(work, {"a": 3, "b": 1}) as url:
+        with tenant_server(work, {"a": 3, "b": 1}, settings) as url:
             wrk_point(url, bodies, "a", 16, 3)
             report["weights_3_1"] = weights(url, bodies, seconds)
             print(
