@@ -246,11 +246,7 @@ class AdmissionQueue:
         if lane.bucket is not None and not lane.bucket.take(now):
             decisions.refuse.append((ticket, "rate_limited"))
             return decisions
-        if (
-            self.in_flight < self.limit
-            and not self.queued
-            and lane.in_flight < lane.cap
-        ):
+        if lane.in_flight < lane.cap and not lane.waiting and self.has_room(lane):
             self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
@@ -269,6 +265,27 @@ class AdmissionQueue:
             oldest = longest.waiting.popleft()
             decisions.refuse.append((oldest, self.blame(longest, "queue_full")))
         return self.fill(decisions, now)
+
+    def has_room(self, lane: Lane) -> bool:
+        """Whether a request of ``lane`` that waits behind nobody goes in at once.
+
+        While there is room and nobody waits, yes. At the limit, still yes for a
+        tenant below its weight's share of the slots (among the tenants with
+        demand): waiting for a slot would cost it a whole batch cycle, since
+        slots free up a batch at a time. So the limit may be passed by the
+        shares of such tenants, never by one already at its share; a single
+        tenant's share is the whole limit, and nothing changes for it.
+        """
+        if self.in_flight < self.limit and not self.queued:
+            return True
+        if len(self.lanes) == 1:
+            return False
+        demand = lane.weight + sum(
+            other.weight
+            for other in self.lanes
+            if other is not lane and (other.in_flight or other.waiting)
+        )
+        return lane.in_flight + 1 <= self.limit * lane.weight / demand
 
     def admit(self, lane: Lane, ticket: Ticket, decisions: Decisions) -> None:
         """Let ``ticket`` in."""

@@ -227,7 +227,8 @@ class ClosedLoop:
             key = (ticket.tenant, reason)
             self.refused[key] = self.refused.get(key, 0) + 1
             self.push(now, "send", ticket.tenant)  # sends again at once
-        assert self.queue.in_flight <= self.queue.limit
+        # Past the limit only by what tenants under their share took at once.
+        assert self.queue.in_flight <= 2 * self.queue.limit
         due = self.queue.next_deadline(now)
         if due is not None:
             self.push(max(due, now + 0.001), "tick", -1)
@@ -401,3 +402,14 @@ def test_a_tenants_concurrency_cap_leaves_the_rest_to_the_others() -> None:
     other = Ticket(0.0, tenant=1)
     assert queue.arrive(other, 0.0).admit == [other]
     assert queue.finish(0.01, tenant=0).admit == [capped[1]]
+
+
+def test_a_tenant_under_its_share_goes_in_at_once_even_at_the_limit() -> None:
+    queue = two_tenants(1, 1)
+    for _ in range(LIMIT + 3):  # tenant 0 fills every slot and waits for more
+        queue.arrive(Ticket(0.0, tenant=0), 0.0)
+    polite = [Ticket(0.0, tenant=1) for _ in range(3)]
+    admitted = [t for p in polite for t in queue.arrive(p, 0.0).admit]
+    assert admitted == polite[: LIMIT // 2], "up to its share, without a slot freeing"
+    assert queue.in_flight == LIMIT + LIMIT // 2
+    assert queue.finish(0.01, tenant=0).admit == [], "the limit holds for the rest"
