@@ -24,7 +24,7 @@ MLSERVER_VENV := .venv-mlserver
 MLSERVER_STAMP := $(MLSERVER_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload bench-tenants score spark-score drift behaviour select bench bench-score audit test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -119,6 +119,14 @@ loadtest-openloop: $(LOAD_STAMP) ## Locust at a fixed arrival rate: make loadtes
 	LOCUST_SCENARIO=openloop LOCUST_RATE=$(RATE) LOCUST_USERS=$(if $(filter 64,$(LOCUST_USERS)),1000,$(LOCUST_USERS)) \
 		$(BIN)/locust -f loadtests/overload.py --headless --host $(HOST) \
 		--csv $(REPORTS)/openloop --html $(REPORTS)/openloop.html --only-summary
+
+KEY_A ?=
+KEY_B ?=
+
+loadtest-tenants: $(LOAD_STAMP) ## Locust, two API keys of the server's SENTIMENT_TENANTS_FILE: make loadtest-tenants KEY_A=.. KEY_B=.. (A 1,000 users, B 8)
+	@mkdir -p $(REPORTS)
+	LOCUST_SCENARIO=tenants LOCUST_KEY_A='$(KEY_A)' LOCUST_KEY_B='$(KEY_B)' $(BIN)/locust -f loadtests/overload.py \
+		--headless --host $(HOST) --csv $(REPORTS)/tenants --html $(REPORTS)/tenants.html --only-summary
 
 bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost, then tenants; bench/results/overload.*, tenants.*
 	@command -v wrk >/dev/null || { echo "make bench-overload: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
