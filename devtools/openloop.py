@@ -34,6 +34,9 @@ class OpenLoopResult:
     statuses: Counter[int] = field(default_factory=Counter)
     latencies_ok: list[float] = field(default_factory=list)
     latencies_all: list[float] = field(default_factory=list)
+    # From when it was written to its socket: the server's part alone, without the
+    # time the request waited for a connection (the generator's own lag).
+    sent_latencies_ok: list[float] = field(default_factory=list)
     socket_errors: int = 0
     abandoned: int = 0  # given up on by the client (``abandon_after_s``)
     not_sent: int = 0
@@ -43,7 +46,12 @@ class OpenLoopResult:
     def summary(self) -> dict[str, Any]:
         """Goodput, refusals and latency percentiles (ms)."""
         ok = self.statuses.get(200, 0)
-        sent = sum(self.statuses.values()) + self.socket_errors + self.unanswered
+        sent = (
+            sum(self.statuses.values())
+            + self.socket_errors
+            + self.unanswered
+            + self.abandoned
+        )
         return {
             "offered_per_s": self.rate,
             "goodput_per_s": round(ok / self.seconds, 1),
@@ -59,6 +67,8 @@ class OpenLoopResult:
             "p50_ok_ms": percentile(self.latencies_ok, 50),
             "p99_ok_ms": percentile(self.latencies_ok, 99),
             "max_ok_ms": percentile(self.latencies_ok, 100),
+            "p99_ok_from_send_ms": percentile(self.sent_latencies_ok, 99),
+            "max_ok_from_send_ms": percentile(self.sent_latencies_ok, 100),
             "p99_all_ms": percentile(self.latencies_all, 99),
         }
 
@@ -107,6 +117,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.due = 0.0
+        self.sent_at = 0.0
         self.busy = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -118,6 +129,7 @@ class Connection(asyncio.Protocol):
         """Send one request that was due at ``due``."""
         assert self.transport is not None
         self.due, self.busy, self.buffer = due, True, b""
+        self.sent_at = self.load.loop.time()
         self.transport.write(request)
         if self.load.abandon_after_s is not None:
             self.load.loop.call_later(self.load.abandon_after_s, self.abandon, due)
@@ -242,6 +254,7 @@ class OpenLoop:
         self.result.latencies_all.append(elapsed)
         if status == 200:
             self.result.latencies_ok.append(elapsed)
+            self.result.sent_latencies_ok.append(self.loop.time() - connection.sent_at)
         if keep:
             self.ready(connection)
         elif connection.transport is not None:

@@ -328,7 +328,7 @@ class Admission:
         # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
         if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
             self.gauges_at = now
-            QUEUED.set(len(self.queue.waiting))
+            QUEUED.set(self.queue.queued)
             IN_FLIGHT.set(self.queue.in_flight)
             QUEUE_DELAY.set(self.queue.oldest_wait(now))
             EXPECTED_WAIT.set(self.queue.expected_wait(now))

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.locust import run_locust
 from devtools.openloop import run_open_loops
 from devtools.servers import PROJECT_DIR, bentoml_serve, free_port, isolated_home
 from ops.servers import serve_command
@@ -167,3 +168,28 @@ def test_a_bad_tenants_file_stops_the_start_with_one_line(
     assert f"bad SENTIMENT_TENANTS_FILE {path}" in output
     assert "exactly one of key_sha256 and key" in output
     assert "Traceback" not in output
+
+
+def test_locust_tenants_scenario_passes_with_b_never_refused(
+    tenants_server: str, tmp_path: Path
+) -> None:
+    result = run_locust(
+        tenants_server,
+        102,
+        20,
+        "--csv",
+        str(tmp_path / "tenants"),
+        env={
+            "LOCUST_SCENARIO": "tenants",
+            "LOCUST_KEY_A": KEYS["a"],
+            "LOCUST_KEY_B": KEYS["b"],
+            "LOCUST_USERS_A": "100",
+            "LOCUST_USERS_B": "2",
+            "LOCUST_TENANTS_S": "8",
+            "LOCUST_ADMITTED_P99_MS": "0",
+        },
+        locustfile=PROJECT_DIR / "loadtests" / "overload.py",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "OVERLOAD TEST PASSED" in output and '"B_refused": 0' in output

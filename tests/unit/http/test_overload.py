@@ -413,3 +413,14 @@ def test_a_tenant_under_its_share_goes_in_at_once_even_at_the_limit() -> None:
     assert admitted == polite[: LIMIT // 2], "up to its share, without a slot freeing"
     assert queue.in_flight == LIMIT + LIMIT // 2
     assert queue.finish(0.01, tenant=0).admit == [], "the limit holds for the rest"
+
+
+def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
+    queue = new_queue()
+    queue.service.per_s = LIMIT / SERVICE_S  # measured: 400/s, so 10 ms inside
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    tight = Ticket(0.0, deadline=0.105)
+    queue.arrive(tight, 0.0)
+    decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
+    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
