@@ -45,6 +45,7 @@ from devtools.wrk import run_wrk, summarise, write_bodies
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 KEYS = {"a": "bench-key-a", "b": "bench-key-b"}
 SAMPLE_EVERY_S = 0.5
+PACED_B = 500  # answers/s tenant b asks for in the open-loop isolation point
 SERIES = ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total")
 
 
@@ -179,7 +180,26 @@ def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
         both = together(url, bodies, {"a": 1000, "b": 8}, seconds)
     b, a = both["b"], both["a"]
     total = a["req_per_s"] + b["req_per_s"]
+    # b as an open loop: it asks for PACED_B answers/s whatever the latency.
+    lines = [line.encode() for line in bodies.read_text().splitlines()[:500]]
+    paced = {
+        "url": f"{url}/classify",
+        "bodies": lines,
+        "rate": PACED_B,
+        "seconds": seconds,
+        "headers": auth("b"),
+    }
+    time.sleep(2)
+    (paced_alone,) = run_open_loops([paced])
+    time.sleep(2)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        flood = pool.submit(wrk_point, url, bodies, "a", 1000, seconds)
+        time.sleep(1)
+        (paced_beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
+        flood.result()
     return {
+        "b_paced_alone": paced_alone,
+        "b_paced_beside_a_1000": paced_beside,
         "a_alone_64": reference,
         "b_alone_8": alone,
         "a_1000_beside_b_8": both,
@@ -323,6 +343,13 @@ def markdown(report: dict[str, Any]) -> str:
         f"b gets {iso['b_share_of_alone']:.1%} of its rate alone, its p99 is "
         f"{iso['b_p99_x_alone']}x alone; total goodput {iso['total_x_64']}x "
         "a alone at 64 connections.",
+        "",
+        f"b as an open loop asking {PACED_B}/s: alone "
+        f"{iso['b_paced_alone']['ok']:,} of {iso['b_paced_alone']['sent']:,} "
+        f"answered 200, p99 {iso['b_paced_alone']['p99_ok_ms']} ms; beside a at "
+        f"1,000 connections {iso['b_paced_beside_a_1000']['ok']:,} of "
+        f"{iso['b_paced_beside_a_1000']['sent']:,}, p99 "
+        f"{iso['b_paced_beside_a_1000']['p99_ok_ms']} ms.",
         "",
         "## Deadlines (200 ms, open loop at 2x and 4x the 64-connection goodput)",
         "",
