@@ -257,13 +257,14 @@ class Admission:
         """Overload control for a model request, then the service with its lease."""
         request_id = headers.request_id
         deadline: float | None = None
-        latest = self.clock() + self.max_timeout_s
+        now = self.clock()
+        latest = now + self.max_timeout_s  # the clamp, also for a V2 timeout later
         if headers.timeout_ms:
             timeout_s = timeout_seconds(headers.timeout_ms)
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
                 return await refusal.send(send, request_id or fresh_id().encode())
-            deadline = min(latest - self.max_timeout_s + timeout_s, latest)
+            deadline = now + min(timeout_s, self.max_timeout_s)
         gone = client_gone(receive)
         reason = await self.admitted(tenant, deadline, gone)
         if reason is not None:
