@@ -250,7 +250,7 @@ class AdmissionQueue:
             self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
-        if ticket.deadline is not None and now + wait > self.last_call(ticket):
+        if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
             decisions.refuse.append((ticket, "deadline"))
             return self.fill(decisions, now)
         if wait > self.budget and self.quick.take(now):
@@ -275,13 +275,12 @@ class AdmissionQueue:
         rate = self.service.per_s
         return self.in_flight / rate if rate else 0.0
 
-    def last_call(self, ticket: Ticket) -> float:
+    def last_call(self, deadline: float) -> float:
         """The latest a request with a deadline may go in and be answered in time.
 
         Its deadline less the time inside the service.
         """
-        assert ticket.deadline is not None
-        return ticket.deadline - self.service_time()
+        return deadline - self.service_time()
 
     def has_room(self, lane: Lane) -> bool:
         """Whether a request of ``lane`` that waits behind nobody goes in at once.
@@ -358,7 +357,7 @@ class AdmissionQueue:
             if ticket.gone is not None and ticket.gone():
                 decisions.refuse.append((ticket, "disconnected"))
                 continue
-            if ticket.deadline is not None and now > self.last_call(ticket):
+            if ticket.deadline is not None and now > self.last_call(ticket.deadline):
                 decisions.refuse.append((ticket, "deadline"))
                 continue
             lane.deficit -= 1
