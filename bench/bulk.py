@@ -112,7 +112,7 @@ def contenders(
             "LitServe 0.2.19 tuned (2 API servers, ZeroMQ, batches 16 / 5 ms, "
             "2 workers)",
             [str(LITSERVE_PYTHON), "-m", "bench.litserve_app", str(port)],
-            {"SENTIMENT_MODEL_PATH": model_path},
+            {"BENCH_MODEL_PATH": model_path},
             ("batch100@1 fresh", "batch100@64"),
         ),
     ]

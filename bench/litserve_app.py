@@ -3,13 +3,13 @@
 The tuning the issue measured: 2 API servers (uvicorn processes in front), the
 ZeroMQ queue between them and the model (``fast_queue``), batches of up to 16
 requests or 5 ms, and 2 model workers on the CPU. It serves the same pickled
-pipeline file the BentoML service loads (``SENTIMENT_MODEL_PATH``, the store
+pipeline file the BentoML service loads (``BENCH_MODEL_PATH``, the store
 file ``bench.run`` resolves) through the project's scorer, and applies the same
 review rules, so the difference is the server.
 
 It runs in its own venv (``.venv-litserve``, ``requirements/litserve.txt``):
 LitServe pins its own fastapi and uvicorn. Run:
-``SENTIMENT_MODEL_PATH=... .venv-litserve/bin/python -m bench.litserve_app PORT``.
+``BENCH_MODEL_PATH=... .venv-litserve/bin/python -m bench.litserve_app PORT``.
 """
 
 import os
@@ -51,7 +51,7 @@ class SentimentAPI(ls.LitAPI):  # type: ignore[misc]  # LitServe ships no types
 
     def setup(self, device: str) -> None:
         """Load the pickled pipeline and its scorer, as the service does."""
-        pipeline = joblib.load(os.environ["SENTIMENT_MODEL_PATH"])
+        pipeline = joblib.load(os.environ["BENCH_MODEL_PATH"])
         self.classes = [str(label) for label in pipeline.classes_]
         self.predict_proba = scorer(speed_up_inference(pipeline))
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bench.alternate import in_turn
-from ops.gate import MCNEMAR_ALPHA, mcnemar_p_worse
+from ops.gate import MCNEMAR_ALPHA, mcnemar_p_worse, paired_t_p_worse
 from sentiment.model.scorer import scorer
 from sentiment.model.scorer import speed_up_inference as lean_weights
 from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates, headline_score
@@ -55,7 +55,7 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ negation scope dropped, contrast 0.3": SCOPED,
     "+ lexicon feature": replace(NGRAMS, lexicon=True),
     "+ scopes + lexicon": replace(SCOPED, lexicon=True),
-    "+ scopes + lexicon + counterfactuals [accurate until now]": BEFORE,
+    "+ scopes + lexicon + counterfactuals [accurate before the swaps]": BEFORE,
     "+ scopes (contrast 0) + lexicon + counterfactuals": replace(
         BEFORE, contrast_weight=0.0
     ),
@@ -72,9 +72,7 @@ CANDIDATES: dict[str, ModelParams] = {
     "+ polarity swaps + lexicon typos": replace(
         BEFORE, polarity_swaps=True, lexicon_typos=True
     ),
-    "+ polarity swaps (weight 0.5) + lexicon typos [behaved: the default before]": (
-        BEHAVED
-    ),
+    "+ polarity swaps (weight 0.5) + lexicon typos [accurate: the default]": (BEHAVED),
     "hashed word 1-3 + char 2-6, LR C=10": replace(
         NGRAMS, word_ngrams=(1, 3), char_ngrams=(2, 6)
     ),
@@ -86,10 +84,16 @@ CANDIDATES: dict[str, ModelParams] = {
     ),
     **{
         f"n-gram view + behaviour view blended at {blend}"
-        + (" [accurate]" if blend == 0.3 else ""): replace(
+        + (" [blended]" if blend == 0.3 else ""): replace(
             BEHAVED, behaviour_blend=blend
         )
         for blend in (0.3, 0.4, 0.5)
+    },
+    **{
+        f"n-gram view, block scales refitted with counterfactuals at {weight}": replace(
+            BEHAVED, behaviour_refit=weight
+        )
+        for weight in (0.5, 1.0, 2.0)
     },
 }
 
@@ -132,18 +136,6 @@ class Paired:
             and self.cv_p_worse >= MCNEMAR_ALPHA
             and self.slice_p_worse >= MCNEMAR_ALPHA
         )
-
-
-def paired_t_p_worse(candidate: list[float], best: list[float]) -> float:
-    """One-sided paired t-test p-value that ``candidate`` is worse, fold by fold."""
-    from scipy.stats import ttest_rel
-
-    differences = np.asarray(candidate) - np.asarray(best)
-    if len(differences) < 2 or not differences.any():
-        return 1.0
-    if np.ptp(differences) == 0:  # every fold moved alike: no spread to test
-        return 0.0 if differences[0] < 0 else 1.0
-    return float(ttest_rel(candidate, best, alternative="less").pvalue)
 
 
 def paired(candidate: Result, best: Result) -> Paired:
@@ -407,7 +399,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-apply the rule to bench/results/selection.json and rewrite the reports",
     )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="PREFIX",
+        help="join the reports of runs made in chunks (bench/results/<PREFIX>.json; "
+        "a candidate in several keeps its first) into --prefix",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        merged: dict[str, Result] = {}
+        for prefix in args.merge:
+            saved = json.loads((RESULTS_DIR / f"{prefix}.json").read_text())
+            for r in saved["results"]:
+                merged.setdefault(r["name"], Result(**r))
+        return write_reports(list(merged.values()), saved["folds"], args.prefix)
     if args.report_only:
         saved = json.loads((RESULTS_DIR / f"{args.prefix}.json").read_text())
         return write_reports(
@@ -457,7 +463,7 @@ def time_stages(
 
     chosen, best = pick(results), most_accurate(results)
     for result in results:
-        if result not in (chosen, best) and "[behaved" not in result.name:
+        if result not in (chosen, best) and "[accurate:" not in result.name:
             continue
         for batch in (1, 128):
             stages = stage_times(pipelines[result.name], sample, batch)

@@ -1,14 +1,17 @@
 """Where a served prediction's time goes: per-stage time of the lean scorer.
 
-The stages of :class:`sentiment.model.LinearScorer` for hashed feature blocks:
+The stages of :class:`sentiment.model.scorer.LinearScorer` as it serves (the
+one-pass :class:`sentiment.model.fused.FusedScorer` when the blocks allow it,
+else block by block):
 
-- **tokenise**: lower-casing (and for characters, whitespace runs) of each
-  n-gram block's input;
+- **tokenise**: lower-casing (and for characters, whitespace runs);
 - **scopes**: cutting each text into negation-scope and contrast spans
-  (:mod:`sentiment.scopes`; the first block pays, the others hit its cache);
-- **hash**: the n-gram hashes, their buckets and TF-IDF weights;
-- **lexicon**: the lexicon feature (its spans come from the scopes' cache);
-- **dot product**: the rest of the call, the weights times the features.
+  (:mod:`sentiment.features.scopes`);
+- **hash**: code points, the n-gram hashes, their buckets, grouped per text
+  (block by block: and their TF-IDF weights);
+- **lexicon**: the lexicon feature;
+- **dot product**: the rest of the call: TF-IDF weights, norms, the weights times
+  the features, the probabilities.
 
 Each stage is timed on its own, all in turn round after round
 (:func:`bench.alternate.in_turn`); all but ``tokenise`` are differences of
@@ -26,6 +29,7 @@ from typing import Any
 from bench.alternate import in_turn
 from sentiment.features import LexiconScore
 from sentiment.features.scopes import segments
+from sentiment.model.fused import FusedScorer
 from sentiment.model.scorer import LinearScorer
 
 STAGES = ("tokenise", "scopes", "hash", "lexicon", "dot product")
@@ -51,16 +55,58 @@ def stage_times(
     if not LinearScorer.supports(pipeline):
         raise TypeError("per-stage times need hashed blocks into a linear model")
     scorer = LinearScorer(pipeline)
+    batches = [texts[i : i + batch] for i in range(0, min(reviews, len(texts)), batch)]
+    works = fused_stages(scorer.fused) if scorer.fused else block_stages(scorer)
+
+    def whole(texts: list[str]) -> Any:
+        segments.cache_clear()
+        return scorer.predict_proba(texts)
+
+    works["whole"] = whole
+    timed = in_turn(
+        {name: partial(per_review_us, work, batches) for name, work in works.items()},
+        rounds,
+    )
+    median = {name: statistics.median(values) for name, values in timed.items()}
+    return {
+        "tokenise": median["tokenise"],
+        "scopes": median["scopes"] - median["tokenise"],
+        "hash": median["ngrams"] - median["scopes"],
+        "lexicon": median["features"] - median["ngrams"],
+        "dot product": median["whole"] - median["features"],
+        "total": median["whole"],
+    }
+
+
+Work = Callable[[list[str]], Any]
+
+
+def fused_stages(fused: FusedScorer) -> dict[str, Work]:
+    """Cumulative prefixes of the one-pass scorer's call."""
+
+    def scopes(texts: list[str]) -> Any:
+        segments.cache_clear()  # each batch is new text, as when serving
+        return fused.spans(fused.prepare(texts))
+
+    return {
+        "tokenise": fused.prepare,
+        "scopes": scopes,
+        "ngrams": lambda texts: fused.hashed(scopes(texts)),
+        "features": lambda texts: fused.lexicon(fused.hashed(scopes(texts))),
+    }
+
+
+def block_stages(scorer: LinearScorer) -> dict[str, Work]:
+    """Cumulative prefixes of the block-by-block call."""
     ngram_blocks = [b for b, _ in scorer.blocks if not isinstance(b, LexiconScore)]
     lexicon_blocks = [b for b, _ in scorer.blocks if isinstance(b, LexiconScore)]
-    batches = [texts[i : i + batch] for i in range(0, min(reviews, len(texts)), batch)]
 
     def tokenise(texts: list[str]) -> None:
         for block in ngram_blocks:
             block.prepare(texts)
 
     def scopes(texts: list[str]) -> None:
-        segments.cache_clear()  # each batch is new text, as when serving
+        segments.cache_clear()
         for block in ngram_blocks:
             for doc in block.prepare(texts):
                 block.spans(doc)
@@ -75,29 +121,11 @@ def stage_times(
         for block in ngram_blocks + lexicon_blocks:
             block.weighted_rows(texts)
 
-    def whole(texts: list[str]) -> None:
-        segments.cache_clear()
-        scorer.predict_proba(texts)
-
-    works = {
+    return {
         "tokenise": tokenise,
         "scopes": scopes,
         "ngrams": ngrams,
         "features": features,
-        "whole": whole,
-    }
-    timed = in_turn(
-        {name: partial(per_review_us, work, batches) for name, work in works.items()},
-        rounds,
-    )
-    median = {name: statistics.median(values) for name, values in timed.items()}
-    return {
-        "tokenise": median["tokenise"],
-        "scopes": median["scopes"] - median["tokenise"],
-        "hash": median["ngrams"] - median["scopes"],
-        "lexicon": median["features"] - median["ngrams"],
-        "dot product": median["whole"] - median["features"],
-        "total": median["whole"],
     }
 
 

@@ -34,7 +34,11 @@ class OpenLoopResult:
     statuses: Counter[int] = field(default_factory=Counter)
     latencies_ok: list[float] = field(default_factory=list)
     latencies_all: list[float] = field(default_factory=list)
+    # From when it was written to its socket: the server's part alone, without the
+    # time the request waited for a connection (the generator's own lag).
+    sent_latencies_ok: list[float] = field(default_factory=list)
     socket_errors: int = 0
+    abandoned: int = 0  # given up on by the client (``abandon_after_s``)
     not_sent: int = 0
     unanswered: int = 0
     connections: int = 0
@@ -42,7 +46,12 @@ class OpenLoopResult:
     def summary(self) -> dict[str, Any]:
         """Goodput, refusals and latency percentiles (ms)."""
         ok = self.statuses.get(200, 0)
-        sent = sum(self.statuses.values()) + self.socket_errors + self.unanswered
+        sent = (
+            sum(self.statuses.values())
+            + self.socket_errors
+            + self.unanswered
+            + self.abandoned
+        )
         return {
             "offered_per_s": self.rate,
             "goodput_per_s": round(ok / self.seconds, 1),
@@ -51,11 +60,15 @@ class OpenLoopResult:
             "refused": sum(v for k, v in self.statuses.items() if k in (429, 503)),
             "statuses": dict(self.statuses),
             "socket_errors": self.socket_errors,
+            "abandoned": self.abandoned,
             "unanswered": self.unanswered,
             "not_sent": self.not_sent,
             "connections": self.connections,
             "p50_ok_ms": percentile(self.latencies_ok, 50),
             "p99_ok_ms": percentile(self.latencies_ok, 99),
+            "max_ok_ms": percentile(self.latencies_ok, 100),
+            "p99_ok_from_send_ms": percentile(self.sent_latencies_ok, 99),
+            "max_ok_from_send_ms": percentile(self.sent_latencies_ok, 100),
             "p99_all_ms": percentile(self.latencies_all, 99),
         }
 
@@ -69,11 +82,14 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[index] * 1000, 1)
 
 
-def request_bytes(host: str, path: str, body: bytes) -> bytes:
-    """One POST with a JSON body, keep-alive."""
+def request_bytes(
+    host: str, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> bytes:
+    """One POST with a JSON body, keep-alive, and any extra headers."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -101,6 +117,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.due = 0.0
+        self.sent_at = 0.0
         self.busy = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,7 +129,17 @@ class Connection(asyncio.Protocol):
         """Send one request that was due at ``due``."""
         assert self.transport is not None
         self.due, self.busy, self.buffer = due, True, b""
+        self.sent_at = self.load.loop.time()
         self.transport.write(request)
+        if self.load.abandon_after_s is not None:
+            self.load.loop.call_later(self.load.abandon_after_s, self.abandon, due)
+
+    def abandon(self, due: float) -> None:
+        """The client gives up on an unanswered request: it closes the connection."""
+        if self.busy and self.due == due and self.transport is not None:
+            self.busy = False
+            self.load.result.abandoned += 1
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         """Collect the response; when whole, record it and free the connection."""
@@ -142,13 +169,18 @@ class OpenLoop:
         seconds: float,
         max_connections: int = 16384,
         timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+        abandon_after_s: float | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError("open-loop load goes to localhost only")
         self.host = parts.hostname
         self.port = parts.port or 80
-        self.requests = [request_bytes(parts.netloc, parts.path, b) for b in bodies]
+        self.requests = [
+            request_bytes(parts.netloc, parts.path, b, headers) for b in bodies
+        ]
+        self.abandon_after_s = abandon_after_s
         self.rate = rate
         self.seconds = seconds
         self.max_connections = max_connections
@@ -222,6 +254,7 @@ class OpenLoop:
         self.result.latencies_all.append(elapsed)
         if status == 200:
             self.result.latencies_ok.append(elapsed)
+            self.result.sent_latencies_ok.append(self.loop.time() - connection.sent_at)
         if keep:
             self.ready(connection)
         elif connection.transport is not None:
@@ -249,6 +282,20 @@ def run_open_loop(
 
     result = uvloop.run(OpenLoop(url, bodies, rate, seconds, **options).run())
     return result.summary()
+
+
+def run_open_loops(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Several open-loop loads at once, in one event loop (e.g. one per tenant).
+
+    Each load is :class:`OpenLoop`'s keyword arguments (``url``, ``bodies``,
+    ``rate``, ``seconds``, and ``headers``, ``abandon_after_s``, ...).
+    """
+    import uvloop
+
+    async def together() -> list[OpenLoopResult]:
+        return list(await asyncio.gather(*(OpenLoop(**load).run() for load in loads)))
+
+    return [result.summary() for result in uvloop.run(together())]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,16 @@
 -- wrk script: POST /classify (or $WRK_PATH) with bodies read from $WRK_BODIES (one JSON body per
 -- line, sent round-robin); prints one "RESULT {json}" line with counts by status
--- and by the X-Model-Version that answered.
+-- and by the X-Model-Version that answered. $WRK_HEADERS: extra "Name: value" lines.
 local bodies = {}
 local next_body = 0
 local path = os.getenv("WRK_PATH") or "/classify"
+local headers = { ["Content-Type"] = "application/json" }
+for line in string.gmatch(os.getenv("WRK_HEADERS") or "", "[^\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then
+    headers[name] = value
+  end
+end
 statuses = {}
 models = {}
 local threads = {}
@@ -20,7 +27,7 @@ end
 
 function request()
   next_body = next_body % #bodies + 1
-  return wrk.format("POST", path, { ["Content-Type"] = "application/json" }, bodies[next_body])
+  return wrk.format("POST", path, headers, bodies[next_body])
 end
 
 function response(status, headers, body)

@@ -35,9 +35,16 @@ def post_path(url: str) -> str:
 
 
 def run_wrk(
-    url: str, bodies: Path, connections: int, duration: float, timeout_s: int = 10
+    url: str,
+    bodies: Path,
+    connections: int,
+    duration: float,
+    timeout_s: int = 10,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One wrk run, one thread; returns post.lua's ``RESULT`` line, parsed.
+
+    ``headers`` are sent with every request (e.g. a tenant's Authorization).
 
     Raises:
         WrkMissing: wrk is not on PATH.
@@ -62,7 +69,12 @@ def run_wrk(
         capture_output=True,
         text=True,
         timeout=duration + 60,
-        env={**os.environ, "WRK_BODIES": str(bodies), "WRK_PATH": post_path(url)},
+        env={
+            **os.environ,
+            "WRK_BODIES": str(bodies),
+            "WRK_PATH": post_path(url),
+            "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items()),
+        },
         check=False,
     )
     for line in reversed(result.stdout.splitlines()):

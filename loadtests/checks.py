@@ -77,7 +77,15 @@ def check_predictions(body: Any, expected: int) -> str | None:
     return None
 
 
+REFUSAL_RULES = {503: ('"overloaded"',), 429: ('"over_share"', '"rate_limited"')}
+
+
 def is_refusal(status: int, headers: dict[str, str], body: str) -> bool:
-    """Whether a response is the service's overload refusal (503, Retry-After)."""
+    """Whether a response is a refusal the load tests count apart from failures.
+
+    A 503 ``overloaded``, or a 429 for a tenant over its share or its rate,
+    each with ``Retry-After``.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
-    return status == 503 and "retry-after" in lowered and '"overloaded"' in body
+    rules = REFUSAL_RULES.get(status, ())
+    return "retry-after" in lowered and any(rule in body for rule in rules)

@@ -9,7 +9,9 @@ Measures both models side by side, in one run, and decides with :func:`decide`:
   McNemar test on the same examples rather than two raw accuracies;
 - **must not flip**: clear reviews the candidate must all get right;
 - **cross-validation**: the candidate's CV mean is not below production's
-  mean minus its fold spread;
+  mean minus its fold spread, and, when both were cross-validated on the same
+  folds (same data, seed and fold count), a one-sided paired t-test over those
+  folds does not find it worse: better behaviour cannot buy a loss of accuracy;
 - **speed**: in-process reviews/s, both models timed alternately so this
   machine's noise hits both; the candidate may be at most 20% slower;
 - **infrastructure**: the candidate loads in a real ``bentoml serve`` and
@@ -66,6 +68,8 @@ class ModelFacts:
     eval_share: float | None
     must_not_flip_wrong: list[str] = field(default_factory=list)
     behaviour: dict[str, float] = field(default_factory=dict)
+    cv_folds: list[float] = field(default_factory=list)  # accuracy of each fold
+    cv_split: str = ""  # data sha256, seed and fold count: equal means same folds
 
 
 @dataclass(frozen=True)
@@ -221,8 +225,33 @@ def share_text(share: float | None) -> str:
     return "none (trained before the slice)" if share is None else f"{share:.0%} held"
 
 
+def paired_t_p_worse(candidate: Sequence[float], best: Sequence[float]) -> float:
+    """One-sided paired t-test p-value that ``candidate`` is worse, fold by fold."""
+    from scipy.stats import ttest_rel
+
+    differences = np.asarray(candidate) - np.asarray(best)
+    if len(differences) < 2 or not differences.any():
+        return 1.0
+    if np.ptp(differences) == 0:  # every fold moved alike: no spread to test
+        return 0.0 if differences[0] < 0 else 1.0
+    return float(ttest_rel(candidate, best, alternative="less").pvalue)
+
+
+def same_folds(production: ModelFacts, candidate: ModelFacts) -> bool:
+    """Whether both models' fold accuracies come from the same folds."""
+    return bool(
+        production.cv_split
+        and production.cv_split == candidate.cv_split
+        and len(production.cv_folds) == len(candidate.cv_folds) >= 2
+    )
+
+
 def cv_check(production: ModelFacts, candidate: ModelFacts) -> Check:
-    """Candidate CV mean >= production's mean minus its fold std."""
+    """Candidate CV mean >= production's mean minus its fold std, not worse paired.
+
+    The paired test runs when both models were cross-validated on the same folds;
+    models trained before fold accuracies were kept get the mean rule alone.
+    """
     if candidate.cv_mean is None:
         return Check("cross-validation", False, "-", "none", "train with --cv")
     if production.cv_mean is None:
@@ -230,13 +259,15 @@ def cv_check(production: ModelFacts, candidate: ModelFacts) -> Check:
     else:
         floor = production.cv_mean - (production.cv_std or 0.0)
         prod_text = f"{production.cv_mean:.4f} ± {production.cv_std or 0:.4f}"
-    return Check(
-        "cross-validation",
-        candidate.cv_mean >= floor,
-        prod_text,
-        f"{candidate.cv_mean:.4f} ± {candidate.cv_std or 0:.4f}",
-        "mean >= production mean - std",
-    )
+    passed = candidate.cv_mean >= floor
+    cand_text = f"{candidate.cv_mean:.4f} ± {candidate.cv_std or 0:.4f}"
+    rule = "mean >= production mean - std"
+    if same_folds(production, candidate):
+        p_worse = paired_t_p_worse(candidate.cv_folds, production.cv_folds)
+        passed = passed and p_worse >= MCNEMAR_ALPHA
+        cand_text += f" (paired t p={p_worse:.3g})"
+        rule += f", not worse at p < {MCNEMAR_ALPHA} by a paired t-test on the folds"
+    return Check("cross-validation", passed, prod_text, cand_text, rule)
 
 
 def paired_outcome(

@@ -35,9 +35,11 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
         f"{metadata.metrics.f1_macro:.4f}, ROC AUC {metadata.metrics.roc_auc:.4f}",
     ]
     if metadata.cv:
+        folds = ", ".join(f"{a:.4f}" for a in metadata.cv.fold_accuracies)
         lines.append(
             f"- {metadata.cv.folds}-fold CV accuracy {metadata.cv.accuracy_mean:.4f} "
             f"± {metadata.cv.accuracy_std:.4f}"
+            + (f" (folds {folds}; seed {metadata.cv.seed})" if folds else "")
         )
     lines.append(f"- expected calibration error (10 bins): {card.ece:.3f}")
     lines += accuracy_and_behaviour_lines(

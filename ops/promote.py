@@ -79,7 +79,17 @@ def facts(
         eval_share=metadata.data.eval_share,
         must_not_flip_wrong=gate.must_not_flip_wrong(list(clear)),
         behaviour=headline_rates(loaded),
+        cv_folds=list(metadata.cv.fold_accuracies) if metadata.cv else [],
+        cv_split=cv_split(metadata),
     )
+
+
+def cv_split(metadata: Any) -> str:
+    """What makes two models' CV folds the same: data, slice, seed, fold count."""
+    cv = metadata.cv
+    if cv is None or cv.seed is None or not cv.fold_accuracies:
+        return ""
+    return f"{metadata.data.sha256}:{metadata.data.eval_share}:{cv.seed}:{cv.folds}"
 
 
 def headline_rates(loaded: Any) -> dict[str, float]:

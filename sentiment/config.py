@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     refuse_after_ms: PositiveInt = 2_000
     max_queue: PositiveInt = 4_096
     quick_refusal_share: NonNegativeFloat = 0.0
+    tenants_file: Path | None = None
     gc_threshold: PositiveInt = 10_000
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10

@@ -81,3 +81,10 @@ class UploadError(SentimentError, ValueError):
 
     def __init__(self, status: int, rule: str, message: str) -> None:
         super().__init__(message, status=status, rule=rule)
+
+
+class DeadlineExceeded(SentimentError):
+    """The request's own deadline passed before the model reached it."""
+
+    status = HTTPStatus.GATEWAY_TIMEOUT
+    rule = "deadline_exceeded"

@@ -4,6 +4,8 @@ BentoML 1.4 has no public API for these; each is here, in one module, and
 ``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
 
 - the batching dispatcher (:class:`IdleDispatcher`, :func:`install`): below;
+- whether a request's client has disconnected, read from uvicorn's request
+  cycle behind ``receive`` (:func:`client_gone`);
 - the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
   (:func:`wrap_asgi_app`: admission runs outside BentoML's own middlewares);
 - the task store's retention, ``Sqlite3Store.RESULT_RETENTION``
@@ -31,6 +33,12 @@ when the model is idle, whatever is queued goes now. Under concurrency, requests
 that arrive while a batch runs form the next batch, so batching still pays; alone,
 a request goes straight to the model.
 
+It also leaves out of a batch the requests whose :class:`sentiment.leases.Lease`
+says their deadline passed (answered 504 ``deadline_exceeded``) or their client
+disconnected (cancelled: nobody reads the answer) while they sat in the queue,
+and counts them (``sentiment_batch_dropped_total``) and the reviews it sends per
+tenant (``sentiment_tenant_reviews_total``).
+
 This replaces a BentoML internal, so it is pinned: :func:`install` patches only
 the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
 warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
@@ -45,17 +53,22 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import orjson
-from bentoml._internal.marshal.dispatcher import CorkDispatcher
+from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 
+from sentiment import leases
+from sentiment.errors import DeadlineExceeded
 from sentiment.telemetry.logs import SERVICE_LOGGER
+from sentiment.telemetry.metrics import BATCH_DROPS, TENANT_REVIEWS
 
 BENTOML_VERSION = "1.4.40"
+UVICORN_VERSION = "0.54.0"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
 SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sheds
 logger = logging.getLogger(SERVICE_LOGGER)
@@ -63,6 +76,26 @@ logger = logging.getLogger(SERVICE_LOGGER)
 
 class IdleDispatcher(CorkDispatcher[Any, Any]):
     """``CorkDispatcher`` that dispatches the queue as soon as the model is idle."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each queued job's lease, by its future (attrs' Job has slots, no room).
+        self.leases: dict[asyncio.Future[Any], leases.Lease] = {}
+
+    async def inbound_call(self, data: Any) -> Any:
+        """BentoML's, plus the request's lease kept beside its job."""
+        lease = leases.current()
+        if lease is None:
+            return await super().inbound_call(data)
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self.leases[future] = lease
+        self._queue.append(Job(time.time(), data, future))
+        try:
+            async with self._wake_event:
+                self._wake_event.notify_all()
+            return await future
+        finally:
+            del self.leases[future]
 
     async def controller(self) -> None:
         """Wait for requests; shed those that cannot make it; dispatch when idle."""
@@ -75,9 +108,43 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 if self._sema.is_locked():
                     await self.until_idle()
                     continue
+                if self.leave_out_the_abandoned():
+                    continue
                 self.dispatch()
             except Exception:  # the loop must survive anything, as BentoML's does
                 logger.exception("error in the batching dispatcher")
+
+    def leave_out_the_abandoned(self) -> bool:
+        """Take out of the queue the jobs past their deadline or whose client left.
+
+        Checked as the batch is about to form, so a request the model has not
+        reached yet costs no model time once nobody waits for it.
+
+        Returns:
+            Whether the queue is now empty (nothing to dispatch).
+        """
+        if not self.leases:
+            return False
+        now = time.monotonic()
+        kept: deque[Job[Any, Any]] = deque()
+        for job in self._queue:
+            lease = self.leases.get(job.future)
+            if lease is None or job.future.done():
+                kept.append(job)
+            elif lease.abandoned():
+                BATCH_DROPS.labels(reason="disconnect", tenant=lease.tenant).inc()
+                job.future.cancel()
+            elif lease.late(now):
+                BATCH_DROPS.labels(reason="deadline", tenant=lease.tenant).inc()
+                job.future.set_result(
+                    DeadlineExceeded("the request's X-Request-Timeout-Ms passed")
+                )
+            else:
+                kept.append(job)
+        if len(kept) != len(self._queue):
+            self._queue.clear()
+            self._queue.extend(kept)
+        return not self._queue
 
     def shed_one_if_late(self) -> bool:
         """Cancel (503) the oldest request if it cannot meet ``max_latency``.
@@ -129,7 +196,19 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         self.idle.clear()
         self._sema.acquire()
         jobs = tuple(self._get_inputs())
+        if self.leases:
+            self.count_reviews(jobs)
         self._loop.create_task(self.outbound_call(jobs))
+
+    def count_reviews(self, jobs: tuple[Job[Any, Any], ...]) -> None:
+        """Reviews sent to the model, by tenant (one increment per tenant)."""
+        reviews: Counter[str] = Counter()
+        for job in jobs:
+            lease = self.leases.get(job.future)
+            if lease is not None:
+                reviews[lease.tenant] += self.get_batch_size(job.data)
+        for tenant, count in reviews.items():
+            TENANT_REVIEWS.labels(tenant=tenant).inc(count)
 
 
 def install(policy: str) -> bool:
@@ -156,6 +235,20 @@ def install(policy: str) -> bool:
         return False
     app.CorkDispatcher = IdleDispatcher  # type: ignore[attr-defined]
     return True
+
+
+def client_gone(receive: Any) -> Callable[[], bool] | None:
+    """Whether the client of the request ``receive`` belongs to has disconnected.
+
+    uvicorn sets ``disconnected`` on the request's cycle when the connection is
+    lost, whether or not anyone awaits ``receive``; reading the flag costs
+    nothing, where a task awaiting ``http.disconnect`` per request would cost
+    a task switch each. None when ``receive`` is not uvicorn's (tests, others).
+    """
+    cycle = getattr(receive, "__self__", None)
+    if cycle is None or not isinstance(getattr(cycle, "disconnected", None), bool):
+        return None
+    return functools.partial(getattr, cycle, "disconnected")
 
 
 def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:

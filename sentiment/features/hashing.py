@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,14 +66,7 @@ POWERS = PowerTable()
 
 def mix(hashes: NDArray[np.uint64], order: int) -> NDArray[np.uint64]:
     """Scramble polynomial hashes (with the n-gram order) into uniform 64-bit values."""
-    with np.errstate(over="ignore"):
-        x = hashes + U64((order * ORDER_SALT) & MASK64)
-        x ^= x >> U64(30)
-        x *= U64(0xBF58476D1CE4E5B9)
-        x ^= x >> U64(27)
-        x *= U64(0x94D049BB133111EB)
-        x ^= x >> U64(31)
-    return x
+    return scramble(salted(hashes, order))
 
 
 def mix_one(value: int, order: int) -> int:
@@ -105,79 +99,139 @@ class CodePoints:
         self.doc_of = np.repeat(np.arange(len(docs)), lengths)
         powers, inverses = POWERS.upto(len(self.codes) + 1)
         self.powers = powers
-        with np.errstate(over="ignore"):
-            scaled = self.codes.astype(U64) * inverses[: len(self.codes)]
-            self.prefix = np.concatenate([np.zeros(1, dtype=U64), np.cumsum(scaled)])
+        # uint64 array arithmetic wraps silently (only numpy scalars warn), which
+        # is the modulo 2**64 the hashes want: no errstate needed on arrays.
+        scaled = self.codes.astype(U64) * inverses[: len(self.codes)]
+        self.prefix = np.zeros(len(scaled) + 1, dtype=U64)
+        np.cumsum(scaled, out=self.prefix[1:])
 
     def span_hashes(
         self, starts: NDArray[np.int64], ends: NDArray[np.int64]
     ) -> NDArray[np.uint64]:
         """Polynomial hashes of the code points in ``[starts, ends)``."""
-        with np.errstate(over="ignore"):
-            hashes: NDArray[np.uint64] = self.powers[ends - 1] * (
-                self.prefix[ends] - self.prefix[starts]
-            )
+        hashes: NDArray[np.uint64] = self.powers[ends - 1] * (
+            self.prefix[ends] - self.prefix[starts]
+        )
         return hashes
+
+
+def salted(hashes: NDArray[np.uint64], order: int) -> NDArray[np.uint64]:
+    """``hashes`` plus the n-gram order's salt: :func:`mix` without its last step."""
+    return hashes + U64((order * ORDER_SALT) & MASK64)
+
+
+def scramble(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """:func:`mix` of already salted hashes, in place (one pass for every n)."""
+    x ^= x >> U64(30)
+    x *= U64(0xBF58476D1CE4E5B9)
+    x ^= x >> U64(27)
+    x *= U64(0x94D049BB133111EB)
+    x ^= x >> U64(31)
+    return x
+
+
+def char_ngrams_in(
+    batch: CodePoints, ngram_range: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Document index and hash of every character n-gram of a batch's documents.
+
+    Every n's salted hashes are scrambled in one pass: at batch 1 the number of
+    numpy calls, not their size, is the cost.
+    """
+    rows, hashes = [], []
+    positions = np.arange(len(batch.codes), dtype=np.int64)
+    room = batch.ends[batch.doc_of] - positions  # characters left in the document
+    for n in range(ngram_range[0], ngram_range[1] + 1):
+        starts = positions[room >= n]
+        rows.append(batch.doc_of[starts])
+        hashes.append(salted(batch.span_hashes(starts, starts + n), n))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64)
+    return np.concatenate(rows), scramble(np.concatenate(hashes))
 
 
 def char_ngrams(
     docs: Sequence[str], ngram_range: tuple[int, int]
 ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
     """Document index and 64-bit hash of every character n-gram of every document."""
-    batch = CodePoints(docs)
-    rows, hashes = [], []
-    positions = np.arange(len(batch.codes), dtype=np.int64)
-    for n in range(ngram_range[0], ngram_range[1] + 1):
-        fits = positions + n <= batch.ends[batch.doc_of]
-        starts = positions[fits]
-        rows.append(batch.doc_of[fits])
-        hashes.append(mix(batch.span_hashes(starts, starts + n), n))
-    return np.concatenate(rows), np.concatenate(hashes)
+    with np.errstate(over="ignore"):
+        return char_ngrams_in(CodePoints(docs), ngram_range)
 
 
 def word_mask(codes: NDArray[np.uint32]) -> NDArray[np.bool_]:
     r"""Which code points are word characters (``\w`` in Python's Unicode regex)."""
+    if not len(codes) or codes.max() < 128:  # the common case: one lookup
+        return ASCII_WORD[codes]
     mask = np.zeros(len(codes), dtype=bool)
     ascii_ = codes < 128
     mask[ascii_] = ASCII_WORD[codes[ascii_]]
-    if not ascii_.all():
-        others = codes[~ascii_]
-        unique, inverse = np.unique(others, return_inverse=True)
-        is_word = np.array([chr(c).isalnum() for c in unique.tolist()], dtype=bool)
-        mask[~ascii_] = is_word[inverse]
+    others = codes[~ascii_]
+    unique, inverse = np.unique(others, return_inverse=True)
+    is_word = np.array([chr(c).isalnum() for c in unique.tolist()], dtype=bool)
+    mask[~ascii_] = is_word[inverse]
     return mask
+
+
+@dataclass
+class Tokens:
+    """A batch's word tokens: each one's document and polynomial hash, in order."""
+
+    doc: NDArray[np.int64]
+    hashes: NDArray[np.uint64]
+
+
+def tokens_in(batch: CodePoints) -> Tokens:
+    """The word tokens (runs of word characters) of a batch's documents."""
+    mask = word_mask(batch.codes)
+    if not len(mask):
+        return Tokens(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64))
+    # A token starts where a word character follows a non-word one or a document
+    # start, and ends where one precedes a non-word character or a document end.
+    starts_ = mask.copy()
+    starts_[1:] &= ~mask[:-1]
+    starts_[batch.starts[batch.starts < len(mask)]] = mask[
+        batch.starts[batch.starts < len(mask)]
+    ]
+    ends_ = mask.copy()
+    ends_[:-1] &= ~mask[1:]
+    last = batch.ends[batch.ends > 0] - 1
+    ends_[last] = mask[last]
+    token_starts = np.flatnonzero(starts_)
+    token_ends = np.flatnonzero(ends_) + 1
+    return Tokens(
+        batch.doc_of[token_starts], batch.span_hashes(token_starts, token_ends)
+    )
+
+
+def word_ngrams_of(
+    tokens: Tokens, ngram_range: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+    """Document index and hash of every word n-gram, the unigrams first (in order)."""
+    rows, hashes = [], []
+    combined = tokens.hashes
+    same_doc = np.ones(len(combined), dtype=bool)
+    for n in range(1, ngram_range[1] + 1):
+        if n > 1:
+            combined = combined[:-1] * U64(TOKEN_BASE) + tokens.hashes[n - 1 :]
+            same_doc = same_doc[:-1] & (tokens.doc[n - 1 :] == tokens.doc[: -(n - 1)])
+        if n >= ngram_range[0]:
+            if n == 1:
+                rows.append(tokens.doc)
+                hashes.append(salted(combined, 1))
+            else:
+                rows.append(tokens.doc[: len(combined)][same_doc])
+                hashes.append(salted(combined[same_doc], n))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64)
+    return np.concatenate(rows), scramble(np.concatenate(hashes))
 
 
 def word_ngrams(
     docs: Sequence[str], ngram_range: tuple[int, int]
 ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
     """Document index and 64-bit hash of every word n-gram of every document."""
-    batch = CodePoints(docs)
-    mask = word_mask(batch.codes)
-    positions = np.arange(len(batch.codes), dtype=np.int64)
-    first_of_doc = np.zeros(len(batch.codes), dtype=bool)
-    first_of_doc[batch.starts[batch.starts < len(batch.codes)]] = True
-    previous_word = np.r_[False, mask[:-1]] & ~first_of_doc
-    next_word = np.r_[mask[1:], False]
-    next_word[batch.ends[batch.ends > 0] - 1] = False
-    token_starts = positions[mask & ~previous_word]
-    token_ends = positions[mask & ~next_word] + 1
-    tokens = batch.span_hashes(token_starts, token_ends)
-    token_doc = batch.doc_of[token_starts]
-    rows, hashes = [], []
-    combined = tokens.copy()
-    same_doc = np.ones(len(tokens), dtype=bool)
-    for n in range(1, ngram_range[1] + 1):
-        if n > 1:
-            with np.errstate(over="ignore"):
-                combined = combined[:-1] * U64(TOKEN_BASE) + tokens[n - 1 :]
-            same_doc = same_doc[:-1] & (token_doc[n - 1 :] == token_doc[: -(n - 1)])
-        if n >= ngram_range[0]:
-            rows.append(token_doc[: len(combined)][same_doc])
-            hashes.append(mix(combined[same_doc], n))
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64)
-    return np.concatenate(rows), np.concatenate(hashes)
+    with np.errstate(over="ignore"):
+        return word_ngrams_of(tokens_in(CodePoints(docs)), ngram_range)
 
 
 def word_ngram_hash(tokens: Sequence[str]) -> int:

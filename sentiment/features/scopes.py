@@ -26,9 +26,11 @@ from sentiment.features.negation import NEGATION_CUES
 CONTRAST_BEFORE = frozenset({"but", "however"})  # sets aside what came before
 CONTRAST_CLAUSE = frozenset({"although", "though", "whereas"})  # sets aside its clause
 SENTENCE_END = frozenset(".!?;")
-EVENTS = re.compile(
-    rf"[.,:;!?]|\b(?:but|however|although|though|whereas|{NEGATION_CUES})\b"
-)
+WORDS = rf"\b(?:but|however|although|though|whereas|{NEGATION_CUES})\b"
+EVENTS = re.compile(rf"[.,:;!?]|{WORDS}")
+# Punctuation alone opens no span: a text without these words is one plain span,
+# found by one search in C instead of a Python step per comma and full stop.
+ANY_WORD = re.compile(WORDS)
 
 
 def intervals(doc: str, contrast_weight: float) -> list[tuple[int, int, float]]:
@@ -76,6 +78,8 @@ def segments(doc: str, contrast_weight: float) -> tuple[tuple[str, float], ...]:
     "although"/"though"/"whereas" set aside their clause, up to the next
     punctuation.
     """
+    if not ANY_WORD.search(doc):
+        return ((doc, 1.0),)
     found = intervals(doc, contrast_weight)
     if not found:
         return ((doc, 1.0),)

@@ -21,6 +21,21 @@ clock passed in) is the overload policy, chosen by measurement (docs/overload.md
   refusals filled the CPUs and goodput collapsed;
 * beyond ``max_queue`` waiting requests the oldest is refused at once (memory).
 
+Each tenant (:mod:`sentiment.http.tenants`, found from the API key) waits in its
+own lane and the slots go round the lanes by weight (deficit round robin), so a
+tenant with a thousand connections gets its share and no more while another
+wants the rest; what one does not use goes to the others. A tenant over its
+share while others wait is refused with 429 instead of 503, over its own
+``rate_per_s`` with 429 at once.
+
+A request may name its own deadline, ``X-Request-Timeout-Ms`` (clamped to
+``SENTIMENT_TIMEOUT_S``; malformed: 400 ``bad_timeout``). One whose expected
+wait is past it gets a 504 at once; one still waiting when it passes gets its
+504 then. Admitted, it carries a :class:`sentiment.leases.Lease` (tenant,
+deadline, whether its client is still there) into BentoML's batching queue,
+where :class:`sentiment.patches.IdleDispatcher` leaves it out of the batch if
+the deadline passed or the client left meanwhile.
+
 So an admitted request never waited longer than the budget, the number of requests
 inside the service stays where batching is efficient (BentoML's batching queue
 never has to shed), and a refusal costs a few microseconds of Python on top of
@@ -30,16 +45,22 @@ uvicorn's parsing.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sentiment import leases
 from sentiment.config import Settings
 from sentiment.http.headers import RequestHeaders
-from sentiment.http.overload import REFUSAL_REASONS, AdmissionQueue, Decisions, Ticket
+from sentiment.http.overload import (
+    REFUSAL_REASONS,
+    AdmissionQueue,
+    Decisions,
+    Share,
+    Ticket,
+)
 from sentiment.http.refusals import (
     OVERLOAD_RETRY_S,
     Refusal,
@@ -49,9 +70,11 @@ from sentiment.http.refusals import (
 )
 from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
+from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
-from sentiment.patches import wrap_asgi_app
+from sentiment.patches import client_gone, wrap_asgi_app
 from sentiment.telemetry.metrics import (
+    BATCH_DROPS,
     EXPECTED_WAIT,
     IN_FLIGHT,
     LIMIT,
@@ -59,11 +82,15 @@ from sentiment.telemetry.metrics import (
     QUEUED,
     REFUSALS,
     SERVICE_RATE,
+    TENANT_ADMITTED,
+    TENANT_REVIEWS,
+    TENANT_WAIT,
 )
 from sentiment.telemetry.request_ids import fresh_id
 
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
+MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
 
 class Admission:
@@ -85,6 +112,7 @@ class Admission:
         settings: the service's settings.
         clock: seconds, monotonic (tests pass a fake).
         routes: the service's routes (default: its APIs, no versioned V2 paths).
+        tenants: who may call, and their shares (default: from ``settings``).
     """
 
     def __init__(
@@ -93,21 +121,26 @@ class Admission:
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
         routes: RouteTable | None = None,
+        tenants: TenantTable | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
         self.routes = routes or default_table(settings.model_name)
         self.role = RolePolicy(settings.role, settings.jobs_url, settings.online_url)
         self.uploads = Uploads(app, settings)
+        self.tenants = tenants or load_tenants(settings)
         self.queue = AdmissionQueue(
             settings.max_in_flight,
             settings.max_queue_wait_ms / 1000,
             settings.refuse_after_ms / 1000,
             settings.max_queue,
             settings.quick_refusal_share,
+            [
+                Share(t.weight, t.max_in_flight, t.rate_per_s)
+                for t in self.tenants.tenants
+            ],
         )
-        key = settings.api_key.get_secret_value()
-        self.expected_auth = f"Bearer {key}".encode() if key else None
+        self.max_timeout_s = float(settings.timeout_s)
         retry = [retry_after(OVERLOAD_RETRY_S)]
         self.unauthorized = Refusal(
             401,
@@ -130,7 +163,8 @@ class Admission:
         self.duplicate_header = Refusal(
             400,
             "duplicate_header",
-            "send Authorization and Content-Type at most once each",
+            "send Authorization, Content-Type and X-Request-Timeout-Ms at most "
+            "once each",
         )
         self.overloaded = Refusal(
             503,
@@ -139,9 +173,41 @@ class Admission:
             f"max_queue_wait_ms={settings.max_queue_wait_ms}, retry later",
             retry,
         )
-        self.reasons = {
-            reason: REFUSALS.labels(reason=reason) for reason in REFUSAL_REASONS
+        self.over_share = Refusal(
+            429,
+            "over_share",
+            "too many requests from this API key: it is over its share while "
+            "others wait, retry later",
+            retry,
+        )
+        self.rate_limited = Refusal(
+            429,
+            "rate_limited",
+            "too many requests from this API key: over its rate_per_s, retry later",
+            retry,
+        )
+        self.deadline = Refusal(
+            504,
+            "deadline_exceeded",
+            "the request could not be served within its X-Request-Timeout-Ms",
+        )
+        self.refusals = dict.fromkeys(REFUSAL_REASONS, self.overloaded) | {
+            "over_share": self.over_share,
+            "rate_limited": self.rate_limited,
+            "deadline": self.deadline,
         }
+        names = self.tenants.names()
+        self.names = names
+        self.reasons = [
+            {r: REFUSALS.labels(reason=r, tenant=name) for r in REFUSAL_REASONS}
+            for name in names
+        ]
+        self.admitted_count = [TENANT_ADMITTED.labels(tenant=name) for name in names]
+        self.waits = [TENANT_WAIT.labels(tenant=name) for name in names]
+        for name in names:  # every configured tenant's series exist from the start
+            TENANT_REVIEWS.labels(tenant=name)
+            for reason in ("deadline", "disconnect"):
+                BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
@@ -158,9 +224,10 @@ class Admission:
         if route is None:
             refusal = self.unknown_path(scope["path"])
             return await refusal.send(send, headers.request_id or fresh_id().encode())
+        tenant = self.tenants.find(headers.authorization)
         if headers.duplicated:
             refusal = self.duplicate_header
-        elif route.needs_key and not self.key_matches(headers.authorization):
+        elif route.needs_key and tenant is None:
             refusal = self.unauthorized
         else:
             refusal = self.role.refusal(scope["path"])
@@ -176,14 +243,40 @@ class Admission:
             return await self.app(scope, receive, send)
         if not is_json(headers.content_type):
             refusal = unsupported_media_type(headers.content_type)
-        elif not await self.admitted():
-            refusal = self.overloaded
-        if refusal is not None:
             return await refusal.send(send, headers.request_id or fresh_id().encode())
+        return await self.admit(scope, receive, send, headers, tenant or 0)
+
+    async def admit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: RequestHeaders,
+        tenant: int,
+    ) -> None:
+        """Overload control for a model request, then the service with its lease."""
+        request_id = headers.request_id
+        deadline: float | None = None
+        now = self.clock()
+        latest = now + self.max_timeout_s  # the clamp, also for a V2 timeout later
+        if headers.timeout_ms:
+            timeout_s = timeout_seconds(headers.timeout_ms)
+            if timeout_s is None:
+                refusal = bad_timeout(headers.timeout_ms)
+                return await refusal.send(send, request_id or fresh_id().encode())
+            deadline = now + min(timeout_s, self.max_timeout_s)
+        gone = client_gone(receive)
+        reason = await self.admitted(tenant, deadline, gone)
+        if reason is not None:
+            refusal = self.refusals[reason]
+            return await refusal.send(send, request_id or fresh_id().encode())
+        lease = leases.Lease(self.names[tenant], deadline, gone, latest)
+        token = leases.CURRENT.set(lease)
         try:
             await self.app(scope, receive, send)
         finally:
-            self.carry_out(self.queue.finish(self.clock()))
+            leases.CURRENT.reset(token)
+            self.carry_out(self.queue.finish(self.clock(), tenant))
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
@@ -191,15 +284,16 @@ class Admission:
             return self.bad_path
         return self.no_such_model if path.startswith("/v2/models/") else self.not_found
 
-    def key_matches(self, authorization: bytes) -> bool:
-        """Whether the request carries the API key (always, when there is none)."""
-        expected = self.expected_auth
-        return expected is None or hmac.compare_digest(authorization, expected)
-
-    async def admitted(self) -> bool:
-        """Wait for admission: True to go in, False for a 503."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        ticket = Ticket(self.clock(), future)
+    async def admitted(
+        self,
+        tenant: int,
+        deadline: float | None,
+        gone: Callable[[], bool] | None,
+    ) -> str | None:
+        """Wait for admission: None to go in, else the refusal's reason."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+        ticket = Ticket(self.clock(), future, tenant, deadline, gone)
         self.carry_out(self.queue.arrive(ticket, ticket.arrived))
         if future.done():  # admitted or refused at once
             return future.result()
@@ -211,28 +305,31 @@ class Admission:
 
     def forget(self, ticket: Ticket) -> None:
         """A waiting request's task was cancelled (shutdown): drop or release it."""
-        if ticket in self.queue.waiting:
-            self.queue.waiting.remove(ticket)
-        elif ticket.future is not None and ticket.future.done():
-            if not ticket.future.cancelled() and ticket.future.result():
-                self.carry_out(self.queue.finish(self.clock()))
+        if self.queue.withdraw(ticket):
+            return
+        future = ticket.future
+        if future is not None and future.done() and not future.cancelled():
+            if future.result() is None:  # admitted: give its slot back
+                self.carry_out(self.queue.finish(self.clock(), ticket.tenant))
 
     def carry_out(self, decisions: Decisions) -> None:
         """Wake the admitted and the refused; refresh the gauges now and then."""
-        for ticket in decisions.admit:
-            if ticket.future is not None and not ticket.future.done():
-                ticket.future.set_result(True)
-        for ticket, reason in decisions.refuse:
-            self.reasons[reason].inc()
-            if ticket.future is not None and not ticket.future.done():
-                ticket.future.set_result(False)
-        self.arm_timer()
         now = self.clock()
+        for ticket in decisions.admit:
+            self.admitted_count[ticket.tenant].inc()
+            self.waits[ticket.tenant].observe(now - ticket.arrived)
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(None)
+        for ticket, reason in decisions.refuse:
+            self.reasons[ticket.tenant][reason].inc()
+            if ticket.future is not None and not ticket.future.done():
+                ticket.future.set_result(reason)
+        self.arm_timer()
         # Also when the worker falls idle: the gauges must read 0 then, not the last
         # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
         if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
             self.gauges_at = now
-            QUEUED.set(len(self.queue.waiting))
+            QUEUED.set(self.queue.queued)
             IN_FLIGHT.set(self.queue.in_flight)
             QUEUE_DELAY.set(self.queue.oldest_wait(now))
             EXPECTED_WAIT.set(self.queue.expected_wait(now))
@@ -255,10 +352,31 @@ class Admission:
         self.carry_out(self.queue.tick(self.clock()))
 
 
+def timeout_seconds(value: bytes) -> float | None:
+    """``X-Request-Timeout-Ms`` in seconds; None unless a whole number above 0."""
+    if not value.isdigit() or len(value) > MAX_TIMEOUT_DIGITS or int(value) == 0:
+        return None
+    return int(value) / 1000
+
+
+def bad_timeout(value: bytes) -> Refusal:
+    """400 naming the header and the value it carried."""
+    return Refusal(
+        400,
+        "bad_timeout",
+        "X-Request-Timeout-Ms must be a whole number of milliseconds from 1 to "
+        f"999999999, got {value.decode(errors='replace')[:40]!r}",
+    )
+
+
 def install(service: Any, settings: Settings, routes: RouteTable) -> None:
     """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
 
     Outermost, outside BentoML's own middlewares: a refusal decided inside them
-    would already have paid for metrics, tracing and the timeout.
+    would already have paid for metrics, tracing and the timeout. The tenants
+    file is read here, at import, so a bad one stops the start with one line.
     """
-    wrap_asgi_app(service, lambda app: Admission(app, settings, routes=routes))
+    tenants = load_tenants(settings)
+    wrap_asgi_app(
+        service, lambda app: Admission(app, settings, routes=routes, tenants=tenants)
+    )

@@ -10,6 +10,7 @@ from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.telemetry.request_ids import client_request_id
 
 DEFAULT_CONTENT_TYPE = b"application/json"  # what a request without one is read as
+TIMEOUT_HEADER = b"x-request-timeout-ms"
 
 
 @dataclass
@@ -25,6 +26,7 @@ class RequestHeaders:
     content_type: bytes = DEFAULT_CONTENT_TYPE
     request_id: bytes = b""
     content_length: bytes = b""
+    timeout_ms: bytes = b""  # X-Request-Timeout-Ms: the client's own deadline
     duplicated: bool = False  # a second Authorization or Content-Type
     forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
 
@@ -45,6 +47,9 @@ class RequestHeaders:
                 found.content_type = header[1]
             elif name == b"content-length":
                 found.content_length = header[1]
+            elif name == TIMEOUT_HEADER:
+                found.duplicated |= bool(found.timeout_ms)
+                found.timeout_ms = header[1]
             elif name == REQUEST_ID_HEADER and (valid := client_request_id(header[1])):
                 found.request_id = valid
         return found

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sentiment import leases
 from sentiment.asgi import read_body, replay, rewrite_response
 from sentiment.errors import TensorError
 from sentiment.http.v2_codec import (
@@ -127,6 +129,9 @@ class OpenInference:
             return await answer(
                 scope, receive, send, {"error": str(error)}, error.status
             )
+        lease = leases.current()
+        if request.timeout_us is not None and lease is not None:
+            lease.tighten(time.monotonic() + request.timeout_us / 1e6)
         classify_body = json.dumps({"texts": request.texts}).encode()
         classify_scope = {
             **scope,

@@ -13,8 +13,11 @@ ERROR_RESPONSES = {
     "401": "Missing or wrong API key (only when API_KEY is set)",
     "413": "Request body over SENTIMENT_MAX_BODY_BYTES",
     "415": "Content-Type is not application/json",
+    "429": "This API key's tenant is over its share while others wait, or over "
+    "its rate_per_s; retry after Retry-After seconds",
     "503": "Overloaded: could not be served within the queueing budget; retry "
     "after Retry-After seconds",
+    "504": "The request's own X-Request-Timeout-Ms could not be met",
 }
 NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
 

@@ -4,23 +4,57 @@ Pure logic, the clock passed in, so it is tested on a fake clock;
 :class:`sentiment.http.admission.Admission` is the ASGI layer that runs it. The
 rules and why they were chosen are in :mod:`sentiment.http.admission` and
 docs/overload.md.
+
+Each tenant (:mod:`sentiment.http.tenants`) waits in its own lane; a free slot
+goes to the lanes by deficit round robin (Shreedhar and Varghese, 1995): each
+lane with a request it may serve earns its weight in credit per round and spends
+one per admitted request, so admissions split by weight while every lane has
+demand, and a lane with nothing to serve leaves the round, its share going to
+the others (work-conserving). Choosing is O(1); the timeouts are swept per lane.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-REFUSAL_REASONS = ("expected_wait", "missed_budget", "waited_too_long", "queue_full")
+# 503s (the server is past capacity), 429s (the tenant: over its share while
+# others wait, or over its own rate), a 504 (the request's deadline cannot be
+# met), and requests whose client left (nothing is sent that anyone reads).
+OVERLOADED = ("expected_wait", "missed_budget", "waited_too_long", "queue_full")
+TENANT_LIMITS = ("over_share", "rate_limited")
+REFUSAL_REASONS = (*OVERLOADED, *TENANT_LIMITS, "deadline", "disconnected")
+UNLIMITED = 1 << 30
 
 
 @dataclass
 class Ticket:
-    """One request waiting for admission."""
+    """One request waiting for admission.
+
+    Attributes:
+        arrived: when it arrived (the queue's clock).
+        future: set to None when admitted, or to the refusal's reason.
+        tenant: its tenant's lane (index into the queue's tenants).
+        deadline: when its client stops waiting (None: it named none).
+        gone: whether its client has disconnected (None: cannot be told).
+    """
 
     arrived: float
-    future: asyncio.Future[bool] | None = None  # None in the queue's unit tests
+    future: asyncio.Future[str | None] | None = None  # None in the unit tests
+    tenant: int = 0
+    deadline: float | None = None
+    gone: Callable[[], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Share:
+    """What the queue needs of a tenant: its weight and optional limits."""
+
+    weight: float = 1.0
+    max_in_flight: int | None = None
+    rate_per_s: float | None = None
 
 
 @dataclass
@@ -102,17 +136,72 @@ class ServiceRate:
         return self.saturated
 
 
+class Lane:
+    """One tenant's waiting requests, in arrival order, and its credit."""
+
+    def __init__(self, share: Share, quantum: float) -> None:
+        self.weight = share.weight
+        self.quantum = quantum
+        self.cap = share.max_in_flight or UNLIMITED
+        rate = share.rate_per_s
+        self.bucket = TokenBucket(rate, max(1.0, rate)) if rate else None
+        self.waiting: deque[Ticket] = deque()
+        self.in_flight = 0
+        self.deficit = 0.0
+        self.in_round = False
+
+    def servable(self, now: float, budget: float) -> bool:
+        """Whether it may take a slot now: below its cap, a request within budget.
+
+        The newest request is the last to pass the budget, so one look will do.
+        """
+        return (
+            self.in_flight < self.cap
+            and bool(self.waiting)
+            and now - self.waiting[-1].arrived <= budget
+        )
+
+    def take(self, now: float, budget: float) -> Ticket:
+        """Remove and return the oldest request within the budget (one must be).
+
+        Those older are held until :meth:`AdmissionQueue.expire` refuses them.
+        """
+        waiting = self.waiting
+        if now - waiting[0].arrived <= budget:
+            return waiting.popleft()
+        index = self.first_within_budget(now, budget)
+        ticket = waiting[index]
+        del waiting[index]
+        return ticket
+
+    def first_within_budget(self, now: float, budget: float) -> int:
+        """Index of the oldest request within the budget (binary search).
+
+        ``len(self.waiting)`` when every waiting request is past it.
+        """
+        low, high = 0, len(self.waiting)
+        while low < high:
+            middle = (low + high) // 2
+            if now - self.waiting[middle].arrived <= budget:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+
 class AdmissionQueue:
     """Which waiting requests go in, wait, or get refused. Times in seconds.
 
     Args:
         limit: most requests inside the service at once.
         budget: the longest a request may have waited and still be admitted.
-        refuse_after: when a request that missed the budget gets its 503 at the
-            latest (back-pressure when quick refusals run out).
-        max_queue: most waiting requests; beyond it the oldest is refused.
-        quick_share: 503s answered as soon as they are known, as a share of the
-            measured service rate (1.0: one quick refusal per request served).
+        refuse_after: when a request that missed the budget gets its refusal at
+            the latest (back-pressure when quick refusals run out).
+        max_queue: most waiting requests; beyond it the longest lane's oldest is
+            refused.
+        quick_share: refusals answered as soon as they are known, as a share of
+            the measured service rate (1.0: one quick refusal per request served).
+        tenants: each tenant's weight and limits, in lane order (default: one).
     """
 
     def __init__(
@@ -122,49 +211,128 @@ class AdmissionQueue:
         refuse_after: float,
         max_queue: int,
         quick_share: float = 0.0,
+        tenants: Sequence[Share] = (Share(),),
     ) -> None:
         self.limit = limit
         self.budget = budget
         self.refuse_after = max(refuse_after, budget)
         self.max_queue = max_queue
         self.in_flight = 0
-        self.waiting: deque[Ticket] = deque()
+        self.queued = 0
+        least = min(share.weight for share in tenants)
+        # The lightest lane earns 1 per round, so every turn admits at least one.
+        self.lanes = [Lane(share, share.weight / least) for share in tenants]
+        self.round: deque[Lane] = deque()
+        self.round_weight = 0.0
         self.quick_share = quick_share
         self.quick = TokenBucket(0.0, 0.0)
         self.service = ServiceRate()
 
+    @property
+    def waiting(self) -> list[Ticket]:
+        """Every waiting request, lane by lane (for tests and gauges, O(n))."""
+        return [ticket for lane in self.lanes for ticket in lane.waiting]
+
     def arrive(self, ticket: Ticket, now: float) -> Decisions:
         """A request arrives: in at once if there is room and nobody waits.
 
-        When the queue ahead of it already holds more than the budget's worth of
-        work (Little's law with the measured service rate), it is refused at
-        once while quick refusals last; otherwise it waits.
+        Over its tenant's rate it gets a 429 at once. When its expected wait
+        (its lane's backlog over the lane's share of the measured service rate)
+        is past its deadline, a 504 at once; past the budget, a 503 at once
+        while quick refusals last. Otherwise it waits in its lane.
         """
         decisions = self.expire(now)
-        if self.in_flight < self.limit and not self.waiting:
-            self.in_flight += 1
-            decisions.admit.append(ticket)
+        lane = self.lanes[ticket.tenant]
+        if lane.bucket is not None and not lane.bucket.take(now):
+            decisions.refuse.append((ticket, "rate_limited"))
             return decisions
-        if self.expected_wait(now) > self.budget and self.quick.take(now):
-            decisions.refuse.append((ticket, "expected_wait"))
+        if lane.in_flight < lane.cap and not lane.waiting and self.has_room(lane):
+            self.admit(lane, ticket, decisions)
+            return decisions
+        wait = self.expected_wait(now, lane)
+        if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
+            decisions.refuse.append((ticket, "deadline"))
             return self.fill(decisions, now)
-        self.waiting.append(ticket)
-        while len(self.waiting) > self.max_queue:
-            decisions.refuse.append((self.waiting.popleft(), "queue_full"))
+        if wait > self.budget and self.quick.take(now):
+            decisions.refuse.append((ticket, self.blame(lane, "expected_wait")))
+            return self.fill(decisions, now)
+        lane.waiting.append(ticket)
+        self.queued += 1
+        self.join_round(lane)
+        while self.queued > self.max_queue:
+            longest = max(self.lanes, key=lambda lane: len(lane.waiting))
+            self.queued -= 1
+            oldest = longest.waiting.popleft()
+            decisions.refuse.append((oldest, self.blame(longest, "queue_full")))
         return self.fill(decisions, now)
 
-    def expected_wait(self, now: float) -> float:
-        """Seconds a request arriving now would wait (0 until the rate is known)."""
-        rate = self.service.per_s
-        if not rate or not self.waiting:
-            return 0.0
-        ahead = len(self.waiting) - self.first_within_budget(now)
-        return (ahead + 1) / rate
+    def service_time(self) -> float:
+        """Seconds an admitted request spends inside the service.
 
-    def finish(self, now: float) -> Decisions:
-        """An admitted request was answered: let the next ones in."""
+        Little's law: the requests inside over the measured rate (0 until it is
+        measured).
+        """
+        rate = self.service.per_s
+        return self.in_flight / rate if rate else 0.0
+
+    def last_call(self, deadline: float) -> float:
+        """The latest a request with a deadline may go in and be answered in time.
+
+        Its deadline less the time inside the service.
+        """
+        return deadline - self.service_time()
+
+    def has_room(self, lane: Lane) -> bool:
+        """Whether a request of ``lane`` that waits behind nobody goes in at once.
+
+        While there is room and nobody waits, yes. At the limit, still yes for a
+        tenant below its weight's share of the slots (among the tenants with
+        demand): waiting for a slot would cost it a whole batch cycle, since
+        slots free up a batch at a time. So the limit may be passed by the
+        shares of such tenants, never by one already at its share; a single
+        tenant's share is the whole limit, and nothing changes for it.
+        """
+        if self.in_flight < self.limit and not self.queued:
+            return True
+        if len(self.lanes) == 1:
+            return False
+        demand = lane.weight + sum(
+            other.weight
+            for other in self.lanes
+            if other is not lane and (other.in_flight or other.waiting)
+        )
+        return lane.in_flight + 1 <= self.limit * lane.weight / demand
+
+    def admit(self, lane: Lane, ticket: Ticket, decisions: Decisions) -> None:
+        """Let ``ticket`` in."""
+        self.in_flight += 1
+        lane.in_flight += 1
+        decisions.admit.append(ticket)
+
+    def expected_wait(self, now: float, lane: Lane | None = None) -> float:
+        """Seconds a request arriving now would wait (0 until the rate is known).
+
+        For a lane: its backlog within the budget, plus one, over its share of
+        the service rate among the lanes in the round. Without one: the worst
+        lane's (the gauge).
+        """
+        rate = self.service.per_s
+        if not rate or not self.queued:
+            return 0.0
+        if lane is None:
+            return max(self.expected_wait(now, each) for each in self.lanes)
+        ahead = len(lane.waiting) - lane.first_within_budget(now, self.budget)
+        weights = self.round_weight + (0.0 if lane.in_round else lane.weight)
+        return (ahead + 1) / (rate * lane.weight / weights)
+
+    def finish(self, now: float, tenant: int = 0) -> Decisions:
+        """An admitted request of ``tenant`` was answered: let the next ones in."""
         self.in_flight -= 1
-        if self.service.finish(now, bool(self.waiting)):
+        lane = self.lanes[tenant]
+        lane.in_flight -= 1
+        if lane.waiting:
+            self.join_round(lane)
+        if self.service.finish(now, bool(self.queued)):
             self.pace_quick_refusals(now)
         return self.tick(now)
 
@@ -181,70 +349,123 @@ class AdmissionQueue:
     def fill(self, decisions: Decisions, now: float) -> Decisions:
         """Admit waiting requests within the budget while there is room."""
         while self.in_flight < self.limit:
-            ticket = self.next_within_budget(now)
-            if ticket is None:
+            lane = self.next_lane(now)
+            if lane is None:
                 break
-            self.in_flight += 1
-            decisions.admit.append(ticket)
+            ticket = lane.take(now, self.budget)
+            self.queued -= 1
+            if ticket.gone is not None and ticket.gone():
+                decisions.refuse.append((ticket, "disconnected"))
+                continue
+            if ticket.deadline is not None and now > self.last_call(ticket.deadline):
+                decisions.refuse.append((ticket, "deadline"))
+                continue
+            lane.deficit -= 1
+            if lane.deficit < 1:  # its turn is over
+                self.round.rotate(-1)
+            self.admit(lane, ticket, decisions)
         return decisions
+
+    def next_lane(self, now: float) -> Lane | None:
+        """The lane whose turn it is (deficit round robin), with credit for one.
+
+        A lane at the head with nothing it may serve leaves the round and its
+        credit lapses, as in DRR: an idle tenant does not save up a burst.
+        """
+        round = self.round
+        while round:
+            lane = round[0]
+            if not lane.servable(now, self.budget):
+                round.popleft()
+                lane.in_round, lane.deficit = False, 0.0
+                self.round_weight -= lane.weight
+                continue
+            if lane.deficit < 1:  # a new turn
+                lane.deficit += lane.quantum
+            return lane
+        return None
+
+    def join_round(self, lane: Lane) -> None:
+        """Put a lane with waiting requests at the back of the round."""
+        if not lane.in_round and lane.in_flight < lane.cap:
+            lane.in_round = True
+            self.round.append(lane)
+            self.round_weight += lane.weight
+
+    def blame(self, lane: Lane, reason: str) -> str:
+        """Why ``lane``'s request is refused: its own share, or overload.
+
+        ``over_share`` (a 429) when the lane holds at least its weight's share of
+        the slots while another tenant has demand; ``reason`` (a 503) otherwise.
+        """
+        others = sum(
+            other.weight
+            for other in self.lanes
+            if other is not lane and (other.in_flight or other.waiting)
+        )
+        if not others:
+            return reason
+        share = lane.weight / (lane.weight + others)
+        return "over_share" if lane.in_flight >= share * self.limit else reason
 
     def next_deadline(self, now: float) -> float | None:
-        """When the oldest waiting request is next due a decision (None: nobody)."""
-        if not self.waiting:
-            return None
-        head = self.waiting[0].arrived
-        forced = head + self.refuse_after
-        missed = head + self.budget
-        if missed > now:
-            return min(forced, missed)
-        quick = self.quick.next_token_at(now)
-        return forced if quick is None else min(forced, quick)
-
-    def next_within_budget(self, now: float) -> Ticket | None:
-        """Take the oldest waiting request that has not waited past the budget.
-
-        The queue is in arrival order, so those within the budget are its newest
-        part; the older ones stay held until :meth:`expire` refuses them.
-        """
-        if not self.waiting or now - self.waiting[-1].arrived > self.budget:
-            return None
-        if now - self.waiting[0].arrived <= self.budget:
-            return self.waiting.popleft()
-        index = self.first_within_budget(now)
-        ticket = self.waiting[index]
-        del self.waiting[index]
-        return ticket
-
-    def first_within_budget(self, now: float) -> int:
-        """Index of the oldest request within the budget (binary search).
-
-        ``len(self.waiting)`` when every waiting request is past it.
-        """
-        low, high = 0, len(self.waiting)
-        while low < high:
-            middle = (low + high) // 2
-            if now - self.waiting[middle].arrived <= self.budget:
-                high = middle
+        """When a lane's oldest request is next due a decision (None: nobody)."""
+        due: float | None = None
+        for lane in self.lanes:
+            if not lane.waiting:
+                continue
+            head = lane.waiting[0]
+            forced = head.arrived + self.refuse_after
+            missed = head.arrived + self.budget
+            if missed > now:
+                when = min(forced, missed)
             else:
-                low = middle + 1
-        return low
+                quick = self.quick.next_token_at(now)
+                when = forced if quick is None else min(forced, quick)
+            if head.deadline is not None:
+                when = min(when, head.deadline)
+            due = when if due is None else min(due, when)
+        return due
 
     def expire(self, now: float) -> Decisions:
-        """Refuse the requests past the budget.
+        """Refuse the requests whose time is up, from the head of each lane.
 
-        At once while quick refusals last; else at ``refuse_after`` (held: their
-        clients wait instead of sending again).
+        Past ``refuse_after``, past their own deadline, or their client gone: at
+        once. Past the budget: at once while quick refusals last; else at
+        ``refuse_after`` (held: their clients wait instead of sending again).
+        A request deeper in a lane whose deadline passed is refused when it
+        reaches the head or is next in line to be admitted.
         """
         decisions = Decisions()
-        waiting = self.waiting
-        while waiting and now - waiting[0].arrived >= self.refuse_after:
-            decisions.refuse.append((waiting.popleft(), "waited_too_long"))
-        while (
-            waiting and now - waiting[0].arrived > self.budget and self.quick.take(now)
-        ):
-            decisions.refuse.append((waiting.popleft(), "missed_budget"))
+        for lane in self.lanes:
+            waiting = lane.waiting
+            while waiting:
+                head = waiting[0]
+                if head.gone is not None and head.gone():
+                    reason = "disconnected"
+                elif now - head.arrived >= self.refuse_after:
+                    reason = self.blame(lane, "waited_too_long")
+                elif head.deadline is not None and now >= head.deadline:
+                    reason = "deadline"
+                elif now - head.arrived > self.budget and self.quick.take(now):
+                    reason = self.blame(lane, "missed_budget")
+                else:
+                    break
+                waiting.popleft()
+                self.queued -= 1
+                decisions.refuse.append((head, reason))
         return decisions
+
+    def withdraw(self, ticket: Ticket) -> bool:
+        """Take a waiting request out (its task was cancelled); whether it waited."""
+        waiting = self.lanes[ticket.tenant].waiting
+        if ticket not in waiting:
+            return False
+        waiting.remove(ticket)
+        self.queued -= 1
+        return True
 
     def oldest_wait(self, now: float) -> float:
         """Seconds the oldest waiting request has waited (0 when none waits)."""
-        return now - self.waiting[0].arrived if self.waiting else 0.0
+        heads = [lane.waiting[0].arrived for lane in self.lanes if lane.waiting]
+        return now - min(heads) if heads else 0.0

@@ -70,6 +70,7 @@ class InferRequest:
     texts: list[str]
     outputs: tuple[str, ...]
     id: str | None
+    timeout_us: int | None = None  # parameters.timeout: the request's own deadline
 
 
 def nesting_depth(body: bytes) -> int:
@@ -113,7 +114,25 @@ def parse_infer(body: bytes) -> InferRequest:
         texts,
         requested_outputs(names),
         None if request.id is None else str(request.id),
+        timeout_of(request.parameters),
     )
+
+
+def timeout_of(parameters: dict[str, Any] | None) -> int | None:
+    """The request's ``timeout`` parameter: microseconds, as Triton's clients send.
+
+    Raises:
+        TensorError: it is there but not a whole number above 0.
+    """
+    value = (parameters or {}).get("timeout")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise TensorError(
+            "parameters.timeout must be a whole number of microseconds above 0, "
+            f"got {str(value)[:40]!r}"
+        )
+    return value
 
 
 def first_problem(error: ValidationError) -> str:

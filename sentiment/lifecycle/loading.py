@@ -51,7 +51,8 @@ def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
     pipeline = artifact.load_pipeline(model_ref)
     info = artifact.describe_model(model_ref)
     # One LinearScorer serves /classify and /explain: each holds a float64 copy
-    # of the weights (16 MB for the default model).
+    # of the weights (16 MB for the default model) and its one-pass scorer's
+    # float32 (IDF, IDF x weight) tables (another 16 MB).
     linear = LinearScorer(pipeline) if LinearScorer.supports(pipeline) else None
     loaded = LoadedModel(
         pipeline=pipeline,

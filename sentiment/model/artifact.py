@@ -67,6 +67,10 @@ class CrossValidation(BaseModel):
     folds: int
     accuracy_mean: float
     accuracy_std: float
+    # The same seed and data give the same folds: the gate pairs two models'
+    # fold accuracies then (empty for models trained before they were kept).
+    seed: int | None = None
+    fold_accuracies: list[float] = Field(default_factory=list)
 
 
 class DriftReference(BaseModel):

@@ -10,6 +10,7 @@ import sklearn
 from numpy.typing import NDArray
 
 from sentiment.features.tfidf import HashingTfidf
+from sentiment.model.fused import FusedScorer
 
 WORD_PATTERN = r"(?u)\b\w+\b"  # keeps one-letter words ("a", "i") that matter here
 
@@ -77,6 +78,11 @@ class LinearScorer:
         for _, block in pipeline.named_steps["features"].transformer_list:
             self.blocks.append((block, offset))
             offset += block.n_features
+        self.fused = (
+            FusedScorer(self.blocks, self.heads)
+            if FusedScorer.supports(self.blocks)
+            else None
+        )
 
     @staticmethod
     def supports(pipeline: Any) -> bool:
@@ -94,6 +100,12 @@ class LinearScorer:
 
     def logits(self, texts: list[str]) -> NDArray[np.float64]:
         """Each head's decision value for each text, shape ``(heads, texts)``."""
+        if self.fused is not None:
+            return self.fused.logits(texts)
+        return self.block_logits(texts)
+
+    def block_logits(self, texts: list[str]) -> NDArray[np.float64]:
+        """:meth:`logits` block by block (the reference :mod:`fused` must equal)."""
         totals = np.array([[bias] * len(texts) for _, bias in self.heads], dtype=float)
         for block, offset in self.blocks:
             entries = block.weighted_rows(texts)

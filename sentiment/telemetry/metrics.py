@@ -56,8 +56,30 @@ SERVICE_RATE = prometheus_client.Gauge(
 )
 REFUSALS = prometheus_client.Counter(
     "sentiment_admission_refusals_total",
-    "Requests refused by overload control, by reason",
-    labelnames=["reason"],
+    "Requests refused by overload control, by reason and tenant",
+    labelnames=["reason", "tenant"],
+)
+# Per tenant: configured names only (sentiment.http.tenants), never a key.
+TENANT_ADMITTED = prometheus_client.Counter(
+    "sentiment_tenant_admitted_total",
+    "Model requests admitted, by tenant",
+    labelnames=["tenant"],
+)
+TENANT_WAIT = prometheus_client.Histogram(
+    "sentiment_tenant_queue_delay_seconds",
+    "How long each admitted request waited for admission, by tenant",
+    labelnames=["tenant"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0),
+)
+TENANT_REVIEWS = prometheus_client.Counter(
+    "sentiment_tenant_reviews_total",
+    "Reviews sent to the model in an adaptive batch, by tenant",
+    labelnames=["tenant"],
+)
+BATCH_DROPS = prometheus_client.Counter(
+    "sentiment_batch_dropped_total",
+    "Admitted requests left out of their batch: deadline passed or client gone",
+    labelnames=["reason", "tenant"],
 )
 
 # Live model swaps (sentiment.lifecycle.live) and shadow scoring

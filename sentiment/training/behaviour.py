@@ -49,11 +49,11 @@ NEGATIVE = "negative"
 HEADLINE = (
     "plain", "negated_positive", "negated_negative", "contrast", "invariance",
 )  # fmt: skip
-TARGETS = {  # the headline pass rates a shipped model should reach (issue 19)
+TARGETS = {  # the headline pass rates a shipped model should reach (issue 29)
     "plain": 0.95,
-    "negated_positive": 0.90,
+    "negated_positive": 0.95,
     "negated_negative": 0.70,
-    "contrast": 0.80,
+    "contrast": 0.85,
     "invariance": 0.97,
 }
 CASES_PER_CAPABILITY = 300

@@ -74,6 +74,8 @@ def cross_validate(
         folds=folds,
         accuracy_mean=round(float(np.mean(accuracies)), 4),
         accuracy_std=round(float(np.std(accuracies)), 4),
+        seed=seed,
+        fold_accuracies=[round(a, 6) for a in accuracies],
     )
 
 

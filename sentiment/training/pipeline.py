@@ -43,6 +43,10 @@ class ModelParams:
         behaviour_blend: above 0, the counterfactuals train a second view of
             the same features, blended in at this weight
             (:mod:`sentiment.stacking`); 0 trains one model on everything.
+        behaviour_refit: above 0, the n-gram view is fitted on real reviews and
+            only one scale per feature block is refitted with the
+            counterfactuals, weighted this much
+            (:func:`sentiment.training.stacking.fit_refit`).
     """
 
     featurizer: str = "hashed"
@@ -65,6 +69,7 @@ class ModelParams:
     swap_weight: float = 1.0
     swap_max_words: int = 40
     behaviour_blend: float = 0.0
+    behaviour_refit: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,10 @@ def build_pipeline(params: ModelParams) -> Any:
 
 def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
     """A pipeline built from ``params`` fitted on the texts (and counterfactuals)."""
+    if params.behaviour_refit:
+        from sentiment.training.stacking import fit_refit
+
+        return fit_refit(params, texts, labels, build_pipeline, vader_lexicon)
     if params.behaviour_blend:
         from sentiment.training.stacking import fit_blended
 

@@ -156,6 +156,7 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
         "SentimentPositiveShareOutOfBand",
         "SentimentModelSwapRefused",
         "SentimentShadowDisagreementHigh",
+        "SentimentTenantStarved",
     }
     assert all(rule["health"] == "ok" for rule in rules), rules
     firing = {rule["name"] for rule in rules if rule["state"] != "inactive"}

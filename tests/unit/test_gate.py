@@ -195,3 +195,93 @@ def test_report_hash_is_canonical() -> None:
         {"b": [2], "a": 1}
     )
     assert gate.report_sha256({"a": 1}) != gate.report_sha256({"a": 2})
+
+
+FOLDS = [0.792, 0.795, 0.790, 0.797, 0.794]  # production's folds, mean 0.7936
+SPLIT = "sha:0.15:42:5"
+BETTER_BEHAVED = {
+    "plain": 0.99,
+    "negated_positive": 0.99,
+    "negated_negative": 0.90,
+    "contrast": 0.95,
+    "invariance": 0.99,
+}
+
+
+def paired_facts(folds: list[float], split: str = SPLIT) -> gate.ModelFacts:
+    return candidate(
+        cv_mean=float(np.mean(folds)),
+        cv_folds=folds,
+        cv_split=split,
+        behaviour=BETTER_BEHAVED,
+    )
+
+
+def test_better_behaviour_cannot_buy_a_paired_loss_of_accuracy() -> None:
+    production = dataclasses.replace(
+        PRODUCTION,
+        cv_mean=float(np.mean(FOLDS)),
+        cv_std=0.0025,
+        cv_folds=FOLDS,
+        cv_split=SPLIT,
+    )
+    # 0.2 points lower on every fold: inside production's fold std, but the same
+    # folds see it every time.
+    worse = paired_facts([a - 0.002 + 0.0002 * i for i, a in enumerate(FOLDS)])
+    checks = gate.decide(production, worse, EVEN, None)
+    assert failed(checks) == ["cross-validation"]
+    row = next(c for c in checks if c.name == "cross-validation")
+    assert "paired t p=" in row.candidate and "paired t-test" in row.rule
+
+
+def test_an_even_candidate_passes_the_paired_test() -> None:
+    production = dataclasses.replace(
+        PRODUCTION, cv_mean=float(np.mean(FOLDS)), cv_folds=FOLDS, cv_split=SPLIT
+    )
+    even = paired_facts(
+        [a + d for a, d in zip(FOLDS, [0.002, -0.001, 0.001, -0.002, 0.0], strict=True)]
+    )
+    assert failed(gate.decide(production, even, EVEN, None)) == []
+
+
+def test_folds_of_other_data_are_not_paired() -> None:
+    production = dataclasses.replace(
+        PRODUCTION,
+        cv_mean=float(np.mean(FOLDS)),
+        cv_std=0.0025,
+        cv_folds=FOLDS,
+        cv_split=SPLIT,
+    )
+    other = paired_facts([a - 0.002 for a in FOLDS], split="other:0.15:42:5")
+    checks = gate.decide(production, other, EVEN, None)
+    assert failed(checks) == []  # the mean rule alone: within the fold std
+    row = next(c for c in checks if c.name == "cross-validation")
+    assert "paired" not in row.candidate
+
+
+@pytest.mark.parametrize(
+    ("candidate_folds", "production_folds", "expected"),
+    [
+        ([0.8, 0.8], [0.8, 0.8], 1.0),
+        ([0.79, 0.79], [0.8, 0.8], 0.0),
+        ([0.81, 0.81], [0.8, 0.8], 1.0),
+        ([0.8], [0.9], 1.0),
+    ],
+)
+def test_paired_t_edge_cases(
+    candidate_folds: list[float], production_folds: list[float], expected: float
+) -> None:
+    assert gate.paired_t_p_worse(candidate_folds, production_folds) == expected
+
+
+def test_the_split_names_data_slice_seed_and_folds() -> None:
+    from types import SimpleNamespace
+
+    from ops.promote import cv_split
+
+    data = SimpleNamespace(sha256="abc", eval_share=0.15)
+    cv = SimpleNamespace(seed=42, folds=5, fold_accuracies=[0.8] * 5)
+    assert cv_split(SimpleNamespace(data=data, cv=cv)) == "abc:0.15:42:5"
+    old = SimpleNamespace(seed=None, folds=5, fold_accuracies=[])  # before the folds
+    assert cv_split(SimpleNamespace(data=data, cv=old)) == ""
+    assert cv_split(SimpleNamespace(data=data, cv=None)) == ""

@@ -46,3 +46,20 @@ def test_limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_check_predictions(body, expected: int, ok: bool) -> None:
     assert (checks.check_predictions(body, expected) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "refusal"),
+    [
+        (503, {"Retry-After": "1"}, '{"detail": [{"type": "overloaded"}]}', True),
+        (429, {"retry-after": "1"}, '{"detail": [{"type": "over_share"}]}', True),
+        (429, {"Retry-After": "1"}, '{"detail": [{"type": "rate_limited"}]}', True),
+        (429, {"Retry-After": "10"}, '{"detail": [{"type": "too_many_jobs"}]}', False),
+        (503, {}, '{"detail": [{"type": "overloaded"}]}', False),
+        (504, {}, '{"detail": [{"type": "deadline_exceeded"}]}', False),
+    ],
+)
+def test_refusals_are_the_overload_503_and_the_tenant_429s(
+    status: int, headers: dict[str, str], body: str, refusal: bool
+) -> None:
+    assert checks.is_refusal(status, headers, body) is refusal

@@ -11,11 +11,17 @@ import inspect
 from collections.abc import Sequence
 
 import bentoml
+import uvicorn
 from bentoml._internal.marshal.dispatcher import CorkDispatcher
+from prometheus_client import REGISTRY
 
+from sentiment import leases
+from sentiment.errors import DeadlineExceeded
 from sentiment.patches import (
     BENTOML_VERSION,
+    UVICORN_VERSION,
     IdleDispatcher,
+    client_gone,
     install,
     keep_tasks_for,
     model_store_path,
@@ -195,6 +201,116 @@ def test_an_untrained_latency_model_sheds_nothing_that_has_not_waited() -> None:
         assert await asyncio.gather(busy, *queued) == [10, 20, 30, 40, 50]
 
     asyncio.run(scenario())
+
+
+def dropped(reason: str, tenant: str) -> float:
+    labels = {"reason": reason, "tenant": tenant}
+    return REGISTRY.get_sample_value("sentiment_batch_dropped_total", labels) or 0.0
+
+
+async def leased(call: object, item: int, lease: leases.Lease) -> object:
+    """Call the dispatcher the way a request admitted with ``lease`` does."""
+    leases.CURRENT.set(lease)  # this task's own context: it ends with the task
+    return await call(item)  # type: ignore[operator]
+
+
+def test_a_queued_request_past_its_deadline_is_left_out_of_the_batch() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        model.release.clear()
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        before = dropped("deadline", "late-tenant")
+        late = leases.Lease("late-tenant", deadline=0.0)  # long past
+        on_time = leases.Lease("late-tenant", deadline=float("inf"))
+        queued = [
+            asyncio.ensure_future(leased(call, 2, late)),
+            asyncio.ensure_future(leased(call, 3, on_time)),
+        ]
+        await turns()
+        model.release.set()
+        results = await asyncio.gather(busy, *queued, return_exceptions=True)
+        assert results[0] == 10 and results[2] == 30
+        assert isinstance(results[1], DeadlineExceeded)
+        assert model.batches == [[1], [3]], "the late request never reached the model"
+        assert dropped("deadline", "late-tenant") == before + 1
+
+    asyncio.run(scenario())
+
+
+def test_a_request_whose_client_left_is_left_out_of_the_batch() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        model.release.clear()
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        client = {"gone": False}
+        lease = leases.Lease("gone-tenant", gone=lambda: client["gone"])
+        left = asyncio.ensure_future(leased(call, 2, lease))
+        stays = asyncio.ensure_future(leased(call, 3, leases.Lease("gone-tenant")))
+        await turns()
+        client["gone"] = True  # the client disconnects before its batch forms
+        before = dropped("disconnect", "gone-tenant")
+        model.release.set()
+        results = await asyncio.gather(busy, left, stays, return_exceptions=True)
+        assert results[0] == 10 and results[2] == 30
+        assert isinstance(results[1], RuntimeError), "cancelled: BentoML's fallback"
+        assert model.batches == [[1], [3]]
+        assert dropped("disconnect", "gone-tenant") == before + 1
+
+    asyncio.run(scenario())
+
+
+def test_reviews_sent_to_the_model_are_counted_by_tenant() -> None:
+    async def scenario() -> None:
+        model = Model()
+        call = dispatcher(model)
+        labels = {"tenant": "counted"}
+        name = "sentiment_tenant_reviews_total"
+        before = REGISTRY.get_sample_value(name, labels) or 0.0
+        await leased(call, 4, leases.Lease("counted"))
+        assert REGISTRY.get_sample_value(name, labels) == before + 1
+
+    asyncio.run(scenario())
+
+
+def test_uvicorn_keeps_the_disconnected_flag_client_gone_reads() -> None:
+    from uvicorn.protocols.http import h11_impl, httptools_impl
+
+    assert uvicorn.__version__ == UVICORN_VERSION, (
+        "uvicorn changed: re-check client_gone in sentiment/patches.py"
+    )
+    protocols = (
+        (httptools_impl, httptools_impl.HttpToolsProtocol),
+        (h11_impl, h11_impl.H11Protocol),
+    )
+    for module, protocol in protocols:
+        assert "self.disconnected = False" in inspect.getsource(
+            module.RequestResponseCycle
+        )
+        lost = inspect.getsource(protocol.connection_lost)
+        assert "self.cycle.disconnected = True" in lost
+
+
+def test_client_gone_reads_the_cycle_behind_receive() -> None:
+    class Cycle:
+        disconnected = False
+
+        async def receive(self) -> dict[str, str]:
+            return {"type": "http.request"}
+
+    cycle = Cycle()
+    gone = client_gone(cycle.receive)
+    assert gone is not None and gone() is False
+    cycle.disconnected = True
+    assert gone() is True
+
+    async def plain_receive() -> dict[str, str]:
+        return {}
+
+    assert client_gone(plain_receive) is None
 
 
 def test_the_next_batch_starts_when_the_busy_one_ends_not_at_a_poll() -> None:

@@ -4,10 +4,15 @@ behaviour, then speed) and the alternating speed timings."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from bench import select
 from bench.select import Result, paired, paired_table, pick, time_alternately
 from sentiment.training.behaviour import HEADLINE
 
@@ -106,3 +111,19 @@ def test_models_are_timed_in_turn_round_after_round() -> None:
     assert {size for _, size in calls} == {8}
     assert set(speeds) == {"a", "b", "c"}
     assert all(speed > 0 for speed in speeds.values())
+
+
+def test_runs_made_in_chunks_merge_into_one_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    monkeypatch.setattr(select, "RESULTS_DIR", tmp_path)
+    best = result("most accurate", BEST_FOLDS, 20_000, 0.7)
+    other = result("other", [a - 0.001 for a in BEST_FOLDS], 20_000, 0.9)
+    for prefix, results in (("a", [best]), ("b", [best, other])):
+        report = {"folds": 5, "results": [asdict(r) for r in results]}
+        (tmp_path / f"{prefix}.json").write_text(json.dumps(report))
+    assert select.main(["--merge", "a", "b", "--prefix", "joined"]) == 0
+    joined = json.loads((tmp_path / "joined.json").read_text())
+    assert [r["name"] for r in joined["results"]] == ["most accurate", "other"]
+    assert "| other |" in (tmp_path / "joined.md").read_text()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from sentiment import leases
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from tests.asgi import FakeApp, request
@@ -198,3 +200,87 @@ def test_protected_routes_need_the_key_whatever_the_method() -> None:
     admission = Admission(FakeApp(), Settings(API_KEY="k"))
     for method in ("GET", "PUT", "DELETE", "FOO"):
         assert request(admission, method=method).status == 401
+
+
+def tenants_settings(tmp_path: Path, **options: Any) -> Settings:
+    path = tmp_path / "tenants.json"
+    tenants = {"a": {"key": "key-a", "weight": 1}, "b": {"key": "key-b", "weight": 1}}
+    path.write_text(json.dumps({"tenants": tenants}))
+    return Settings(tenants_file=path, **options)
+
+
+def test_each_key_is_its_tenant_and_its_lease_reaches_the_service(
+    tmp_path: Path,
+) -> None:
+    seen: list[leases.Lease | None] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(leases.current())
+        await FakeApp()(scope, receive, send)
+
+    admission = Admission(app, tenants_settings(tmp_path))
+    for key in (b"key-a", b"key-b"):
+        answer = request(admission, headers={b"authorization": b"Bearer " + key})
+        assert answer.status == 200
+    assert request(admission, headers={b"authorization": b"Bearer x"}).status == 401
+    assert [lease.tenant for lease in seen if lease] == ["a", "b"]
+    assert leases.current() is None, "the lease ends with the request"
+
+
+@pytest.mark.parametrize("value", [b"abc", b"-5", b"0", b"1.5", b"", b"9" * 12])
+def test_a_malformed_deadline_header_is_400_naming_it(value: bytes) -> None:
+    app = FakeApp()
+    headers = {b"x-request-timeout-ms": value} if value else {}
+    answer = request(Admission(app, Settings()), headers=headers)
+    if not value:
+        assert answer.status == 200
+        return
+    assert answer.status == 400 and app.seen == []
+    body = json.loads(answer.body)
+    assert body["detail"][0]["type"] == "bad_timeout"
+    assert "X-Request-Timeout-Ms" in body["error"]
+
+
+def test_the_deadline_is_clamped_to_the_server_timeout() -> None:
+    seen: list[leases.Lease | None] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        seen.append(leases.current())
+        await FakeApp()(scope, receive, send)
+
+    clock = iter([100.0] * 10)
+    admission = Admission(app, Settings(timeout_s=2), clock=lambda: next(clock))
+    headers = {b"x-request-timeout-ms": b"60000"}
+    assert request(admission, headers=headers).status == 200
+    assert seen[0] is not None and seen[0].deadline == pytest.approx(102.0)
+
+
+def test_a_request_still_waiting_at_its_deadline_gets_504() -> None:
+    settings = Settings(max_in_flight=1, max_queue_wait_ms=1000, refuse_after_ms=2000)
+    inner = BlockingApp()
+    admission = Admission(inner, settings)
+
+    async def scenario() -> Message:
+        first = asyncio.create_task(call(admission))
+        await asyncio.sleep(0)
+        late = await call(admission, {b"x-request-timeout-ms": b"20"})
+        inner.release.set()
+        assert (await first)["status"] == 200
+        return late
+
+    late = asyncio.run(scenario())
+    assert late["status"] == 504
+    assert json.loads(late["body"])["detail"][0]["type"] == "deadline_exceeded"
+    assert inner.entered == 1, "the late request never reached the service"
+
+
+def test_a_tenant_over_its_rate_gets_429_with_retry_after(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.json"
+    tenants = {"slow": {"key": "k", "rate_per_s": 1}}
+    path.write_text(json.dumps({"tenants": tenants}))
+    admission = Admission(FakeApp(), Settings(tenants_file=path))
+    auth = {b"authorization": b"Bearer k"}
+    assert request(admission, headers=auth).status == 200
+    refused = request(admission, headers=auth)
+    assert refused.status == 429 and refused.headers[b"retry-after"] == b"1"
+    assert json.loads(refused.body)["detail"][0]["type"] == "rate_limited"

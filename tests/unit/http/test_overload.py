@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import pytest
@@ -10,6 +11,7 @@ from sentiment.http.overload import (
     AdmissionQueue,
     Decisions,
     ServiceRate,
+    Share,
     Ticket,
     TokenBucket,
 )
@@ -191,3 +193,234 @@ def test_without_quick_refusals_overload_is_only_held() -> None:
     sim = Simulation()
     sim.run(rate=4 * LIMIT / SERVICE_S, start=0.0, seconds=3.0)
     assert set(sim.refused) == {"waited_too_long"}
+
+
+# --- Tenants: weighted fair queueing, deadlines, disconnects (fake clock) ---
+
+
+@dataclass
+class ClosedLoop:
+    """Closed-loop clients per tenant: each sends again as soon as it is answered.
+
+    Admitted requests take SERVICE_S; events run in time order on a fake clock.
+    """
+
+    queue: AdmissionQueue
+    clients: dict[int, int]  # tenant -> connections
+    served: dict[int, int] = field(default_factory=dict)
+    waits: dict[int, list[float]] = field(default_factory=dict)
+    refused: dict[tuple[int, str], int] = field(default_factory=dict)
+    sent: dict[int, int] = field(default_factory=dict)
+    events: list[tuple[float, int, str, int]] = field(default_factory=list)
+    order: int = 0
+
+    def push(self, when: float, kind: str, tenant: int) -> None:
+        self.order += 1
+        heapq.heappush(self.events, (when, self.order, kind, tenant))
+
+    def record(self, decisions: Decisions, now: float) -> None:
+        for ticket in decisions.admit:
+            self.served[ticket.tenant] = self.served.get(ticket.tenant, 0) + 1
+            self.waits.setdefault(ticket.tenant, []).append(now - ticket.arrived)
+            self.push(now + SERVICE_S, "finish", ticket.tenant)
+        for ticket, reason in decisions.refuse:
+            key = (ticket.tenant, reason)
+            self.refused[key] = self.refused.get(key, 0) + 1
+            self.push(now, "send", ticket.tenant)  # sends again at once
+        # Past the limit only by what tenants under their share took at once.
+        assert self.queue.in_flight <= 2 * self.queue.limit
+        due = self.queue.next_deadline(now)
+        if due is not None:
+            self.push(max(due, now + 0.001), "tick", -1)
+
+    def run(
+        self,
+        seconds: float,
+        stop: dict[int, float] | None = None,
+        paced: dict[int, float] | None = None,
+    ) -> None:
+        """Run; a tenant in ``stop`` sends nothing more after that time; one in
+        ``paced`` sends at that rate whatever the answers (open loop) instead.
+        """
+        for tenant, count in self.clients.items():
+            for _ in range(count):
+                self.push(0.0, "send", tenant)
+        for tenant, rate in (paced or {}).items():
+            for i in range(int(rate * seconds)):
+                self.push(i / rate, "paced", tenant)
+        while self.events and self.events[0][0] < seconds:
+            now, _, kind, tenant = heapq.heappop(self.events)
+            if kind == "tick":
+                self.record(self.queue.tick(now), now)
+                continue
+            if kind == "finish":
+                self.record(self.queue.finish(now, tenant), now)
+                if tenant in (paced or {}):
+                    continue
+                kind = "send"
+            if kind == "send" and tenant in (paced or {}):
+                continue  # a paced tenant does not send again when refused
+            if now < (stop or {}).get(tenant, seconds):
+                self.sent[tenant] = self.sent.get(tenant, 0) + 1
+                self.record(self.queue.arrive(Ticket(now, tenant=tenant), now), now)
+
+    def rate(self, tenant: int, seconds: float) -> float:
+        return self.served.get(tenant, 0) / seconds
+
+
+def two_tenants(*weights: float) -> AdmissionQueue:
+    shares = [Share(weight) for weight in weights]
+    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, tenants=shares)
+
+
+def test_a_polite_tenant_keeps_what_it_asks_beside_a_thousand_connections() -> None:
+    capacity, seconds = LIMIT / SERVICE_S, 5.0
+    asked = capacity / 4  # tenant 1 sends a quarter of capacity, paced
+    sim = ClosedLoop(two_tenants(1, 1), {0: 1000})
+    sim.run(seconds, paced={1: asked})
+    assert sim.served[1] >= 0.95 * sim.sent[1], "B gets what it asks for"
+    assert max(sim.waits[1]) <= SERVICE_S, "B waits for one free slot at most"
+    total = sim.rate(0, seconds) + sim.rate(1, seconds)
+    assert total >= 0.95 * capacity, "A gets the rest: the model stays busy"
+    assert not any(reason for (tenant, reason) in sim.refused if tenant == 1)
+    assert sim.refused.get((0, "over_share"), 0) > 0, "A's refusals are 429s"
+
+
+@pytest.mark.parametrize("weights", [(1, 1), (3, 1), (1, 4)])
+def test_saturating_tenants_split_the_capacity_by_weight(
+    weights: tuple[float, float],
+) -> None:
+    sim = ClosedLoop(two_tenants(*weights), {0: 200, 1: 200})
+    sim.run(4.0)
+    ratio = sim.served[0] / sim.served[1]
+    assert ratio == pytest.approx(weights[0] / weights[1], rel=0.02)
+    assert sim.served[0] + sim.served[1] >= 0.95 * LIMIT / SERVICE_S * 4.0
+
+
+def test_what_a_tenant_leaves_unused_goes_to_the_busy_one() -> None:
+    capacity, seconds = LIMIT / SERVICE_S, 4.0
+    sim = ClosedLoop(two_tenants(1, 1), {0: 200})
+    sim.run(seconds, paced={1: capacity / 10})  # 1 uses a tenth: 0 gets the rest
+    assert sim.rate(0, seconds) >= 0.85 * capacity, "work-conserving"
+    assert sim.served[1] >= 0.95 * sim.sent[1]
+    alone = ClosedLoop(two_tenants(1, 1), {0: 200})
+    alone.run(seconds)
+    assert alone.rate(0, seconds) >= 0.95 * capacity, "alone it gets everything"
+
+
+def test_a_request_queued_past_its_deadline_is_refused_never_admitted() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    late = Ticket(0.0, deadline=0.2)
+    patient = Ticket(0.0)
+    queue.arrive(late, 0.0)
+    queue.arrive(patient, 0.0)
+    assert queue.next_deadline(0.0) == pytest.approx(0.2)
+    decisions = queue.tick(0.2)
+    assert decisions.refuse == [(late, "deadline")]
+    assert queue.finish(0.25).admit == [patient]
+
+
+def test_a_late_request_deeper_in_its_lane_is_skipped_when_its_turn_comes() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    first, late, last = Ticket(0.0), Ticket(0.01, deadline=0.1), Ticket(0.02)
+    for ticket in (first, late, last):
+        queue.arrive(ticket, ticket.arrived)
+    assert queue.finish(0.05).admit == [first]
+    decisions = queue.finish(0.15)
+    assert decisions.refuse == [(late, "deadline")] and decisions.admit == [last]
+
+
+def test_a_deadline_the_expected_wait_cannot_meet_is_refused_at_arrival() -> None:
+    queue = new_queue()
+    queue.service.per_s = LIMIT / SERVICE_S  # measured: 400/s
+    for _ in range(LIMIT + 40):  # 40 waiting: 0.1 s of work ahead
+        queue.arrive(Ticket(0.0), 0.0)
+    hopeless, hopeful = Ticket(0.0, deadline=0.05), Ticket(0.0, deadline=0.5)
+    assert queue.arrive(hopeless, 0.0).refuse == [(hopeless, "deadline")]
+    assert queue.arrive(hopeful, 0.0).refuse == []
+
+
+def test_deadlines_at_four_times_capacity_admit_nothing_late() -> None:
+    sim = Simulation()
+    capacity, deadline = LIMIT / SERVICE_S, 0.2
+    step, now = 1 / (4 * capacity), 0.0
+    admitted_late = 0
+    while now < 3.0:
+        while sim.finishing and sim.finishing[0] <= now:
+            done = sim.finishing.pop(0)
+            sim.record(sim.queue.finish(done), done)
+        decisions = sim.queue.arrive(Ticket(now, deadline=now + deadline), now)
+        admitted_late += sum(now > t.deadline for t in decisions.admit if t.deadline)
+        sim.record(decisions, now)
+        sim.arrivals += 1
+        now += step
+    assert admitted_late == 0
+    assert max(sim.admitted_waits) <= deadline
+    assert len(sim.admitted_waits) >= 0.9 * capacity * 3.0, "the model stays busy"
+    assert sim.refused.get("deadline", 0) > 0
+
+
+def test_a_client_gone_while_queued_is_never_admitted() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    client = {"gone": False}
+    left = Ticket(0.0, gone=lambda: client["gone"])
+    stays = Ticket(0.0)
+    queue.arrive(left, 0.0)
+    queue.arrive(stays, 0.0)
+    client["gone"] = True
+    decisions = queue.finish(0.01)
+    assert decisions.refuse == [(left, "disconnected")]
+    assert decisions.admit == [stays]
+
+
+def test_a_tenant_over_its_rate_gets_429_at_once() -> None:
+    queue = AdmissionQueue(
+        LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, tenants=[Share(rate_per_s=2.0)]
+    )
+    reasons = [queue.arrive(Ticket(0.0), 0.0).refuse for _ in range(3)]
+    assert reasons[:2] == [[], []]
+    assert [reason for _, reason in reasons[2]] == ["rate_limited"]
+
+
+def test_a_tenants_concurrency_cap_leaves_the_rest_to_the_others() -> None:
+    queue = AdmissionQueue(
+        LIMIT,
+        BUDGET,
+        REFUSE_AFTER,
+        MAX_QUEUE,
+        tenants=[Share(max_in_flight=1), Share()],
+    )
+    capped = [Ticket(0.0, tenant=0) for _ in range(3)]
+    admitted = [t for c in capped for t in queue.arrive(c, 0.0).admit]
+    assert admitted == capped[:1]
+    other = Ticket(0.0, tenant=1)
+    assert queue.arrive(other, 0.0).admit == [other]
+    assert queue.finish(0.01, tenant=0).admit == [capped[1]]
+
+
+def test_a_tenant_under_its_share_goes_in_at_once_even_at_the_limit() -> None:
+    queue = two_tenants(1, 1)
+    for _ in range(LIMIT + 3):  # tenant 0 fills every slot and waits for more
+        queue.arrive(Ticket(0.0, tenant=0), 0.0)
+    polite = [Ticket(0.0, tenant=1) for _ in range(3)]
+    admitted = [t for p in polite for t in queue.arrive(p, 0.0).admit]
+    assert admitted == polite[: LIMIT // 2], "up to its share, without a slot freeing"
+    assert queue.in_flight == LIMIT + LIMIT // 2
+    assert queue.finish(0.01, tenant=0).admit == [], "the limit holds for the rest"
+
+
+def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
+    queue = new_queue()
+    queue.service.per_s = LIMIT / SERVICE_S  # measured: 400/s, so 10 ms inside
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    tight = Ticket(0.0, deadline=0.105)
+    queue.arrive(tight, 0.0)
+    decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
+    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []

@@ -205,3 +205,17 @@ def test_deep_nesting_is_refused_before_parsing() -> None:
     body = b'{"inputs": ' + b"[" * 3000 + b"]" * 3000 + b"}"
     with pytest.raises(errors.TensorError, match="nests deeper than 16"):
         v2_codec.parse_infer(body)
+
+
+def test_the_timeout_parameter_is_the_requests_deadline_in_microseconds() -> None:
+    assert (
+        v2_codec.parse_infer(infer_body(parameters={"timeout": 200_000})).timeout_us
+        == 200_000
+    )
+    assert v2_codec.parse_infer(infer_body()).timeout_us is None
+
+
+@pytest.mark.parametrize("value", [0, -1, "200", 1.5, True])
+def test_a_bad_timeout_parameter_is_400_naming_it(value: object) -> None:
+    with pytest.raises(errors.TensorError, match=r"parameters\.timeout"):
+        v2_codec.parse_infer(infer_body(parameters={"timeout": value}))

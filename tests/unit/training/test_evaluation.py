@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sentiment.training.evaluation import evaluate, format_metrics
+from sentiment.training.evaluation import cross_validate, evaluate, format_metrics
 from sentiment.training.pipeline import ModelParams, build_pipeline
 
 
@@ -52,3 +52,16 @@ def test_format_metrics_shows_table() -> None:
     )
     assert "accuracy        0.8000" in table
     assert "negative             3         1" in table
+
+
+def test_cross_validation_keeps_each_folds_accuracy_and_its_seed(
+    reviews: pd.DataFrame,
+) -> None:
+    params = ModelParams(char_min_df=1, n_features=1 << 12)
+    cv = cross_validate(reviews, params, 2, seed=7)
+    assert cv.seed == 7 and len(cv.fold_accuracies) == 2
+    assert abs(sum(cv.fold_accuracies) / 2 - cv.accuracy_mean) < 1e-4
+    # The same seed and data give the same folds, so the gate can pair them.
+    assert cross_validate(reviews, params, 2, seed=7).fold_accuracies == (
+        cv.fold_accuracies
+    )

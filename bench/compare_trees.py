@@ -1,0 +1,103 @@
+"""Single-tenant overload goodput of two source trees, measured alternately.
+
+A change to admission must not cost the single-tenant case. This serves each
+tree's ``service.py`` in turn (same venv, same model, same machine), runs wrk
+with single reviews at each connection count, and repeats for ``--rounds``, so
+the two trees see the machine's same moments; the ratios come from one run.
+
+Usage: ``python -m bench.compare_trees --base ../main [--rounds 2]``.
+Prints one JSON line per point and a table; writes nothing in the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from bench.overload import closed_loop, raise_file_limit
+from devtools.corpus import corpus_reviews
+from devtools.servers import PROJECT_DIR, free_port, isolated_home
+from devtools.wrk import run_wrk, write_bodies
+from ops.servers import serve_command, stop, wait_ready
+
+CONNECTIONS = (64, 256, 1024, 4096)
+MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+
+
+def serve_tree(tree: Path, work: Path, name: str) -> tuple[Any, str]:
+    """Start ``bentoml serve`` from ``tree``; return the process and its URL."""
+    import subprocess
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(isolated_home(work)),
+        "SENTIMENT_MODEL_TAG": MODEL_TAG,
+        "PYTHONPATH": str(tree),
+    }
+    log = (work / f"{name}.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603  # nosec B603 - our own command line
+        serve_command("service:SentimentClassifier", port),
+        cwd=tree,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_ready(url, lambda: process.poll() is None, lambda: name, timeout=120)
+    return process, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure both trees alternately and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True, help="the other tree")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=8)
+    args = parser.parse_args(argv)
+    raise_file_limit()
+    trees = {"base": args.base.resolve(), "this": PROJECT_DIR}
+    results: dict[str, dict[int, list[float]]] = {t: {} for t in trees}
+    with tempfile.TemporaryDirectory(prefix="compare-trees-") as tmp:
+        work = Path(tmp)
+        bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
+        for round_ in range(args.rounds):
+            order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+            for name in order:
+                process, url = serve_tree(trees[name], work, f"{name}-{round_}")
+                try:
+                    run_wrk(url, bodies, 16, 3)  # warm-up
+                    for c in CONNECTIONS:
+                        row = closed_loop(url, process.pid, bodies, c, args.duration)
+                        results[name].setdefault(c, []).append(row["req_per_s"])
+                        print(
+                            json.dumps({"tree": name, "round": round_, "c": c, **row})
+                        )
+                        time.sleep(2)
+                finally:
+                    stop(process)
+    print(
+        "\n| connections | base goodput | this goodput | this / base | "
+        "x its 64-conn (base) | x its 64-conn (this) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    base64, this64 = median(results["base"][64]), median(results["this"][64])
+    for c in CONNECTIONS:
+        b, t = median(results["base"][c]), median(results["this"][c])
+        print(
+            f"| {c:,} | {b:,.0f} | {t:,.0f} | {t / b:.3f} | {b / base64:.2f} | "
+            f"{t / this64:.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,490 @@
+"""Tenants benchmark: fair shares, weights, deadlines and disconnects, one run.
+
+One machine, loopback, this service with a tenants file (``a`` and ``b``), wrk
+for the closed loops and ``devtools.openloop`` for the open ones; per-tenant
+series are read from the server's ``/metrics`` every half second:
+
+1. isolation (weights 1:1): ``b`` alone at 8 connections, then ``a`` at 1,000
+   connections beside ``b`` at 8; ``b``'s rate and p99 against alone, the total
+   goodput against ``a`` alone at 64 connections;
+2. deadlines: an open loop at 4x the 64-connection goodput, every request with
+   ``X-Request-Timeout-Ms: 200``; the slowest 200 and the drops counted;
+3. disconnects: ``a`` at 1,024 connections and, with the same key, clients that
+   give up after 50 ms; their requests scored (from the counters) and ``a``'s
+   goodput against ``a`` alone at 1,024;
+4. weights 3:1 (a second server): both saturating; served reviews split.
+
+Usage: ``python -m bench.tenants [--duration 8]`` (``make bench-tenants``, and a
+section of ``make bench-overload``). Writes ``bench/results/tenants.{json,md,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.overload import raise_file_limit
+from bench.run import RESULTS_DIR
+from devtools.corpus import corpus_reviews
+from devtools.openloop import run_open_loops
+from devtools.servers import free_port, isolated_home, ready_process, serve_command
+from devtools.wrk import run_wrk, summarise, write_bodies
+
+MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+KEYS = {"a": "bench-key-a", "b": "bench-key-b"}
+SAMPLE_EVERY_S = 0.5
+PACED_B = 500  # answers/s tenant b asks for in the open-loop isolation point
+SERIES = ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total")
+
+
+def auth(tenant: str) -> dict[str, str]:
+    """The Authorization header of ``tenant``."""
+    return {"Authorization": f"Bearer {KEYS[tenant]}"}
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Every ``sentiment_*`` counter sample of ``/metrics``, by its full name."""
+    samples: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("sentiment_") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def tenant_value(samples: dict[str, float], series: str, tenant: str) -> float:
+    """The sum of ``series``'s samples labelled ``tenant``."""
+    label = f'tenant="{tenant}"'
+    return sum(
+        v for k, v in samples.items() if k.startswith(series + "{") and label in k
+    )
+
+
+def labelled(samples: dict[str, float], series: str, **labels: str) -> float:
+    """The sum of ``series``'s samples with all these labels."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    return sum(
+        v
+        for k, v in samples.items()
+        if k.startswith(series + "{") and all(w in k for w in wanted)
+    )
+
+
+class Sampler:
+    """Per-tenant admitted and reviews counters, read every half second."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.points: list[tuple[float, dict[str, float]]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        """Sample until stopped (the thread's body)."""
+        start = time.perf_counter()
+        while not self.stop.is_set():
+            samples = scrape(self.url)
+            point = {
+                f"{series}:{tenant}": tenant_value(samples, series, tenant)
+                for series in SERIES
+                for tenant in KEYS
+            }
+            self.points.append((time.perf_counter() - start, point))
+            self.stop.wait(SAMPLE_EVERY_S)
+
+    def rates(self, series: str) -> dict[str, list[tuple[float, float]]]:
+        """Per tenant, (seconds, per second) between consecutive samples."""
+        out: dict[str, list[tuple[float, float]]] = {t: [] for t in KEYS}
+        for (t0, p0), (t1, p1) in zip(self.points, self.points[1:], strict=False):
+            for tenant in KEYS:
+                key = f"{series}:{tenant}"
+                out[tenant].append(
+                    (round(t1, 2), round((p1[key] - p0[key]) / (t1 - t0), 1))
+                )
+        return out
+
+
+@contextmanager
+def sampling(url: str) -> Iterator[Sampler]:
+    """Sample the per-tenant counters while the block runs."""
+    sampler = Sampler(url)
+    sampler.thread.start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop.set()
+        sampler.thread.join()
+
+
+@contextmanager
+def tenant_server(
+    work: Path, weights: dict[str, float], settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """This service with tenants ``a`` and ``b`` at these weights."""
+    tenants = {t: {"key": KEYS[t], "weight": w} for t, w in weights.items()}
+    path = work / f"tenants-{'-'.join(str(w) for w in weights.values())}.json"
+    path.write_text(json.dumps({"tenants": tenants}))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(isolated_home(work)),
+        "SENTIMENT_MODEL_TAG": MODEL_TAG,
+        "SENTIMENT_TENANTS_FILE": str(path),
+        **(settings or {}),
+    }
+    command = serve_command("service:SentimentClassifier", port)
+    with ready_process(command, url, work / f"{path.stem}.log", env):
+        yield url
+
+
+def wrk_point(
+    url: str, bodies: Path, tenant: str, connections: int, seconds: float
+) -> dict[str, Any]:
+    """One wrk run with ``tenant``'s key, summarised."""
+    raw = run_wrk(url, bodies, connections, seconds, timeout_s=15, headers=auth(tenant))
+    return summarise(raw, 1)
+
+
+def together(
+    url: str, bodies: Path, loads: dict[str, int], seconds: float
+) -> dict[str, dict[str, Any]]:
+    """Run wrk for each tenant at once: ``{tenant: connections}``."""
+    with concurrent.futures.ThreadPoolExecutor(len(loads)) as pool:
+        futures = {
+            tenant: pool.submit(wrk_point, url, bodies, tenant, c, seconds)
+            for tenant, c in loads.items()
+        }
+        return {tenant: future.result() for tenant, future in futures.items()}
+
+
+def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
+    """Tenant b alone at 8, a alone at 64, then a at 1,000 beside b at 8."""
+    reference = wrk_point(url, bodies, "a", 64, seconds)
+    time.sleep(2)
+    alone = wrk_point(url, bodies, "b", 8, seconds)
+    time.sleep(2)
+    with sampling(url) as sampler:
+        both = together(url, bodies, {"a": 1000, "b": 8}, seconds)
+    b, a = both["b"], both["a"]
+    total = a["req_per_s"] + b["req_per_s"]
+    # b as an open loop: it asks for PACED_B answers/s whatever the latency.
+    lines = [line.encode() for line in bodies.read_text().splitlines()[:500]]
+    paced = {
+        "url": f"{url}/classify",
+        "bodies": lines,
+        "rate": PACED_B,
+        "seconds": seconds,
+        "headers": auth("b"),
+    }
+    time.sleep(2)
+    (paced_alone,) = run_open_loops([paced])
+    time.sleep(2)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        flood = pool.submit(wrk_point, url, bodies, "a", 1000, seconds)
+        time.sleep(1)
+        (paced_beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
+        flood.result()
+    return {
+        "b_paced_alone": paced_alone,
+        "b_paced_beside_a_1000": paced_beside,
+        "a_alone_64": reference,
+        "b_alone_8": alone,
+        "a_1000_beside_b_8": both,
+        "b_share_of_alone": round(b["req_per_s"] / alone["req_per_s"], 3),
+        "b_p99_x_alone": round(b["p99_ms"] / alone["p99_ms"], 2),
+        "total_x_64": round(total / reference["req_per_s"], 3),
+        "series": sampler.rates("sentiment_tenant_admitted_total"),
+    }
+
+
+def deadlines(
+    url: str, capacity: float, seconds: float, factor: float
+) -> dict[str, Any]:
+    """An open loop at ``factor`` x capacity, every request with a 200 ms deadline."""
+    before = scrape(url)
+    bodies = [json.dumps({"texts": [r]}).encode() for r in list(corpus_reviews())[:500]]
+    (summary,) = run_open_loops(
+        [
+            {
+                "url": f"{url}/classify",
+                "bodies": bodies,
+                "rate": factor * capacity,
+                "seconds": seconds,
+                "headers": {**auth("a"), "X-Request-Timeout-Ms": "200"},
+            }
+        ]
+    )
+    after = scrape(url)
+
+    def delta(series: str, **labels: str) -> float:
+        return labelled(after, series, **labels) - labelled(before, series, **labels)
+
+    return {
+        "open_loop": summary,
+        "refused_at_admission": delta(
+            "sentiment_admission_refusals_total", reason="deadline"
+        ),
+        "dropped_from_batch": delta("sentiment_batch_dropped_total", reason="deadline"),
+        "slowest_200_ms": summary["max_ok_ms"],
+        "slowest_200_from_send_ms": summary["max_ok_from_send_ms"],
+    }
+
+
+def disconnects(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
+    """Tenant a at 1,024 alone, then beside its own clients that leave at 50 ms."""
+    alone = wrk_point(url, bodies, "a", 1024, seconds)
+    time.sleep(3)
+    before = scrape(url)
+    lines = [line.encode() for line in bodies.read_text().splitlines()[:500]]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        saturating = pool.submit(wrk_point, url, bodies, "a", 1024, seconds)
+        time.sleep(1)  # the queue builds before the leavers come
+        (leaving,) = run_open_loops(
+            [
+                {
+                    "url": f"{url}/classify",
+                    "bodies": lines,
+                    "rate": 200,
+                    "seconds": seconds - 3,
+                    "headers": auth("a"),
+                    "abandon_after_s": 0.05,
+                }
+            ]
+        )
+        # The leavers' last requests reach their turn (a's wait is ~0.3 s); read
+        # the counters before wrk ends, as its own pending requests then
+        # disconnect too and would be counted with the leavers'.
+        time.sleep(1)
+        after = scrape(url)
+        beside = saturating.result()
+
+    def delta(series: str, **labels: str) -> float:
+        return labelled(after, series, **labels) - labelled(before, series, **labels)
+
+    dropped = delta(
+        "sentiment_admission_refusals_total", reason="disconnected", tenant="a"
+    ) + delta("sentiment_batch_dropped_total", reason="disconnect", tenant="a")
+    refused = delta("sentiment_admission_refusals_total", tenant="a") - delta(
+        "sentiment_admission_refusals_total", reason="disconnected", tenant="a"
+    )
+    scored = leaving["sent"] - dropped - leaving["refused"]
+    return {
+        "a_alone_1024": alone,
+        "a_1024_beside_leavers": beside,
+        "leavers": leaving,
+        "dropped_disconnected": dropped,
+        "refused_other_a": refused,
+        "leavers_scored_at_most": max(scored, 0),
+        "leavers_scored_share": round(max(scored, 0) / max(leaving["sent"], 1), 4),
+        "a_goodput_x_alone": round(beside["req_per_s"] / alone["req_per_s"], 3),
+    }
+
+
+def weights(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
+    """Both tenants saturating (512 connections each); reviews by tenant."""
+    before = scrape(url)
+    with sampling(url) as sampler:
+        both = together(url, bodies, {"a": 512, "b": 512}, seconds)
+    after = scrape(url)
+    reviews = {
+        t: tenant_value(after, "sentiment_tenant_reviews_total", t)
+        - tenant_value(before, "sentiment_tenant_reviews_total", t)
+        for t in KEYS
+    }
+    return {
+        "wrk": both,
+        "reviews": reviews,
+        "split": round(reviews["a"] / max(reviews["b"], 1), 3),
+        "series": sampler.rates("sentiment_tenant_reviews_total"),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as tables."""
+    iso, dl, dc, w = (
+        report["isolation"],
+        report["deadlines"],
+        report["disconnects"],
+        report["weights_3_1"],
+    )
+    a64, b8 = iso["a_alone_64"], iso["b_alone_8"]
+    both = iso["a_1000_beside_b_8"]
+    lines = [
+        "# Tenants benchmark",
+        "",
+        f"{report['date']}, {report['machine']}; model `{report['model']}`; "
+        f"{report['duration_s']} s per point; wrk (closed loops) and "
+        "`devtools.openloop`; single reviews; one server, 2 workers, defaults.",
+        "",
+        "## Isolation (weights 1:1)",
+        "",
+        "| load | a answers/s | b answers/s | b p99 ms | a non-200 |",
+        "|---|---:|---:|---:|---:|",
+        f"| a alone, 64 connections | {a64['req_per_s']:,.0f} | | | "
+        f"{a64['errors_non_200']:,} |",
+        f"| b alone, 8 connections | | {b8['req_per_s']:,.0f} | {b8['p99_ms']} | |",
+        f"| a 1,000 + b 8 | {both['a']['req_per_s']:,.0f} | "
+        f"{both['b']['req_per_s']:,.0f} | {both['b']['p99_ms']} | "
+        f"{both['a']['errors_non_200']:,} (b: {both['b']['errors_non_200']}) |",
+        "",
+        f"b gets {iso['b_share_of_alone']:.1%} of its rate alone, its p99 is "
+        f"{iso['b_p99_x_alone']}x alone; total goodput {iso['total_x_64']}x "
+        "a alone at 64 connections.",
+        "",
+        f"b as an open loop asking {PACED_B}/s: alone "
+        f"{iso['b_paced_alone']['ok']:,} of {iso['b_paced_alone']['sent']:,} "
+        f"answered 200, p99 {iso['b_paced_alone']['p99_ok_ms']} ms; beside a at "
+        f"1,000 connections {iso['b_paced_beside_a_1000']['ok']:,} of "
+        f"{iso['b_paced_beside_a_1000']['sent']:,}, p99 "
+        f"{iso['b_paced_beside_a_1000']['p99_ok_ms']} ms.",
+        "",
+        "## Deadlines (200 ms, open loop at 2x and 4x the 64-connection goodput)",
+        "",
+        "Latency from when each request was due (includes waiting for a connection "
+        "in the generator) and from when it was written to its socket.",
+        "",
+        "| offered | answered 200/s | 504 | other | socket errors | connections "
+        "| p99 of 200s ms (from send) | slowest 200 ms (from send) "
+        "| refused at admission | dropped from a batch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for factor, point in dl.items():
+        ol = point["open_loop"]
+        other = sum(v for k, v in ol["statuses"].items() if k not in (200, 504))
+        lines.append(
+            f"| {factor} = {ol['offered_per_s']:,.0f}/s | {ol['goodput_per_s']:,.0f} "
+            f"| {ol['statuses'].get(504, 0):,} | {other:,} | {ol['socket_errors']:,} "
+            f"| {ol['connections']:,} | {ol['p99_ok_ms']} "
+            f"({ol['p99_ok_from_send_ms']}) | {ol['max_ok_ms']} "
+            f"({ol['max_ok_from_send_ms']}) | {point['refused_at_admission']:,.0f} | "
+            f"{point['dropped_from_batch']:,.0f} |"
+        )
+    lines += [
+        "",
+        "## Disconnects (clients of a's key leaving after 50 ms, beside a at 1,024)",
+        "",
+        "| leavers sent | gave up | answered in time | dropped (counted) | scored at "
+        "most | a answers/s beside | a alone at 1,024 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {dc['leavers']['sent']:,} | {dc['leavers']['abandoned']:,} | "
+        f"{dc['leavers']['ok']:,} | {dc['dropped_disconnected']:,.0f} | "
+        f"{dc['leavers_scored_at_most']:,.0f} ({dc['leavers_scored_share']:.1%}) | "
+        f"{dc['a_1024_beside_leavers']['req_per_s']:,.0f} | "
+        f"{dc['a_alone_1024']['req_per_s']:,.0f} |",
+        "",
+        "## Weights 3:1 (both at 512 connections)",
+        "",
+        "| tenant | weight | reviews served | answers/s | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for tenant, weight in (("a", 3), ("b", 1)):
+        lines.append(
+            f"| {tenant} | {weight} | {w['reviews'][tenant]:,.0f} | "
+            f"{w['wrk'][tenant]['req_per_s']:,.0f} | {w['wrk'][tenant]['p99_ms']} |"
+        )
+    lines += ["", f"Split a:b = {w['split']}:1 (target 3:1).", ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    """Admitted per second by tenant over time: isolation and 3:1 runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    runs = (
+        ("a 1,000 + b 8 connections, weights 1:1 (admitted/s)", "isolation"),
+        ("a 512 + b 512, weights 3:1 (reviews/s)", "weights_3_1"),
+    )
+    for ax, (title, key) in zip(axes, runs, strict=True):
+        for tenant, points in report[key]["series"].items():
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=tenant)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("seconds")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[0].set_ylabel("per second, from /metrics")
+    axes[0].set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the tenants benchmark and write the reports."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8, help="seconds per point")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting (e.g. SENTIMENT_MAX_IN_FLIGHT=16); repeatable",
+    )
+    parser.add_argument(
+        "--only", choices=("isolation",), help="run one section, write no report"
+    )
+    args = parser.parse_args(argv)
+    settings = dict(item.split("=", 1) for item in args.set)
+    raise_file_limit()
+    seconds = args.duration
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores",
+        "model": MODEL_TAG,
+        "duration_s": seconds,
+        "settings": settings,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp:
+        work = Path(tmp)
+        bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
+        with tenant_server(work, {"a": 1, "b": 1}, settings) as url:
+            wrk_point(url, bodies, "a", 16, 3)  # warm-up
+            report["isolation"] = iso = isolation(url, bodies, seconds)
+            print(
+                json.dumps({k: v for k, v in iso.items() if k != "series"}), flush=True
+            )
+            if args.only:
+                return 0
+            time.sleep(3)
+            capacity = iso["a_alone_64"]["req_per_s"]
+            report["deadlines"] = {}
+            for factor in (2, 4):
+                point = deadlines(url, capacity, seconds, factor)
+                report["deadlines"][f"{factor}x"] = point
+                print(json.dumps(point), flush=True)
+                time.sleep(5)
+            report["disconnects"] = disconnects(url, bodies, seconds)
+            print(json.dumps(report["disconnects"]), flush=True)
+        with tenant_server(work, {"a": 3, "b": 1}, settings) as url:
+            wrk_point(url, bodies, "a", 16, 3)
+            report["weights_3_1"] = weights(url, bodies, seconds)
+            print(
+                json.dumps(
+                    {k: v for k, v in report["weights_3_1"].items() if k != "series"}
+                ),
+                flush=True,
+            )
+    (RESULTS_DIR / "tenants.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / "tenants.md").write_text(markdown(report))
+    plot(report, RESULTS_DIR / "tenants.png")
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

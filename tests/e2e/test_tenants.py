@@ -1,0 +1,195 @@
+"""Tenants against a real `bentoml serve`: fair shares, deadlines, disconnects.
+
+Lean on purpose (one server, a few seconds of load per test): the measurements
+at the issue's scale are `make bench-overload`'s tenants section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.locust import run_locust
+from devtools.openloop import run_open_loops
+from devtools.servers import PROJECT_DIR, bentoml_serve, free_port, isolated_home
+from ops.servers import serve_command
+
+pytestmark = pytest.mark.e2e
+KEYS = {"a": "key-of-tenant-a", "b": "key-of-tenant-b"}
+# Small limits, so that a load this test can make overloads the server.
+TIGHT = {
+    "SENTIMENT_MAX_IN_FLIGHT": "4",
+    "SENTIMENT_MAX_QUEUE_WAIT_MS": "150",
+    "SENTIMENT_REFUSE_AFTER_MS": "300",
+    "SENTIMENT_MAX_QUEUE": "1024",
+}
+BODIES = [b'{"texts": ["a fine, moving film"]}', b'{"texts": ["a dull mess"]}']
+
+
+def write_tenants(path: Path) -> Path:
+    tenants = {name: {"key": key, "weight": 1} for name, key in KEYS.items()}
+    path.write_text(json.dumps({"tenants": tenants}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tenants_server(
+    trained_model: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A server with tenants a and b, weight 1 each, and tight admission limits."""
+    work = tmp_path_factory.mktemp("tenants")
+    env = {**TIGHT, "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json"))}
+    with bentoml_serve("service:SentimentClassifier", work / "serve.log", env) as url:
+        yield url
+
+
+def sample(metrics: str, name: str, **labels: str) -> float:
+    """Sum of a series' samples with these labels."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith(name + "{") and all(
+            f'{k}="{v}"' in line for k, v in labels.items()
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def load(
+    url: str,
+    tenant: str,
+    rate: float,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    **options: object,
+) -> dict[str, object]:
+    """One open-loop load of ``tenant``'s key (``run_open_loops`` arguments)."""
+    return {
+        "url": f"{url}/classify",
+        "bodies": BODIES,
+        "rate": rate,
+        "seconds": seconds,
+        "headers": {"Authorization": f"Bearer {KEYS[tenant]}", **(headers or {})},
+        **options,
+    }
+
+
+def test_a_polite_tenant_is_served_beside_a_flooding_one(tenants_server: str) -> None:
+    flood, polite = run_open_loops(
+        [
+            load(tenants_server, "a", 4000, 4),
+            load(tenants_server, "b", 50, 4),
+        ]
+    )
+    print(f"flooding a: {flood}\npolite b: {polite}")
+    assert polite["statuses"] == {200: polite["sent"]}, "b gets all it asks for"
+    assert flood["statuses"].get(429, 0) > 0, "a, over its share, gets 429s"
+    assert set(flood["statuses"]) <= {200, 429, 503}
+    assert flood["socket_errors"] == polite["socket_errors"] == 0
+    metrics = httpx.get(f"{tenants_server}/metrics").text
+    refused_a = sample(metrics, "sentiment_admission_refusals_total", tenant="a")
+    assert refused_a >= flood["refused"] > 0
+    assert sample(metrics, "sentiment_admission_refusals_total", tenant="b") == 0
+    assert sample(metrics, "sentiment_tenant_admitted_total", tenant="b") >= 200
+    assert sample(metrics, "sentiment_tenant_reviews_total", tenant="b") >= 200
+    for key in KEYS.values():
+        assert key not in metrics, "a key is never a label"
+
+
+def test_deadlines_are_kept_or_refused_and_malformed_ones_are_400(
+    tenants_server: str,
+) -> None:
+    bad = httpx.post(
+        f"{tenants_server}/classify",
+        content=BODIES[0],
+        headers={
+            "Authorization": f"Bearer {KEYS['b']}",
+            "X-Request-Timeout-Ms": "soon",
+        },
+    )
+    assert bad.status_code == 400 and bad.json()["detail"][0]["type"] == "bad_timeout"
+    (hurried,) = run_open_loops(
+        [load(tenants_server, "a", 4000, 3, headers={"X-Request-Timeout-Ms": "100"})]
+    )
+    print(f"4000/s with a 100 ms deadline: {hurried}")
+    assert hurried["statuses"].get(504, 0) > 0 and hurried["ok"] > 0
+    assert set(hurried["statuses"]) <= {200, 429, 503, 504}
+    metrics = httpx.get(f"{tenants_server}/metrics").text
+    assert sample(metrics, "sentiment_admission_refusals_total", reason="deadline") > 0
+
+
+def test_clients_that_leave_while_queued_are_not_scored(tenants_server: str) -> None:
+    before = httpx.get(f"{tenants_server}/metrics").text
+    saturating, leaving = run_open_loops(
+        [
+            load(tenants_server, "a", 4000, 4),
+            load(tenants_server, "a", 100, 4, abandon_after_s=0.05),
+        ]
+    )
+    print(f"saturating a: {saturating}\nleaving after 50 ms: {leaving}")
+    after = httpx.get(f"{tenants_server}/metrics").text
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    dropped = delta(
+        "sentiment_admission_refusals_total", reason="disconnected", tenant="a"
+    ) + delta("sentiment_batch_dropped_total", reason="disconnect", tenant="a")
+    assert leaving["abandoned"] > 0.5 * leaving["sent"], "the queue outlasts 50 ms"
+    scored = leaving["sent"] - dropped - leaving["refused"]
+    assert scored < 0.05 * leaving["sent"], (scored, dropped, leaving)
+    assert saturating["ok"] > 0
+
+
+def test_a_bad_tenants_file_stops_the_start_with_one_line(
+    trained_model: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "tenants.json"
+    path.write_text(json.dumps({"tenants": {"a": {"weight": 1}}}))
+    result = subprocess.run(
+        serve_command("service:SentimentClassifier", free_port()),
+        cwd=PROJECT_DIR,
+        env={
+            **os.environ,
+            "BENTOML_HOME": str(isolated_home(tmp_path)),
+            "SENTIMENT_TENANTS_FILE": str(path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode != 0
+    assert f"bad SENTIMENT_TENANTS_FILE {path}" in output
+    assert "exactly one of key_sha256 and key" in output
+    assert "Traceback" not in output
+
+
+def test_locust_tenants_scenario_passes_with_b_never_refused(
+    tenants_server: str, tmp_path: Path
+) -> None:
+    result = run_locust(
+        tenants_server,
+        102,
+        20,
+        "--csv",
+        str(tmp_path / "tenants"),
+        env={
+            "LOCUST_SCENARIO": "tenants",
+            "LOCUST_KEY_A": KEYS["a"],
+            "LOCUST_KEY_B": KEYS["b"],
+            "LOCUST_USERS_A": "100",
+            "LOCUST_USERS_B": "2",
+            "LOCUST_TENANTS_S": "8",
+            "LOCUST_ADMITTED_P99_MS": "0",
+        },
+        locustfile=PROJECT_DIR / "loadtests" / "overload.py",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "OVERLOAD TEST PASSED" in output and '"B_refused": 0' in output
