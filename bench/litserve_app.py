@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 import joblib
-import litserve as ls
+import litserve as ls  # type: ignore[import-not-found]  # in .venv-litserve only
 from fastapi import HTTPException
 
 from sentiment.model.reviews import review_problem, stripped_if_valid

@@ -109,7 +109,7 @@ def collapsed_stages(path: Path) -> Counter[str]:
 
 def worker_pids(arbiter: int) -> list[int]:
     """The worker processes under ``bentoml serve``'s process (its descendants)."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     return [
         child.pid

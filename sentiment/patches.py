@@ -332,7 +332,7 @@ def json_output(annotation: Any) -> Any:
             return Response(body, media_type="application/json")
         return await base.to_http_response.__func__(cls, obj, serde)  # type: ignore[attr-defined]
 
-    output = type(
+    output: Any = type(
         base.__name__, (base,), {"to_http_response": classmethod(to_http_response)}
     )
     output.media_type = "application/json"
