@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.bulk import train_accurate
 from devtools.corpus import corpus_reviews
 from devtools.servers import PROJECT_DIR, free_port, ready_process, serve_command
 from devtools.wrk import run_wrk, summarise, write_bodies
@@ -197,18 +198,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train_model(work: Path) -> str:
-    """Train ``bench-accurate`` into the store; its tag."""
-    import train
-
-    metrics = work / "metrics.json"
-    args = ["--preset", "accurate", "--model-name", "bench-accurate", "--cv", "0"]
-    if train.main([*args, "--metrics-out", str(metrics)]) != 0:
-        raise RuntimeError("training bench-accurate failed")
-    tag: str = json.loads(metrics.read_text())["model"]
-    return tag
-
-
 def main(argv: list[str] | None = None) -> int:
     """Profile, then write bench/results/profile-LABEL.{json,md} (and the SVG)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -220,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.profile: error: {PY_SPY} missing (make bench)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
-        tag = args.model_tag or train_model(Path(tmp))
+        tag = args.model_tag or train_accurate(Path(tmp))
         report = profile(tag, args.duration, Path(tmp), args.label)
     stem = RESULTS_DIR / f"profile-{args.label}"
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")

@@ -80,38 +80,15 @@ def timed(process: subprocess.Popen[str], batch: int, seconds: float) -> float:
 @contextmanager
 def served(tree: Path, log: Path) -> Iterator[str]:
     """``tree``'s ``bentoml serve`` on a free port; its base URL."""
-    from ops.servers import (
-        free_port,
-        isolated_home,
-        serve_command,
-        stop,
-        tail,
-        wait_ready,
-    )
+    from ops.servers import free_port, isolated_home, ready_process, serve_command
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BENTOML_HOME": str(isolated_home(log.parent))}
     env.pop("PYTHONPATH", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603  # nosec B603
-            serve_command("service:SentimentClassifier", port),
-            cwd=tree,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_ready(
-            url,
-            alive=lambda: process.poll() is None,
-            logs=lambda: tail(log),
-            timeout=120,
-        )
+    command = serve_command("service:SentimentClassifier", port)
+    with ready_process(command, url, log, env, timeout=120, cwd=tree):
         yield url
-    finally:
-        stop(process)
 
 
 def http(old: Path, new: Path, rounds: int, seconds: float, out: Path) -> int:

@@ -107,6 +107,7 @@ def ready_process(
     log: Path,
     env: dict[str, str],
     timeout: float = READY_TIMEOUT_S,
+    cwd: Path = PROJECT_DIR,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait for ``{url}/readyz``, yield it, then stop it.
 
@@ -116,11 +117,12 @@ def ready_process(
         log: where its stdout and stderr go.
         env: its whole environment.
         timeout: seconds to wait for ``/readyz``.
+        cwd: the directory it runs in (another source tree, for A/B benchmarks).
     """
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  # nosec B603
             command,
-            cwd=PROJECT_DIR,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ import pytest
 
 from devtools.locust import run_locust
 from devtools.openloop import run_open_loop
+from devtools.prometheus import sample_sum
 from devtools.servers import PROJECT_DIR, bentoml_serve
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +36,6 @@ def tight_server(
         yield url
 
 
-def counter(metrics: str, name: str, **labels: str) -> float:
-    """Sum of a Prometheus counter's samples with these labels."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if line.startswith(name + "{") and all(
-            f'{k}="{v}"' in line for k, v in labels.items()
-        ):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_open_loop_overload_serves_some_refuses_the_rest_cleanly(
     tight_server: str,
 ) -> None:
@@ -56,8 +46,10 @@ def test_open_loop_overload_serves_some_refuses_the_rest_cleanly(
     assert set(result["statuses"]) <= {200, 503}, result["statuses"]
     assert result["socket_errors"] == 0 and result["unanswered"] == 0
     metrics = httpx.get(f"{tight_server}/metrics").text
-    assert counter(metrics, "sentiment_admission_refusals_total") >= result["refused"]
-    assert counter(metrics, "sentiment_rejected_requests_total", rule="overloaded") > 0
+    refusals = sample_sum(metrics, "sentiment_admission_refusals_total")
+    assert refusals >= result["refused"]
+    rejected = "sentiment_rejected_requests_total"
+    assert sample_sum(metrics, rejected, rule="overloaded") > 0
     assert re.search(r"^sentiment_admission_limit \S+", metrics, flags=re.M)
 
 

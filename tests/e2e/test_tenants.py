@@ -17,6 +17,7 @@ import pytest
 
 from devtools.locust import run_locust
 from devtools.openloop import run_open_loops
+from devtools.prometheus import sample_sum
 from devtools.servers import PROJECT_DIR, bentoml_serve, free_port, isolated_home
 from ops.servers import serve_command
 
@@ -47,17 +48,6 @@ def tenants_server(
     env = {**TIGHT, "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json"))}
     with bentoml_serve("service:SentimentClassifier", work / "serve.log", env) as url:
         yield url
-
-
-def sample(metrics: str, name: str, **labels: str) -> float:
-    """Sum of a series' samples with these labels."""
-    total = 0.0
-    for line in metrics.splitlines():
-        if line.startswith(name + "{") and all(
-            f'{k}="{v}"' in line for k, v in labels.items()
-        ):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def load(
@@ -92,11 +82,11 @@ def test_a_polite_tenant_is_served_beside_a_flooding_one(tenants_server: str) ->
     assert set(flood["statuses"]) <= {200, 429, 503}
     assert flood["socket_errors"] == polite["socket_errors"] == 0
     metrics = httpx.get(f"{tenants_server}/metrics").text
-    refused_a = sample(metrics, "sentiment_admission_refusals_total", tenant="a")
+    refused_a = sample_sum(metrics, "sentiment_admission_refusals_total", tenant="a")
     assert refused_a >= flood["refused"] > 0
-    assert sample(metrics, "sentiment_admission_refusals_total", tenant="b") == 0
-    assert sample(metrics, "sentiment_tenant_admitted_total", tenant="b") >= 200
-    assert sample(metrics, "sentiment_tenant_reviews_total", tenant="b") >= 200
+    assert sample_sum(metrics, "sentiment_admission_refusals_total", tenant="b") == 0
+    assert sample_sum(metrics, "sentiment_tenant_admitted_total", tenant="b") >= 200
+    assert sample_sum(metrics, "sentiment_tenant_reviews_total", tenant="b") >= 200
     for key in KEYS.values():
         assert key not in metrics, "a key is never a label"
 
@@ -120,7 +110,8 @@ def test_deadlines_are_kept_or_refused_and_malformed_ones_are_400(
     assert hurried["statuses"].get(504, 0) > 0 and hurried["ok"] > 0
     assert set(hurried["statuses"]) <= {200, 429, 503, 504}
     metrics = httpx.get(f"{tenants_server}/metrics").text
-    assert sample(metrics, "sentiment_admission_refusals_total", reason="deadline") > 0
+    refusals = "sentiment_admission_refusals_total"
+    assert sample_sum(metrics, refusals, reason="deadline") > 0
 
 
 def test_clients_that_leave_while_queued_are_not_scored(tenants_server: str) -> None:
@@ -135,7 +126,7 @@ def test_clients_that_leave_while_queued_are_not_scored(tenants_server: str) -> 
     after = httpx.get(f"{tenants_server}/metrics").text
 
     def delta(name: str, **labels: str) -> float:
-        return sample(after, name, **labels) - sample(before, name, **labels)
+        return sample_sum(after, name, **labels) - sample_sum(before, name, **labels)
 
     dropped = delta(
         "sentiment_admission_refusals_total", reason="disconnected", tenant="a"
