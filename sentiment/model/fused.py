@@ -133,7 +133,9 @@ class FusedScorer:
         batch = CodePoints(spans.texts)
         tokens = tokens_in(batch) if self.words or self.lexicons else NO_TOKENS
         weights, code = np.unique(spans.weight, return_inverse=True)
-        code_bits = max(len(weights) - 1, 0).bit_length()  # a span weight's index
+        # A span weight's index; one bit even for one weight unless that weight is 1
+        # (a batch of one negated text has the single weight -1, not a count).
+        code_bits = max(len(weights) - 1, int(weights.tolist() != [1.0])).bit_length()
         groups = []
         unigrams = None
         for block, _ in self.ngram_blocks:

@@ -27,6 +27,9 @@ TRICKY = [
     "a_b c__d 42",
     "not",
     ".,;!?",
+    "not bad",
+    "not good at all",
+    "never dull",
 ]
 
 
@@ -77,6 +80,10 @@ def test_each_batch_size_gives_the_same_logits(reviews: pd.DataFrame) -> None:
     whole = scorer.fused.logits(TRICKY)
     one_by_one = np.column_stack([scorer.fused.logits([t]) for t in TRICKY])
     np.testing.assert_allclose(whole, one_by_one, atol=1e-9)
+    # One text alone is the served single review: every span may share one
+    # weight that is not 1 (a text that is all one negation scope).
+    reference = np.column_stack([scorer.block_logits([t]) for t in TRICKY])
+    np.testing.assert_allclose(one_by_one, reference, rtol=1e-5, atol=1e-5)
     assert scorer.fused.logits([]).shape == (1, 0)
 
 
