@@ -143,8 +143,7 @@ add_middleware(
 on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
 add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
-# Outside all of them, BentoML's included: exact routes (404), the key (401), 415,
-# uploads and overload control, decided before anything else reads the request.
+# Outside them all, BentoML's included: the edge decides from the head (admission).
 admission.install(
     SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
 )

@@ -183,16 +183,12 @@ def score_for(model_path: str, batch: int, seconds: float, reviews: list[str]) -
     """Reviews/s of the scorer in this process at ``batch``, for ``seconds``."""
     import joblib
 
+    from bench.select import rate
     from sentiment.model.scorer import scorer, speed_up_inference
 
     predict = scorer(speed_up_inference(joblib.load(model_path)))
     predict(reviews[:batch])  # first call: caches, not measured
-    done, offset, started = 0, 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        predict(reviews[offset : offset + batch])
-        offset = (offset + batch) % (len(reviews) - batch)
-        done += batch
-    return done / (time.perf_counter() - started)
+    return rate(predict, reviews, batch, seconds)
 
 
 def _score_into(args: tuple[str, int, float, list[str]]) -> float:

@@ -17,6 +17,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -25,16 +27,15 @@ from bench.overload import closed_loop, raise_file_limit
 from devtools.corpus import corpus_reviews
 from devtools.servers import PROJECT_DIR, free_port, isolated_home
 from devtools.wrk import run_wrk, write_bodies
-from ops.servers import serve_command, stop, wait_ready
+from ops.servers import ready_process, serve_command
 
 CONNECTIONS = (64, 256, 1024, 4096)
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 
 
-def serve_tree(tree: Path, work: Path, name: str) -> tuple[Any, str]:
-    """Start ``bentoml serve`` from ``tree``; return the process and its URL."""
-    import subprocess
-
+@contextmanager
+def serve_tree(tree: Path, work: Path, name: str) -> Iterator[tuple[Any, str]]:
+    """Serve ``tree``'s ``bentoml serve``; yield the process and its URL, then stop."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -43,17 +44,9 @@ def serve_tree(tree: Path, work: Path, name: str) -> tuple[Any, str]:
         "SENTIMENT_MODEL_TAG": MODEL_TAG,
         "PYTHONPATH": str(tree),
     }
-    log = (work / f"{name}.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603  # nosec B603 - our own command line
-        serve_command("service:SentimentClassifier", port),
-        cwd=tree,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    wait_ready(url, lambda: process.poll() is None, lambda: name, timeout=120)
-    return process, url
+    command = serve_command("service:SentimentClassifier", port)
+    with ready_process(command, url, work / f"{name}.log", env, 120, cwd=tree) as p:
+        yield p, url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for name in order:
-                process, url = serve_tree(trees[name], work, f"{name}-{round_}")
-                try:
+                served = serve_tree(trees[name], work, f"{name}-{round_}")
+                with served as (process, url):
                     run_wrk(url, bodies, 16, 3)  # warm-up
                     for c in CONNECTIONS:
                         row = closed_loop(url, process.pid, bodies, c, args.duration)
@@ -82,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
                             json.dumps({"tree": name, "round": round_, "c": c, **row})
                         )
                         time.sleep(2)
-                finally:
-                    stop(process)
     print(
         "\n| connections | base goodput | this goodput | this / base | "
         "x its 64-conn (base) | x its 64-conn (this) |"
