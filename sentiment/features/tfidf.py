@@ -343,3 +343,39 @@ class LexiconScore(HashingTfidf):
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.str_]:
         """The one feature's name."""
         return np.array(["lexicon"])
+
+
+class WordCount(HashingTfidf):
+    """One feature: how many word tokens a text has, raw (what a length gate reads).
+
+    Linear heads give it weight 0; :class:`sentiment.model.gate.LengthGate` reads it
+    to decide how much of a text each of two views of the same features decides.
+    """
+
+    def __init__(self, dtype: Any = np.float32) -> None:
+        super().__init__("count", (1, 1), 1, 1, False, dtype)
+
+    def hash_docs(
+        self, docs: list[str]
+    ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
+        """Row and hash of each word token (the word blocks' tokens)."""
+        return word_ngrams(docs, (1, 1))
+
+    def fit(self, X: Iterable[str], y: Any = None) -> WordCount:
+        """Nothing to learn: one column, IDF 1."""
+        self.idf_ = np.ones(1, dtype=self.dtype)
+        self.n_features_out_ = 1
+        return self
+
+    def weighted_rows(self, texts: Iterable[str]) -> SparseRows:
+        """One entry per text: its number of word tokens."""
+        docs = self.prepare(texts)
+        rows, _ = self.hash_docs(docs)
+        words = np.bincount(rows, minlength=len(docs)).astype(self.dtype)
+        return SparseRows(
+            np.arange(len(docs)), np.zeros(len(docs), np.int64), words, len(docs)
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.str_]:
+        """The one column's name."""
+        return np.array(["words"])

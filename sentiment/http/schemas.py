@@ -107,6 +107,9 @@ class Component(Contributions):
     """One linear component: its logit is its intercept plus all contributions."""
 
     name: str
+    share: float = Field(
+        ge=0, le=1, description="how much of the text this component decides"
+    )
     intercept: float
     logit: float
 

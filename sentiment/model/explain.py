@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from sentiment.features.hashing import char_ngram_hash, word_ngram_hash
-from sentiment.features.tfidf import HashingTfidf, LexiconScore
+from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
 from sentiment.model.scorer import WORD_PATTERN, LinearScorer
 
 COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}
+GATED_NAMES = ["ngram_view", "behaviour_view"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def contributions(scorer: LinearScorer, text: str) -> list[list[FeatureWeight]]:
     """Every feature's contribution to each component's logit, for one text."""
     per_head: list[list[FeatureWeight]] = [[] for _ in scorer.heads]
     for block, offset in scorer.blocks:
+        if isinstance(block, WordCount):  # read by the gate, weight 0 in every head
+            continue
         entries = block.weighted_rows([text])
         names = text_ngrams(block, text)
         for column, value in zip(entries.columns, entries.values, strict=True):
@@ -140,23 +143,29 @@ def explain(
     Returns:
         Per text: ``label``, ``score`` (as ``/classify``), ``contributions``
         (top features toward each label, summed over components), and
-        ``components``: per linear component its ``intercept``, ``logit`` and
-        top contributions; a component's contributions over all features plus
-        its intercept equal its logit.
+        ``components``: per linear component its ``share`` of the text (a soft
+        vote's components share equally; a length gate's by the text's length),
+        ``intercept``, ``logit`` and top contributions; a component's
+        contributions over all features plus its intercept equal its logit.
     """
     probabilities = scorer.predict_proba(texts)
-    logits = scorer.logits(texts)
-    names = COMPONENT_NAMES.get(
-        len(scorer.heads), [f"component{i}" for i in range(len(scorer.heads))]
-    )
+    logits, words = scorer.logits_and_words(texts)
+    heads = len(scorer.heads)
+    if scorer.gate is not None and words is not None:
+        names = GATED_NAMES
+        behaviour = scorer.gate.behaviour_share(words)
+        shares = np.column_stack([1.0 - behaviour, behaviour])
+    else:
+        names = COMPONENT_NAMES.get(heads, [f"component{i}" for i in range(heads)])
+        shares = np.full((len(texts), heads), 1.0 / heads)
     answers = []
     for index, text in enumerate(texts):
         per_head = contributions(scorer, text)
         best = int(np.argmax(probabilities[index]))
         summed: dict[tuple[str, str], float] = defaultdict(float)
-        for found in per_head:
+        for share, found in zip(shares[index], per_head, strict=True):
             for c in found:
-                summed[(c.feature, c.kind)] += c.weight / len(per_head)
+                summed[(c.feature, c.kind)] += c.weight * share
         answers.append(
             {
                 "label": classes[best],
@@ -167,6 +176,7 @@ def explain(
                 "components": [
                     {
                         "name": name,
+                        "share": round(float(shares[index][h]), 6),
                         "intercept": round(bias, 6),
                         "logit": round(float(logits[h][index]), 6),
                         **strongest(found, top),

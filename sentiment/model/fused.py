@@ -37,7 +37,7 @@ from sentiment.features.hashing import (
     word_ngrams_of,
 )
 from sentiment.features.scopes import segments
-from sentiment.features.tfidf import HashingTfidf, LexiconScore
+from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
 
 Heads = list[tuple[NDArray[np.float64], float]]
 NO_TOKENS = Tokens(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64))
@@ -75,8 +75,12 @@ class FusedScorer:
         self.biases = np.array([bias for _, bias in heads], dtype=np.float64)
         self.ngram_blocks: list[tuple[HashingTfidf, NDArray[np.float32]]] = []
         self.lexicons: list[tuple[LexiconScore, NDArray[np.float64]]] = []
+        self.counts_words = False
         for block, offset in blocks:
             columns = slice(offset, offset + block.n_features)
+            if isinstance(block, WordCount):  # read by a gate, weight 0 in the heads
+                self.counts_words = True
+                continue
             if isinstance(block, LexiconScore):
                 head_weights = [float(w[offset]) for w, _ in heads]
                 self.lexicons.append((block, np.array(head_weights)))
@@ -87,7 +91,7 @@ class FusedScorer:
             idf = block.idf_.astype(np.float64)
             table = np.column_stack([idf] + [idf * w[columns] for w, _ in heads])
             self.ngram_blocks.append((block, np.ascontiguousarray(table, np.float32)))
-        first = blocks[0][0]
+        first = next(b for b, _ in blocks if not isinstance(b, WordCount))
         self.scoped = first.scoped
         self.contrast_weight = first.contrast_weight
         self.chars = any(b.analyzer == "char" for b, _ in self.ngram_blocks)
@@ -96,14 +100,15 @@ class FusedScorer:
     @staticmethod
     def supports(blocks: list[tuple[HashingTfidf, int]]) -> bool:
         """Whether one cut into spans serves every block (else block by block)."""
-        if not blocks:
+        cut = [b for b, _ in blocks if not isinstance(b, WordCount)]
+        if not cut:
             return False
-        first = blocks[0][0]
+        first = cut[0]
         return all(
             b.scoped == first.scoped
             and (not b.scoped or b.contrast_weight == first.contrast_weight)
             and (isinstance(b, LexiconScore) or b.analyzer in ("char", "word"))
-            for b, _ in blocks
+            for b in cut
         )
 
     def prepare(self, texts: list[str]) -> list[str]:
@@ -131,7 +136,8 @@ class FusedScorer:
     def hashed(self, spans: Spans) -> Hashed:
         """Each block's occurrences grouped by (document, bucket), weights summed."""
         batch = CodePoints(spans.texts)
-        tokens = tokens_in(batch) if self.words or self.lexicons else NO_TOKENS
+        needs_tokens = self.words or self.lexicons or self.counts_words
+        tokens = tokens_in(batch) if needs_tokens else NO_TOKENS
         weights, code = np.unique(spans.weight, return_inverse=True)
         # A span weight's index; one bit even for one weight unless that weight is 1
         # (a batch of one negated text has the single weight -1, not a count).
@@ -222,8 +228,20 @@ class FusedScorer:
 
     def logits(self, texts: list[str]) -> NDArray[np.float64]:
         """Each head's decision value for each text, shape ``(heads, texts)``."""
+        return self.logits_and_words(texts)[0]
+
+    def logits_and_words(
+        self, texts: list[str]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """:meth:`logits`, and each text's word count when a block counts them."""
         hashed = self.hashed(self.spans(self.prepare(texts)))
-        return self.dot(hashed, self.lexicon(hashed))
+        words = None
+        if self.counts_words:
+            token_doc = hashed.spans.doc[hashed.tokens.doc]
+            words = np.bincount(token_doc, minlength=hashed.spans.n_docs).astype(
+                np.float64
+            )
+        return self.dot(hashed, self.lexicon(hashed)), words
 
 
 def sublinear(counts: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -9,8 +9,9 @@ import numpy as np
 import sklearn
 from numpy.typing import NDArray
 
-from sentiment.features.tfidf import HashingTfidf
+from sentiment.features.tfidf import HashingTfidf, WordCount
 from sentiment.model.fused import FusedScorer
+from sentiment.model.gate import LengthGate
 
 WORD_PATTERN = r"(?u)\b\w+\b"  # keeps one-letter words ("a", "i") that matter here
 
@@ -36,6 +37,8 @@ def linear_heads(classifier: Any) -> list[tuple[NDArray[Any], float]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import MultinomialNB
 
+    if isinstance(classifier, LengthGate):
+        return [head for view in classifier.views or [] for head in linear_heads(view)]
     if isinstance(classifier, LogisticRegression) and classifier.coef_.shape[0] == 1:
         return [
             (
@@ -65,13 +68,16 @@ class LinearScorer:
     per-call machinery: no ``FeatureUnion`` (joblib), no sparse matrix, no input
     validation. Each feature block's TF-IDF entries are dotted with its slice of
     each linear head's weights directly; a soft vote averages the heads'
-    probabilities.
+    probabilities, a :class:`~sentiment.model.gate.LengthGate` shares their logits
+    by each text's length.
     """
 
     def __init__(self, pipeline: Any) -> None:
+        classifier = pipeline.named_steps["classifier"]
+        self.gate = classifier if isinstance(classifier, LengthGate) else None
         self.heads = [
             (weights.astype(np.float64), bias)
-            for weights, bias in linear_heads(pipeline.named_steps["classifier"])
+            for weights, bias in linear_heads(classifier)
         ]
         self.blocks: list[tuple[HashingTfidf, int]] = []
         offset = 0
@@ -118,9 +124,25 @@ class LinearScorer:
                 )
         return totals
 
+    def logits_and_words(
+        self, texts: list[str]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """:meth:`logits`, and each text's word count when a block counts them."""
+        if self.fused is not None:
+            return self.fused.logits_and_words(texts)
+        words = None
+        for block, _ in self.blocks:
+            if isinstance(block, WordCount):
+                words = block.weighted_rows(texts).values.astype(np.float64)
+        return self.block_logits(texts), words
+
     def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
         """Probabilities of the two classes, in ``classes_`` order."""
-        positive = (1.0 / (1.0 + np.exp(-self.logits(texts)))).mean(axis=0)
+        if self.gate is None:
+            positive = (1.0 / (1.0 + np.exp(-self.logits(texts)))).mean(axis=0)
+        else:
+            (ngram, behaviour), words = self.logits_and_words(texts)
+            positive = 1.0 / (1.0 + np.exp(-self.gate.mix(ngram, behaviour, words)))
         return np.column_stack([1.0 - positive, positive])
 
 

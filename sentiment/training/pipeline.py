@@ -47,6 +47,15 @@ class ModelParams:
             only one scale per feature block is refitted with the
             counterfactuals, weighted this much
             (:func:`sentiment.training.stacking.fit_refit`).
+        behaviour_gate_words: above 0, both views are kept and each text is
+            shared between them by its length: the behaviour view decides half
+            of a text of this many words, more of shorter ones
+            (:class:`sentiment.model.gate.LengthGate`).
+        behaviour_gate_width: the words that hand-over takes (its sigmoid's scale).
+        nb_scale: above 0, the logistic regressions are fitted on columns scaled
+            by their naive Bayes log-count ratio to this power, folded back into
+            the weights (:func:`sentiment.training.stacking.evidence_scales`);
+            real reviews only, so with no counterfactuals.
     """
 
     featurizer: str = "hashed"
@@ -70,6 +79,9 @@ class ModelParams:
     swap_max_words: int = 40
     behaviour_blend: float = 0.0
     behaviour_refit: float = 0.0
+    behaviour_gate_words: float = 0.0
+    behaviour_gate_width: float = 1.0
+    nb_scale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -244,6 +256,10 @@ def build_pipeline(params: ModelParams) -> Any:
 
 def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
     """A pipeline built from ``params`` fitted on the texts (and counterfactuals)."""
+    if params.behaviour_gate_words:
+        from sentiment.training.stacking import fit_gated
+
+        return fit_gated(params, texts, labels, build_pipeline, vader_lexicon)
     if params.behaviour_refit:
         from sentiment.training.stacking import fit_refit
 
@@ -252,6 +268,15 @@ def fit_pipeline(params: ModelParams, texts: list[str], labels: Any) -> Any:
         from sentiment.training.stacking import fit_blended
 
         return fit_blended(params, texts, labels, build_pipeline, vader_lexicon)
+    if params.nb_scale:
+        if params.counterfactuals or params.polarity_swaps:
+            raise ValueError(
+                "nb_scale with counterfactuals needs two views: set "
+                "behaviour_gate_words or behaviour_blend"
+            )
+        from sentiment.training.stacking import fit_scaled
+
+        return fit_scaled(params, list(texts), labels, build_pipeline, vader_lexicon)
     texts, labels = list(texts), list(labels)
     weights = [1.0] * len(texts)
     if params.polarity_swaps:

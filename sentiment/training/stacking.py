@@ -9,10 +9,15 @@ small (a sum's sign is its larger term's when they disagree). Both margins are
 linear in the same features, so the blend is one ``LogisticRegression`` with
 weights ``(1 - a) * w_ngram + a * w_behaved``: served at the cost of one model.
 
+Or the views are kept apart and shared out by each text's length
+(:func:`fit_gated`, :class:`sentiment.model.gate.LengthGate`): the behaviour
+view decides short sentences, where a few n-grams carry the verdict, and the
+n-gram view long reviews, where the n-grams hold the evidence.
+
 Tried and measured (``docs/model.md``): a combiner fitted out of fold on real
 reviews gives the behaviour view a weight near zero (real reviews reward the
 n-gram view), and gating on the n-gram margin's size trades accuracy for
-behaviour no better than the blend.
+behaviour no better than the blend; gating on length does (the ``gated`` preset).
 """
 
 from __future__ import annotations
@@ -56,31 +61,99 @@ def augmentations(
     return extra, extra_labels, weights
 
 
+def evidence_scales(
+    features: Any, matrix: Any, labels: NDArray[Any], exponent: float
+) -> NDArray[np.float64]:
+    """Each column's naive Bayes log-count ratio, to the power ``exponent``.
+
+    ``r = log((p / |p|) / (q / |q|))`` with ``p`` (``q``) one plus the number of
+    positive (negative) training texts that have the feature (Wang and Manning,
+    "Baselines and Bigrams", ACL 2012). A logistic regression fitted on the
+    columns times ``sign(r) |r|^exponent`` and whose weights are then multiplied
+    back by the same scales is a linear model over the plain features: served as
+    any other, it only regularises less the n-grams that separate the labels
+    (NBSVM's idea). Columns never seen in training get 0; blocks that are not
+    n-grams (the lexicon) keep 1.
+    """
+    from sentiment.features.tfidf import LexiconScore
+
+    present = (matrix != 0).astype(np.float64)
+    positive = np.asarray(labels) == "positive"
+    p = 1.0 + np.asarray(present[positive].sum(axis=0)).ravel()
+    q = 1.0 + np.asarray(present[~positive].sum(axis=0)).ravel()
+    ratio = np.log((p / p.sum()) / (q / q.sum()))
+    scales = np.sign(ratio) * np.abs(ratio) ** exponent
+    scales[np.asarray(present.sum(axis=0)).ravel() == 0] = 0.0
+    offset = 0
+    for _, block in features.transformer_list:
+        if isinstance(block, LexiconScore):
+            scales[offset : offset + block.n_features] = 1.0
+        offset += block.n_features
+    return np.asarray(scales, dtype=np.float64)
+
+
+def fit_linear(
+    params: Any,
+    matrix: Any,
+    labels: Any,
+    scales: NDArray[np.float64] | None,
+    sample_weight: Any = None,
+) -> Any:
+    """A logistic regression on ``matrix`` (its columns scaled, then folded back)."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=params.C, max_iter=params.max_iter)
+    if scales is None:
+        return model.fit(matrix, np.asarray(labels), sample_weight=sample_weight)
+    model.fit(
+        matrix @ sp.diags(scales), np.asarray(labels), sample_weight=sample_weight
+    )
+    model.coef_ = model.coef_ * scales
+    return model
+
+
 def fit_views(
     params: Any, texts: list[str], labels: list[str], build: Builder, lexicon: Lexicon
 ) -> Any:
     """The fitted features and both views' logistic regressions.
 
-    The features (their IDF) are fitted on the real reviews alone, so both views
-    read a text the same way.
+    The features (their IDF, and with ``params.nb_scale`` the evidence scales)
+    are fitted on the real reviews alone, so both views read a text the same way.
     """
     import scipy.sparse as sp
-    from sklearn.linear_model import LogisticRegression
 
     plain = replace(params, counterfactuals=False, polarity_swaps=False)
     pipeline = build(plain)
     features = pipeline.named_steps["features"].fit(texts)
     matrix = features.transform(texts)
-    ngram = LogisticRegression(C=params.C, max_iter=params.max_iter)
-    ngram.fit(matrix, np.asarray(labels))
+    scales = (
+        evidence_scales(features, matrix, np.asarray(labels), params.nb_scale)
+        if params.nb_scale
+        else None
+    )
+    ngram = fit_linear(params, matrix, labels, scales)
     extra, extra_labels, weights = augmentations(params, texts, labels, lexicon)
-    behaved = LogisticRegression(C=params.C, max_iter=params.max_iter)
-    behaved.fit(
+    behaved = fit_linear(
+        params,
         sp.vstack([matrix, features.transform(extra)]).tocsr(),
-        np.asarray(labels + extra_labels),
+        labels + extra_labels,
+        scales,
         sample_weight=np.asarray([1.0] * len(texts) + weights),
     )
     return pipeline, ngram, behaved
+
+
+def fit_scaled(
+    params: Any, texts: list[str], labels: Any, build: Builder, lexicon: Lexicon
+) -> Any:
+    """One logistic regression on real reviews, over evidence-scaled columns."""
+    pipeline = build(params)
+    features = pipeline.named_steps["features"].fit(texts)
+    matrix = features.transform(texts)
+    scales = evidence_scales(features, matrix, np.asarray(labels), params.nb_scale)
+    pipeline.steps[-1] = ("classifier", fit_linear(params, matrix, labels, scales))
+    return pipeline
 
 
 def margins(features: Any, views: list[Any], texts: list[str]) -> NDArray[Any]:
@@ -181,4 +254,26 @@ def fit_refit(
     ngram.coef_ = ngram.coef_ * scales
     ngram.intercept_ = combiner.intercept_.copy()
     pipeline.steps[-1] = ("classifier", ngram)
+    return pipeline
+
+
+def fit_gated(
+    params: Any, texts: list[str], labels: Any, build: Builder, lexicon: Lexicon
+) -> Any:
+    """Both views, kept apart and shared out by length (:class:`LengthGate`).
+
+    The behaviour view decides half of a text of ``params.behaviour_gate_words``
+    words, more of a shorter one, less of a longer one.
+    """
+    from sentiment.features.tfidf import WordCount
+    from sentiment.model.gate import LengthGate
+
+    pipeline, *views = fit_views(params, list(texts), list(labels), build, lexicon)
+    features = pipeline.named_steps["features"]
+    features.transformer_list.append(("words", WordCount().fit(texts)))
+    for view in views:  # weight 0 on the word count, the last column
+        view.coef_ = np.hstack([view.coef_, np.zeros((1, 1))])
+        view.n_features_in_ = view.coef_.shape[1]
+    gate = LengthGate(views, params.behaviour_gate_words, params.behaviour_gate_width)
+    pipeline.steps[-1] = ("classifier", gate)
     return pipeline

@@ -8,7 +8,7 @@ import pytest
 from sentiment.features.tfidf import HashingTfidf
 from sentiment.model.explain import contributions, explain, text_ngrams
 from sentiment.model.scorer import LinearScorer
-from sentiment.training.pipeline import ModelParams, build_pipeline
+from sentiment.training.pipeline import ModelParams, build_pipeline, fit_pipeline
 
 POSITIVE = ["a wonderful film", "great acting", "moving and funny", "superb cast"]
 NEGATIVE = ["a boring mess", "dull and tedious", "not good at all", "lifeless plot"]
@@ -93,3 +93,25 @@ def test_the_lexicon_feature_is_named_by_the_texts_lexicon_words() -> None:
     (found,) = contributions(lean, "a wonderful but boring film")
     lexicon = [c for c in found if c.kind == "lexicon"]
     assert [c.feature for c in lexicon] == ["boring | wonderful"]
+
+
+def test_a_gated_model_explains_each_view_with_its_share() -> None:
+    params = ModelParams(
+        n_features=1 << 16,
+        char_min_df=1,
+        negated_weight=0.0,
+        lexicon=True,
+        counterfactuals=True,
+        behaviour_gate_words=3.0,
+    )
+    scorer = LinearScorer(fit_pipeline(params, TEXTS, LABELS))
+    text = "not good at all, a dull mess"
+    (answer,) = explain(scorer, ["negative", "positive"], [text], top=50)
+    ngram, behaviour = answer["components"]
+    assert (ngram["name"], behaviour["name"]) == ("ngram_view", "behaviour_view")
+    assert ngram["share"] + behaviour["share"] == pytest.approx(1.0)
+    assert behaviour["share"] < 0.1  # seven words, the hand-over is at three
+    mixed = sum(c["share"] * c["logit"] for c in answer["components"])
+    p_positive = scorer.predict_proba([text])[0, 1]
+    assert 1 / (1 + np.exp(-mixed)) == pytest.approx(p_positive, abs=1e-5)
+    assert answer["label"] == ("positive" if p_positive > 0.5 else "negative")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +47,7 @@ PARAMS = {
         ModelParams(negated_weight=-1.0, contrast_weight=0.3)
     ),
     "word 2-3 + lexicon": tiny(BEHAVED, word_ngrams=(2, 3), char_ngrams=None),
+    "two views shared by length": tiny(BEHAVED, behaviour_gate_words=6.0),
 }
 
 
@@ -109,3 +111,22 @@ def test_a_model_pickled_before_the_move_gets_the_fused_path(
     np.testing.assert_allclose(
         scorer.fused.logits(texts), scorer.block_logits(texts), rtol=1e-5, atol=1e-5
     )
+
+
+def test_a_length_gate_mixes_the_views_by_the_words_it_counts(
+    reviews: pd.DataFrame, corpus_texts: list[str]
+) -> None:
+    params = PARAMS["two views shared by length"]
+    pipeline = fit_pipeline(params, list(reviews["text"]), reviews["label"])
+    scorer = LinearScorer(pipeline)
+    assert scorer.fused is not None and scorer.gate is not None
+    texts = TRICKY + corpus_texts[:3000]
+    logits, words = scorer.fused.logits_and_words(texts)
+    assert words is not None
+    expected = [len(re.findall(r"(?u)\b\w+\b", t)) for t in texts]
+    np.testing.assert_array_equal(words, expected)
+    np.testing.assert_allclose(
+        scorer.predict_proba(texts), pipeline.predict_proba(texts), atol=1e-6
+    )
+    alone = np.vstack([scorer.predict_proba([t]) for t in TRICKY])
+    np.testing.assert_allclose(alone, pipeline.predict_proba(TRICKY), atol=1e-6)
