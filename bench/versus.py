@@ -5,6 +5,7 @@ Usage::
     git archive <commit> | tar -x -C /tmp/old
     python -m bench.versus --old /tmp/old --old-model a.joblib --new-model b.joblib
     python -m bench.versus --old /tmp/old --http   # single reviews at 64 connections
+    python -m bench.versus --old /tmp/old --http --old-tag sentiment:a --new-tag sentiment:b
 
 Each tree scores its own model in a worker process pinned to one core
 (``taskset -c 0``), loaded through that tree's ``sentiment`` package (a pickle
@@ -15,7 +16,8 @@ written as JSON. A comparison of code across commits, so no import of either tre
 here.
 
 With ``--http``, both trees' ``bentoml serve`` instead, on the production model of
-``$BENTOML_HOME``, and wrk's single reviews at 64 connections on each in turn
+``$BENTOML_HOME`` (or the model each side's ``--*-tag`` pins, as
+``SENTIMENT_MODEL_TAG``), and wrk's single reviews at 64 connections on each in turn
 (:func:`bench.alternate.alternate`).
 """
 
@@ -78,20 +80,29 @@ def timed(process: subprocess.Popen[str], batch: int, seconds: float) -> float:
 
 
 @contextmanager
-def served(tree: Path, log: Path) -> Iterator[str]:
-    """``tree``'s ``bentoml serve`` on a free port; its base URL."""
+def served(tree: Path, log: Path, tag: str | None = None) -> Iterator[str]:
+    """``tree``'s ``bentoml serve`` on a free port (serving ``tag``); its URL."""
     from ops.servers import free_port, isolated_home, ready_process, serve_command
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BENTOML_HOME": str(isolated_home(log.parent))}
     env.pop("PYTHONPATH", None)
+    if tag:
+        env["SENTIMENT_MODEL_TAG"] = tag
     command = serve_command("service:SentimentClassifier", port)
     with ready_process(command, url, log, env, timeout=120, cwd=tree):
         yield url
 
 
-def http(old: Path, new: Path, rounds: int, seconds: float, out: Path) -> int:
+def http(
+    old: Path,
+    new: Path,
+    rounds: int,
+    seconds: float,
+    out: Path,
+    tags: tuple[str | None, str | None] = (None, None),
+) -> int:
     """Single reviews at 64 connections on both trees' servers, in turn."""
     from bench.alternate import alternate, medians
     from devtools.corpus import corpus_reviews
@@ -100,7 +111,10 @@ def http(old: Path, new: Path, rounds: int, seconds: float, out: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="versus-") as scratch:
         work = Path(scratch)
         bodies = write_bodies(list(corpus_reviews()), 1, work / "bodies.jsonl")
-        with served(old, work / "old.log") as a, served(new, work / "new.log") as b:
+        with (
+            served(old, work / "old.log", tags[0]) as a,
+            served(new, work / "new.log", tags[1]) as b,
+        ):
             runs = alternate(
                 {"old": (f"{a}/classify", bodies), "new": (f"{b}/classify", bodies)},
                 rounds,
@@ -112,7 +126,8 @@ def http(old: Path, new: Path, rounds: int, seconds: float, out: Path) -> int:
         f"single reviews @64: old {median['old']:,.0f} req/s  new "
         f"{median['new']:,.0f} req/s  new/old {median['new'] / median['old']:.2f}x"
     )
-    out.write_text(json.dumps({"trees": [str(old), str(new)], "runs": runs}) + "\n")
+    report = {"trees": [str(old), str(new)], "tags": list(tags), "runs": runs}
+    out.write_text(json.dumps(report) + "\n")
     return 0
 
 
@@ -124,12 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old-model", type=Path)
     parser.add_argument("--new-model", type=Path)
     parser.add_argument("--http", action="store_true", help="served, over wrk")
+    parser.add_argument("--old-tag", help="--http: the model the old tree serves")
+    parser.add_argument("--new-tag", help="--http: the model the new tree serves")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/versus.json")
     args = parser.parse_args(argv)
     if args.http:
-        return http(args.old, args.new, args.rounds, args.seconds, args.out)
+        tags = (args.old_tag, args.new_tag)
+        return http(args.old, args.new, args.rounds, args.seconds, args.out, tags)
     if args.old_model is None or args.new_model is None:
         parser.error("--old-model and --new-model are needed without --http")
     sides = {"old": (args.old, args.old_model), "new": (args.new, args.new_model)}
