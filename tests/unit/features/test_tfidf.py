@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from sentiment.features.hashing import char_ngram_hash, word_ngram_hash
-from sentiment.features.tfidf import HashingTfidf, LexiconScore
+from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
 from sentiment.model.scorer import WORD_PATTERN
 
 BITS = 24  # enough buckets that these few n-grams never share one
@@ -175,3 +176,13 @@ def test_lexicon_score_adds_signed_valences_over_the_root_of_the_length() -> Non
         rtol=1e-6,
     )
     assert entries.columns.tolist() == [0] * 5
+
+
+def test_word_count_is_one_raw_column_of_word_tokens() -> None:
+    texts = ["", "Not   bad at\tall.", "ça n'est pas mal", "🎬 superb film!!", "a_b 42"]
+    block = WordCount().fit(texts)
+    matrix = block.transform(texts)
+    assert matrix.shape == (len(texts), 1)
+    expected = [len(re.findall(r"(?u)\b\w+\b", t.lower())) for t in texts]
+    assert matrix.toarray().ravel().tolist() == expected
+    assert block.get_feature_names_out().tolist() == ["words"]
