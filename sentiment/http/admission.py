@@ -58,6 +58,7 @@ from sentiment.http.overload import (
     REFUSAL_REASONS,
     AdmissionQueue,
     Decisions,
+    LoopLag,
     Share,
     Ticket,
 )
@@ -90,6 +91,7 @@ from sentiment.telemetry.request_ids import fresh_id
 
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
+LAG_EVERY_S = 0.01  # how often the loop's lag is sampled while deadlines come in
 MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
 
@@ -210,6 +212,8 @@ class Admission:
                 BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.lag = LoopLag()
+        self.lag_timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -264,7 +268,10 @@ class Admission:
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
                 return await refusal.send(send, request_id or fresh_id().encode())
-            deadline = now + min(timeout_s, self.max_timeout_s)
+            # Counted from when the client sent it, as well as can be told: the
+            # request sat in its socket about as long as the loop runs late.
+            deadline = now - self.lag.value(now) + min(timeout_s, self.max_timeout_s)
+            self.watch_lag()
         gone = client_gone(receive)
         reason = await self.admitted(tenant, deadline, gone)
         if reason is not None:
@@ -277,6 +284,25 @@ class Admission:
         finally:
             leases.CURRENT.reset(token)
             self.carry_out(self.queue.finish(self.clock(), tenant))
+
+    def watch_lag(self) -> None:
+        """Sample the loop's lag every :data:`LAG_EVERY_S` while deadlines come in.
+
+        It stops when no request is inside or waiting, so an idle worker sleeps.
+        """
+        if self.lag_timer is not None:
+            return
+        due = self.clock() + LAG_EVERY_S
+        loop = asyncio.get_running_loop()
+        self.lag_timer = loop.call_later(LAG_EVERY_S, self.on_lag, due)
+
+    def on_lag(self, due: float) -> None:
+        """The lag timer ran: how late, and again while there is work."""
+        self.lag_timer = None
+        now = self.clock()
+        self.lag.observe(max(0.0, now - due), now)
+        if self.queue.in_flight or self.queue.queued:
+            self.watch_lag()
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""

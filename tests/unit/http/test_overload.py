@@ -10,6 +10,7 @@ import pytest
 from sentiment.http.overload import (
     AdmissionQueue,
     Decisions,
+    LoopLag,
     ServiceRate,
     Share,
     Ticket,
@@ -424,3 +425,16 @@ def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
     queue.arrive(tight, 0.0)
     decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
     assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
+
+
+def test_loop_lag_is_the_worst_of_the_last_two_windows_then_forgotten() -> None:
+    lag = LoopLag()
+    assert lag.value(0.0) == 0.0
+    lag.observe(0.030, now=1.0)
+    lag.observe(0.010, now=1.2)
+    assert lag.value(1.3) == pytest.approx(0.030)
+    lag.observe(0.005, now=1.6)  # a new window: the last one's worst still counts
+    assert lag.value(1.7) == pytest.approx(0.030)
+    lag.observe(0.002, now=2.2)  # two windows on: only what was seen since
+    assert lag.value(2.3) == pytest.approx(0.005)
+    assert lag.value(10.0) == 0.0, "nothing seen for a while: no lag"
