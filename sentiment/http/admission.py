@@ -58,7 +58,6 @@ from sentiment.http.overload import (
     REFUSAL_REASONS,
     AdmissionQueue,
     Decisions,
-    LoopLag,
     Share,
     Ticket,
 )
@@ -212,7 +211,6 @@ class Admission:
                 BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        self.lag = LoopLag()
         self.lag_timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
 
@@ -270,7 +268,9 @@ class Admission:
                 return await refusal.send(send, request_id or fresh_id().encode())
             # Counted from when the client sent it, as well as can be told: the
             # request sat in its socket about as long as the loop runs late.
-            deadline = now - self.lag.value(now) + min(timeout_s, self.max_timeout_s)
+            deadline = (
+                now - self.queue.lag.value(now) + min(timeout_s, self.max_timeout_s)
+            )
             self.watch_lag()
         gone = client_gone(receive)
         reason = await self.admitted(tenant, deadline, gone)
@@ -300,7 +300,7 @@ class Admission:
         """The lag timer ran: how late, and again while there is work."""
         self.lag_timer = None
         now = self.clock()
-        self.lag.observe(max(0.0, now - due), now)
+        self.queue.lag.observe(max(0.0, now - due), now)
         if self.queue.in_flight or self.queue.queued:
             self.watch_lag()
 

@@ -263,6 +263,7 @@ class AdmissionQueue:
         self.quick_share = quick_share
         self.quick = TokenBucket(0.0, 0.0)
         self.service = ServiceRate()
+        self.lag = LoopLag()  # observed by the ASGI layer's timer
 
     @property
     def waiting(self) -> list[Ticket]:
@@ -286,7 +287,9 @@ class AdmissionQueue:
             self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
-        if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
+        if ticket.deadline is not None and now + wait > self.last_call(
+            ticket.deadline, now
+        ):
             decisions.refuse.append((ticket, "deadline"))
             return self.fill(decisions, now)
         if wait > self.budget and self.quick.take(now):
@@ -311,12 +314,13 @@ class AdmissionQueue:
         rate = self.service.per_s
         return self.in_flight / rate if rate else 0.0
 
-    def last_call(self, deadline: float) -> float:
+    def last_call(self, deadline: float, now: float) -> float:
         """The latest a request with a deadline may go in and be answered in time.
 
-        Its deadline less the time inside the service.
+        Its deadline less the time inside the service and the loop's lag (its
+        answer waits about that long again on the way out).
         """
-        return deadline - self.service_time()
+        return deadline - self.service_time() - self.lag.value(now)
 
     def has_room(self, lane: Lane) -> bool:
         """Whether a request of ``lane`` that waits behind nobody goes in at once.
@@ -393,7 +397,9 @@ class AdmissionQueue:
             if ticket.gone is not None and ticket.gone():
                 decisions.refuse.append((ticket, "disconnected"))
                 continue
-            if ticket.deadline is not None and now > self.last_call(ticket.deadline):
+            if ticket.deadline is not None and now > self.last_call(
+                ticket.deadline, now
+            ):
                 decisions.refuse.append((ticket, "deadline"))
                 continue
             lane.deficit -= 1

@@ -263,7 +263,7 @@ def test_the_deadline_counts_from_before_the_loop_saw_the_request() -> None:
         await FakeApp()(scope, receive, send)
 
     admission = Admission(app, Settings(), clock=lambda: 100.0)
-    admission.lag.observe(0.030, now=100.0)  # the loop ran a timer 30 ms late
+    admission.queue.lag.observe(0.030, now=100.0)  # the loop ran a timer 30 ms late
     headers = {b"x-request-timeout-ms": b"200"}
     assert request(admission, headers=headers).status == 200
     assert seen[0] is not None and seen[0].deadline == pytest.approx(100.17)

@@ -427,6 +427,18 @@ def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
     assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
 
 
+def test_a_deadline_leaves_room_for_the_loops_lag_on_the_way_out() -> None:
+    queue = new_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    tight, loose = Ticket(0.0, deadline=0.12), Ticket(0.0, deadline=0.2)
+    queue.arrive(tight, 0.0)
+    queue.arrive(loose, 0.0)
+    queue.lag.observe(0.03, now=0.1)  # the loop runs 30 ms late
+    decisions = queue.finish(0.1)  # 20 ms left for tight: less than the lag
+    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == [loose]
+
+
 def test_loop_lag_is_the_worst_of_the_last_two_windows_then_forgotten() -> None:
     lag = LoopLag()
     assert lag.value(0.0) == 0.0
