@@ -28,7 +28,8 @@ wants the rest; what one does not use goes to the others. A tenant over its
 share while others wait is refused with 429 instead of 503, over its own
 ``rate_per_s`` with 429 at once.
 
-A request may name its own deadline, ``X-Request-Timeout-Ms`` (clamped to
+A request may name its own deadline, ``X-Request-Timeout-Ms`` (counted from
+admission less the loop's lag, clamped to
 ``SENTIMENT_TIMEOUT_S``; malformed: 400 ``bad_timeout``). One whose expected
 wait is past it gets a 504 at once; one still waiting when it passes gets its
 504 then. Admitted, it carries a :class:`sentiment.leases.Lease` (tenant,
