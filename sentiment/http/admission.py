@@ -28,8 +28,7 @@ wants the rest; what one does not use goes to the others. A tenant over its
 share while others wait is refused with 429 instead of 503, over its own
 ``rate_per_s`` with 429 at once.
 
-A request may name its own deadline, ``X-Request-Timeout-Ms`` (counted from
-admission less the loop's lag, clamped to
+A request may name its own deadline, ``X-Request-Timeout-Ms`` (clamped to
 ``SENTIMENT_TIMEOUT_S``; malformed: 400 ``bad_timeout``). One whose expected
 wait is past it gets a 504 at once; one still waiting when it passes gets its
 504 then. Admitted, it carries a :class:`sentiment.leases.Lease` (tenant,
@@ -91,7 +90,6 @@ from sentiment.telemetry.request_ids import fresh_id
 
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
-LAG_EVERY_S = 0.01  # how often the loop's lag is sampled while deadlines come in
 MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
 
@@ -212,7 +210,6 @@ class Admission:
                 BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        self.lag_timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -267,12 +264,7 @@ class Admission:
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
                 return await refusal.send(send, request_id or fresh_id().encode())
-            # Counted from when the client sent it, as well as can be told: the
-            # request sat in its socket about as long as the loop runs late.
-            deadline = (
-                now - self.queue.lag.value(now) + min(timeout_s, self.max_timeout_s)
-            )
-            self.watch_lag()
+            deadline = now + min(timeout_s, self.max_timeout_s)
         gone = client_gone(receive)
         reason = await self.admitted(tenant, deadline, gone)
         if reason is not None:
@@ -285,25 +277,6 @@ class Admission:
         finally:
             leases.CURRENT.reset(token)
             self.carry_out(self.queue.finish(self.clock(), tenant))
-
-    def watch_lag(self) -> None:
-        """Sample the loop's lag every :data:`LAG_EVERY_S` while deadlines come in.
-
-        It stops when no request is inside or waiting, so an idle worker sleeps.
-        """
-        if self.lag_timer is not None:
-            return
-        due = self.clock() + LAG_EVERY_S
-        loop = asyncio.get_running_loop()
-        self.lag_timer = loop.call_later(LAG_EVERY_S, self.on_lag, due)
-
-    def on_lag(self, due: float) -> None:
-        """The lag timer ran: how late, and again while there is work."""
-        self.lag_timer = None
-        now = self.clock()
-        self.queue.lag.observe(max(0.0, now - due), now)
-        if self.queue.in_flight or self.queue.queued:
-            self.watch_lag()
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""

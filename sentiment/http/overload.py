@@ -136,42 +136,6 @@ class ServiceRate:
         return self.saturated
 
 
-class LoopLag:
-    """How late the event loop runs a timer: the worst of the last two windows.
-
-    A request sits in its socket about that long before admission sees it (the
-    loop reads sockets between callbacks), so a deadline counted from admission
-    would start late by as much: measured at 4x capacity, answers 265 ms after
-    the client sent them with a 200 ms deadline. Times in seconds.
-    """
-
-    WINDOW_S = 0.5
-
-    def __init__(self) -> None:
-        self.current = 0.0
-        self.previous = 0.0
-        self.window_start: float | None = None
-
-    def observe(self, late: float, now: float) -> None:
-        """A timer due ``late`` seconds before ``now`` ran at ``now``."""
-        self.roll(now)
-        self.current = max(self.current, late)
-
-    def value(self, now: float) -> float:
-        """The lag to allow for at ``now`` (0 once nothing was seen for a while)."""
-        self.roll(now)
-        return max(self.current, self.previous)
-
-    def roll(self, now: float) -> None:
-        """Start a new window when the current one is over."""
-        start = self.window_start
-        if start is not None and now - start < self.WINDOW_S:
-            return
-        recent = start is not None and now - start < 2 * self.WINDOW_S
-        self.previous = self.current if recent else 0.0
-        self.current, self.window_start = 0.0, now
-
-
 class Lane:
     """One tenant's waiting requests, in arrival order, and its credit."""
 
@@ -263,7 +227,6 @@ class AdmissionQueue:
         self.quick_share = quick_share
         self.quick = TokenBucket(0.0, 0.0)
         self.service = ServiceRate()
-        self.lag = LoopLag()  # observed by the ASGI layer's timer
 
     @property
     def waiting(self) -> list[Ticket]:
@@ -287,9 +250,7 @@ class AdmissionQueue:
             self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
-        if ticket.deadline is not None and now + wait > self.last_call(
-            ticket.deadline, now
-        ):
+        if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
             decisions.refuse.append((ticket, "deadline"))
             return self.fill(decisions, now)
         if wait > self.budget and self.quick.take(now):
@@ -314,13 +275,12 @@ class AdmissionQueue:
         rate = self.service.per_s
         return self.in_flight / rate if rate else 0.0
 
-    def last_call(self, deadline: float, now: float) -> float:
+    def last_call(self, deadline: float) -> float:
         """The latest a request with a deadline may go in and be answered in time.
 
-        Its deadline less the time inside the service and the loop's lag (its
-        answer waits about that long again on the way out).
+        Its deadline less the time inside the service.
         """
-        return deadline - self.service_time() - self.lag.value(now)
+        return deadline - self.service_time()
 
     def has_room(self, lane: Lane) -> bool:
         """Whether a request of ``lane`` that waits behind nobody goes in at once.
@@ -397,9 +357,7 @@ class AdmissionQueue:
             if ticket.gone is not None and ticket.gone():
                 decisions.refuse.append((ticket, "disconnected"))
                 continue
-            if ticket.deadline is not None and now > self.last_call(
-                ticket.deadline, now
-            ):
+            if ticket.deadline is not None and now > self.last_call(ticket.deadline):
                 decisions.refuse.append((ticket, "deadline"))
                 continue
             lane.deficit -= 1

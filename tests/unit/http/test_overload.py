@@ -10,7 +10,6 @@ import pytest
 from sentiment.http.overload import (
     AdmissionQueue,
     Decisions,
-    LoopLag,
     ServiceRate,
     Share,
     Ticket,
@@ -425,28 +424,3 @@ def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
     queue.arrive(tight, 0.0)
     decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
     assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
-
-
-def test_a_deadline_leaves_room_for_the_loops_lag_on_the_way_out() -> None:
-    queue = new_queue()
-    for _ in range(LIMIT):
-        queue.arrive(Ticket(0.0), 0.0)
-    tight, loose = Ticket(0.0, deadline=0.12), Ticket(0.0, deadline=0.2)
-    queue.arrive(tight, 0.0)
-    queue.arrive(loose, 0.0)
-    queue.lag.observe(0.03, now=0.1)  # the loop runs 30 ms late
-    decisions = queue.finish(0.1)  # 20 ms left for tight: less than the lag
-    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == [loose]
-
-
-def test_loop_lag_is_the_worst_of_the_last_two_windows_then_forgotten() -> None:
-    lag = LoopLag()
-    assert lag.value(0.0) == 0.0
-    lag.observe(0.030, now=1.0)
-    lag.observe(0.010, now=1.2)
-    assert lag.value(1.3) == pytest.approx(0.030)
-    lag.observe(0.005, now=1.6)  # a new window: the last one's worst still counts
-    assert lag.value(1.7) == pytest.approx(0.030)
-    lag.observe(0.002, now=2.2)  # two windows on: only what was seen since
-    assert lag.value(2.3) == pytest.approx(0.005)
-    assert lag.value(10.0) == 0.0, "nothing seen for a while: no lag"
