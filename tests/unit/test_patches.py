@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Sequence
 
 import bentoml
@@ -20,6 +21,7 @@ from sentiment.errors import DeadlineExceeded
 from sentiment.patches import (
     BENTOML_VERSION,
     UVICORN_VERSION,
+    WARM_UP_BATCHES,
     IdleDispatcher,
     client_gone,
     install,
@@ -235,6 +237,38 @@ def test_a_queued_request_past_its_deadline_is_left_out_of_the_batch() -> None:
         assert isinstance(results[1], DeadlineExceeded)
         assert model.batches == [[1], [3]], "the late request never reached the model"
         assert dropped("deadline", "late-tenant") == before + 1
+
+    asyncio.run(scenario())
+
+
+def test_a_request_its_batch_would_make_late_is_left_out() -> None:
+    async def scenario() -> None:
+        model = Model()
+        idle = IdleDispatcher(  # a budget of 1,000 s: nothing is shed for it
+            1_000_000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        call = idle(model)
+        for _ in range(WARM_UP_BATCHES):  # a trained fit: every batch takes 100 s
+            idle.optimizer.o_stat.append((1, 100.0, 0.0))
+        idle.optimizer.o_a, idle.optimizer.o_b = 50.0, 50.0
+        model.release.clear()
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        before = dropped("deadline", "batch-tenant")
+        # Due in 60 s: not yet past, but the batch would end after it.
+        doomed = leases.Lease("batch-tenant", deadline=time.monotonic() + 60)
+        fine = leases.Lease("batch-tenant", deadline=time.monotonic() + 10_000)
+        queued = [
+            asyncio.ensure_future(leased(call, 2, doomed)),
+            asyncio.ensure_future(leased(call, 3, fine)),
+        ]
+        await turns()
+        model.release.set()
+        results = await asyncio.gather(busy, *queued, return_exceptions=True)
+        assert results[0] == 10 and results[2] == 30
+        assert isinstance(results[1], DeadlineExceeded)
+        assert model.batches == [[1], [3]]
+        assert dropped("deadline", "batch-tenant") == before + 1
 
     asyncio.run(scenario())
 
