@@ -21,6 +21,7 @@ from sentiment.patches import (
     BENTOML_VERSION,
     UVICORN_VERSION,
     IdleDispatcher,
+    bind_apis_once,
     client_gone,
     install,
     keep_tasks_for,
@@ -69,6 +70,35 @@ def test_the_worker_builds_its_app_with_to_asgi_and_sets_the_task_id() -> None:
     assert "request.state.task_id = task_id" in inspect.getsource(app), (
         "task_id_of reads it"
     )
+
+
+class _Echo:
+    """A service class with one API, for bind_apis_once."""
+
+    @bentoml.api(batchable=True)
+    def echo(self, texts: list[str]) -> list[str]:
+        return [t.upper() for t in texts]
+
+
+def test_bind_apis_once_keeps_one_caller_that_still_answers() -> None:
+    from _bentoml_impl.server import app
+    from bentoml._internal.runner.container import (
+        DataContainerRegistry,
+        DefaultContainer,
+    )
+    from bentoml._internal.types import LazyType
+
+    source = inspect.getsource(app.ServiceAppFactory)
+    assert source.count("getattr(self._service_instance, name).local") == 2, (
+        "BentoML's per-request lookup changed: re-check bind_apis_once"
+    )
+    instance = _Echo()
+    assert instance.echo.local is not instance.echo.local  # rebuilt each read
+    bind_apis_once(instance)
+    assert instance.echo.local is instance.echo.local
+    assert instance.echo.local(["a", "b"]) == ["A", "B"]
+    assert DataContainerRegistry.find_by_batch_type(list) is DefaultContainer
+    assert LazyType.from_type(list) in DataContainerRegistry.CONTAINER_BATCH_TYPE_MAP
 
 
 def test_the_store_internals_the_patches_read_are_there() -> None:
