@@ -93,11 +93,30 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         self.leases[future] = lease
         self._queue.append(Job(time.time(), data, future))
         try:
-            async with self._wake_event:
-                self._wake_event.notify_all()
+            if self.goes_now(lease):
+                self.dispatch()  # to an idle model at once, not via the controller
+            else:
+                async with self._wake_event:
+                    self._wake_event.notify_all()
             return await future
         finally:
             del self.leases[future]
+
+    def goes_now(self, lease: leases.Lease) -> bool:
+        """Whether a request that just arrived is alone, the model idle, it wanted.
+
+        Then its own call dispatches it: waking the controller first cost a
+        condition's notify, a task switch and the controller's checks, about
+        0.1 ms of a lone 100-review request. A request still within its first
+        instant cannot be shed (it has not waited); a late or abandoned one goes
+        the controller's way, which leaves it out.
+        """
+        return (
+            len(self._queue) == 1
+            and not self._sema.is_locked()
+            and not lease.abandoned()
+            and not lease.late(time.monotonic())
+        )
 
     async def controller(self) -> None:
         """Wait for requests; shed those that cannot make it; dispatch when idle."""

@@ -178,6 +178,42 @@ def test_a_lone_request_goes_to_the_model_at_once() -> None:
     asyncio.run(scenario())
 
 
+def test_a_lone_leased_request_to_an_idle_model_is_dispatched_by_its_own_call() -> None:
+    async def never_dispatches() -> None:
+        await asyncio.Event().wait()
+
+    def without_controller(model: Model) -> object:
+        idle = IdleDispatcher(
+            1000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        idle.controller = never_dispatches  # type: ignore[method-assign]
+        return idle(model)
+
+    async def scenario() -> None:
+        model = Model()
+        call = without_controller(model)
+        lease = leases.Lease("lone-tenant", deadline=float("inf"))
+        assert await leased(call, 7, lease) == 70, "dispatched without the controller"
+        model.release.clear()
+        busy = asyncio.ensure_future(leased(call, 1, lease))
+        await turns()
+        queued = asyncio.ensure_future(leased(call, 2, lease))
+        await turns()
+        assert model.batches == [[7], [1]], "a busy model: left to the controller"
+        model.release.set()
+        assert await busy == 10
+        queued.cancel()
+
+        other = Model()
+        late = leases.Lease("lone-tenant", deadline=0.0)
+        held = asyncio.ensure_future(leased(without_controller(other), 3, late))
+        await turns()
+        assert other.batches == [], "a late request is left to the controller too"
+        held.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_requests_arriving_during_a_batch_form_the_next_batch() -> None:
     async def scenario() -> None:
         model = Model()
