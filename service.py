@@ -71,6 +71,7 @@ class SentimentClassifier:
         worker = bentoml.server_context.worker_index
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
         self.shadow = shadow.start(SETTINGS)
+        patches.bind_apis_once(self)  # BentoML rebinds per request otherwise
 
     @property
     def model(self) -> Any:

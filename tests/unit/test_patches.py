@@ -23,6 +23,7 @@ from sentiment.patches import (
     UVICORN_VERSION,
     WARM_UP_BATCHES,
     IdleDispatcher,
+    bind_apis_once,
     client_gone,
     install,
     keep_tasks_for,
@@ -71,6 +72,35 @@ def test_the_worker_builds_its_app_with_to_asgi_and_sets_the_task_id() -> None:
     assert "request.state.task_id = task_id" in inspect.getsource(app), (
         "task_id_of reads it"
     )
+
+
+class _Echo:
+    """A service class with one API, for bind_apis_once."""
+
+    @bentoml.api(batchable=True)
+    def echo(self, texts: list[str]) -> list[str]:
+        return [t.upper() for t in texts]
+
+
+def test_bind_apis_once_keeps_one_caller_that_still_answers() -> None:
+    from _bentoml_impl.server import app
+    from bentoml._internal.runner.container import (
+        DataContainerRegistry,
+        DefaultContainer,
+    )
+    from bentoml._internal.types import LazyType
+
+    source = inspect.getsource(app.ServiceAppFactory)
+    assert source.count("getattr(self._service_instance, name).local") == 2, (
+        "BentoML's per-request lookup changed: re-check bind_apis_once"
+    )
+    instance = _Echo()
+    assert instance.echo.local is not instance.echo.local  # rebuilt each read
+    bind_apis_once(instance)
+    assert instance.echo.local is instance.echo.local
+    assert instance.echo.local(["a", "b"]) == ["A", "B"]
+    assert DataContainerRegistry.find_by_batch_type(list) is DefaultContainer
+    assert LazyType.from_type(list) in DataContainerRegistry.CONTAINER_BATCH_TYPE_MAP
 
 
 def test_the_store_internals_the_patches_read_are_there() -> None:
@@ -146,6 +176,42 @@ def test_a_lone_request_goes_to_the_model_at_once() -> None:
         await turns()
         assert model.batches == [[7]], "the request was held back"
         assert await task == 70
+
+    asyncio.run(scenario())
+
+
+def test_a_lone_leased_request_to_an_idle_model_is_dispatched_by_its_own_call() -> None:
+    async def never_dispatches() -> None:
+        await asyncio.Event().wait()
+
+    def without_controller(model: Model) -> object:
+        idle = IdleDispatcher(
+            1000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        idle.controller = never_dispatches  # type: ignore[method-assign]
+        return idle(model)
+
+    async def scenario() -> None:
+        model = Model()
+        call = without_controller(model)
+        lease = leases.Lease("lone-tenant", deadline=float("inf"))
+        assert await leased(call, 7, lease) == 70, "dispatched without the controller"
+        model.release.clear()
+        busy = asyncio.ensure_future(leased(call, 1, lease))
+        await turns()
+        queued = asyncio.ensure_future(leased(call, 2, lease))
+        await turns()
+        assert model.batches == [[7], [1]], "a busy model: left to the controller"
+        model.release.set()
+        assert await busy == 10
+        queued.cancel()
+
+        other = Model()
+        late = leases.Lease("lone-tenant", deadline=0.0)
+        held = asyncio.ensure_future(leased(without_controller(other), 3, late))
+        await turns()
+        assert other.batches == [], "a late request is left to the controller too"
+        held.cancel()
 
     asyncio.run(scenario())
 
