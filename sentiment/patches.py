@@ -108,14 +108,14 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         Then its own call dispatches it: waking the controller first cost a
         condition's notify, a task switch and the controller's checks, about
         0.1 ms of a lone 100-review request. A request still within its first
-        instant cannot be shed (it has not waited); a late or abandoned one goes
-        the controller's way, which leaves it out.
+        instant cannot be shed (it has not waited); an abandoned one, or one its
+        batch would answer late, goes the controller's way, which leaves it out.
         """
         return (
             len(self._queue) == 1
             and not self._sema.is_locked()
             and not lease.abandoned()
-            and not lease.late(time.monotonic())
+            and not lease.late(time.monotonic() + self.expected_batch_s(1))
         )
 
     async def controller(self) -> None:
