@@ -21,15 +21,19 @@ from sentiment.training.pipeline import (
 SMALL = replace(BEHAVED, char_min_df=1, n_features=1 << 12)
 
 
+def view_margins(texts: list[str], labels: list[str]) -> np.ndarray:
+    """Both views' margins on ``texts``, fitted on them (columns: n-gram, behaved)."""
+    pipeline, ngram, behaved = stacking.fit_views(
+        SMALL, texts, labels, build_pipeline, vader_lexicon
+    )
+    return stacking.margins(pipeline.named_steps["features"], [ngram, behaved], texts)
+
+
 def test_the_blend_is_one_model_equal_to_the_weighted_margins(
     reviews: pd.DataFrame,
 ) -> None:
     texts, labels = list(reviews["text"]), list(reviews["label"])
-    pipeline, ngram, behaved = stacking.fit_views(
-        SMALL, texts, labels, build_pipeline, vader_lexicon
-    )
-    features = pipeline.named_steps["features"]
-    margins = stacking.margins(features, [ngram, behaved], texts)
+    margins = view_margins(texts, labels)
     blended = fit_pipeline(replace(SMALL, behaviour_blend=0.3), texts, labels)
     decision = blended.decision_function(texts)
     assert np.allclose(decision, 0.7 * margins[:, 0] + 0.3 * margins[:, 1])
@@ -65,12 +69,7 @@ def test_the_gate_gives_short_texts_to_the_behaviour_view(
     reviews: pd.DataFrame,
 ) -> None:
     texts, labels = list(reviews["text"]), list(reviews["label"])
-    pipeline, ngram, behaved = stacking.fit_views(
-        SMALL, texts, labels, build_pipeline, vader_lexicon
-    )
-    margins = stacking.margins(
-        pipeline.named_steps["features"], [ngram, behaved], texts
-    )
+    margins = view_margins(texts, labels)
     gated = fit_pipeline(
         replace(SMALL, behaviour_gate_words=5.0, behaviour_gate_width=1.0),
         texts,
