@@ -25,28 +25,21 @@ from typing import Any
 
 from bench.overload import closed_loop, raise_file_limit
 from devtools.corpus import corpus_reviews
-from devtools.servers import PROJECT_DIR, free_port, isolated_home
+from devtools.servers import PROJECT_DIR, bentoml_process
 from devtools.wrk import run_wrk, write_bodies
-from ops.servers import ready_process, serve_command
 
 CONNECTIONS = (64, 256, 1024, 4096)
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
+SERVICE = "service:SentimentClassifier"
 
 
 @contextmanager
 def serve_tree(tree: Path, work: Path, name: str) -> Iterator[tuple[Any, str]]:
     """Serve ``tree``'s ``bentoml serve``; yield the process and its URL, then stop."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(isolated_home(work)),
-        "SENTIMENT_MODEL_TAG": MODEL_TAG,
-        "PYTHONPATH": str(tree),
-    }
-    command = serve_command("service:SentimentClassifier", port)
-    with ready_process(command, url, work / f"{name}.log", env, 120, cwd=tree) as p:
-        yield p, url
+    env = {"SENTIMENT_MODEL_TAG": MODEL_TAG, "PYTHONPATH": str(tree)}
+    log = work / f"{name}.log"
+    with bentoml_process(SERVICE, log, env, timeout=120, cwd=tree) as served:
+        yield served
 
 
 def main(argv: list[str] | None = None) -> int:

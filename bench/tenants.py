@@ -39,7 +39,7 @@ from bench.overload import raise_file_limit
 from bench.run import RESULTS_DIR
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loops
-from devtools.servers import free_port, isolated_home, ready_process, serve_command
+from devtools.servers import bentoml_serve
 from devtools.wrk import run_wrk, summarise, write_bodies
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
@@ -145,17 +145,13 @@ def tenant_server(
     tenants = {t: {"key": KEYS[t], "weight": w} for t, w in weights.items()}
     path = work / f"tenants-{'-'.join(str(w) for w in weights.values())}.json"
     path.write_text(json.dumps({"tenants": tenants}))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
-        "BENTOML_HOME": str(isolated_home(work)),
         "SENTIMENT_MODEL_TAG": MODEL_TAG,
         "SENTIMENT_TENANTS_FILE": str(path),
         **(settings or {}),
     }
-    command = serve_command("service:SentimentClassifier", port)
-    with ready_process(command, url, work / f"{path.stem}.log", env):
+    log = work / f"{path.stem}.log"
+    with bentoml_serve("service:SentimentClassifier", log, env) as url:
         yield url
 
 

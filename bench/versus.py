@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -82,16 +81,13 @@ def timed(process: subprocess.Popen[str], batch: int, seconds: float) -> float:
 @contextmanager
 def served(tree: Path, log: Path, tag: str | None = None) -> Iterator[str]:
     """``tree``'s ``bentoml serve`` on a free port (serving ``tag``); its URL."""
-    from ops.servers import free_port, isolated_home, ready_process, serve_command
+    from ops.servers import bentoml_process
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "BENTOML_HOME": str(isolated_home(log.parent))}
-    env.pop("PYTHONPATH", None)
+    env = {"PYTHONPATH": str(tree)}  # the tree's own package, not this one's
     if tag:
         env["SENTIMENT_MODEL_TAG"] = tag
-    command = serve_command("service:SentimentClassifier", port)
-    with ready_process(command, url, log, env, timeout=120, cwd=tree):
+    target = "service:SentimentClassifier"
+    with bentoml_process(target, log, env, timeout=120, cwd=tree) as (_, url):
         yield url
 
 

@@ -141,23 +141,41 @@ def ready_process(
 
 
 @contextmanager
+def bentoml_process(
+    target: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    timeout: float = READY_TIMEOUT_S,
+    cwd: Path = PROJECT_DIR,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run ``bentoml serve <target>`` on 127.0.0.1; yield the process and its URL.
+
+    Args:
+        target: a ``module:Service`` string or a bento tag.
+        log: where the server's stdout and stderr go; its directory holds the
+            server's own ``BENTOML_HOME`` (:func:`isolated_home`).
+        env: extra environment variables for the server (over the home, too).
+        port: the port to use (default: a free one).
+        timeout: seconds to wait for ``/readyz``.
+        cwd: the directory it runs in (another source tree, for A/B benchmarks).
+    """
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    home = str(isolated_home(log.parent))
+    server_env = {**os.environ, "BENTOML_HOME": home, **(env or {})}
+    command = serve_command(target, port)
+    with ready_process(command, url, log, server_env, timeout, cwd) as process:
+        yield process, url
+
+
+@contextmanager
 def bentoml_serve(
     target: str,
     log: Path,
     env: dict[str, str] | None = None,
     port: int | None = None,
 ) -> Iterator[str]:
-    """Run ``bentoml serve <target>`` on 127.0.0.1 and yield its base URL.
-
-    Args:
-        target: a ``module:Service`` string or a bento tag.
-        log: where the server's stdout and stderr go.
-        env: extra environment variables for the server.
-        port: the port to use (default: a free one).
-    """
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    home = str(isolated_home(log.parent))
-    server_env = {**os.environ, "BENTOML_HOME": home, **(env or {})}
-    with ready_process(serve_command(target, port), url, log, server_env):
+    """:func:`bentoml_process` from this tree; yield only the base URL."""
+    with bentoml_process(target, log, env, port) as (_, url):
         yield url
