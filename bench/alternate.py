@@ -8,14 +8,13 @@ hits every side of a comparison when their runs alternate.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.run import RESULTS_DIR
+from bench.run import write_report
 from devtools.wrk import run_wrk, summarise
 
 Target = tuple[str, Path]  # URL to post to, wrk bodies file
@@ -67,7 +66,5 @@ def main(
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as scratch:
         report = measure(args.rounds, args.duration, Path(scratch))
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS_DIR / f"{name}.md").write_text(markdown(report))
-    print(markdown(report))
+    print(write_report(name, report, markdown))
     return 0

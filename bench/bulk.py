@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.alternate import in_turn
+from bench.run import RESULTS_DIR, write_report
 from devtools.corpus import corpus_reviews
 from devtools.servers import (
     BIN_DIR,
@@ -52,7 +53,6 @@ from devtools.servers import (
 )
 from devtools.wrk import run_wrk, summarise, write_bodies
 
-RESULTS_DIR = PROJECT_DIR / "bench" / "results"
 LITSERVE_PYTHON = PROJECT_DIR / ".venv-litserve" / "bin" / "python"
 WORKERS = 2
 SHAPES = {"single": 1, "batch100": 100, "batch256": 256}
@@ -480,9 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(
             args.rounds, args.duration, args.model_tag, args.base_ref, Path(tmp)
         )
-    (RESULTS_DIR / "bulk.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS_DIR / "bulk.md").write_text(markdown(report))
-    print(markdown(report))
+    print(write_report("bulk", report, markdown))
     return 0
 
 

@@ -19,7 +19,6 @@ the overload section of ``make bench``). Writes ``bench/overload.{json,md,png}``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import RESULTS_DIR, Server, servers
+from bench.run import Server, servers, write_report
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loop
 from devtools.proc import tree_cpu_seconds
@@ -256,10 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         report["refusal"] = refusal_cost(
             by_name["bentoml"], work, args.duration, bodies
         )
-    (RESULTS_DIR / "overload.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS_DIR / "overload.md").write_text(markdown(report))
-    plot(report, RESULTS_DIR / "overload.png")
-    print(markdown(report))
+    print(write_report("overload", report, markdown, plot))
     return 0
 
 

@@ -33,7 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,28 @@ from devtools.servers import (
 from devtools.wrk import run_wrk, summarise, write_bodies
 
 RESULTS_DIR = PROJECT_DIR / "bench" / "results"  # committed reports
+Report = dict[str, Any]
+
+
+def write_report(
+    name: str,
+    report: Report,
+    markdown: Callable[[Report], str],
+    plot: Callable[[Report, Path], None] | None = None,
+) -> str:
+    """``bench/results/NAME.json`` and ``.md`` (and ``.png`` with ``plot``).
+
+    Returns:
+        The Markdown written.
+    """
+    text = markdown(report)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS_DIR / f"{name}.md").write_text(text)
+    if plot is not None:
+        plot(report, RESULTS_DIR / f"{name}.png")
+    return text
+
+
 WORKERS = int(os.environ.get("SENTIMENT_WORKERS", "2"))
 MIXED_SERVERS = ("fastapi", "bentoml")
 LOG_DIR = Path(tempfile.gettempdir()) / "bench-prediction-log"
@@ -281,10 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "labels": {s.name: s.label for s in servers(0, models)},
     }
     report["verdicts"] = verdicts(report)
-    (RESULTS_DIR / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS_DIR / "results.md").write_text(markdown(report))
-    plot(report, RESULTS_DIR / "results.png")
-    print(markdown(report).split("## Targets")[1])
+    print(write_report("results", report, markdown, plot).split("## Targets")[1])
     return 0
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from bench.overload import raise_file_limit
-from bench.run import RESULTS_DIR
+from bench.run import write_report
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loops
 from devtools.servers import bentoml_serve
@@ -522,10 +522,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 flush=True,
             )
-    (RESULTS_DIR / "tenants.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS_DIR / "tenants.md").write_text(markdown(report))
-    plot(report, RESULTS_DIR / "tenants.png")
-    print(markdown(report))
+    print(write_report("tenants", report, markdown, plot))
     return 0
 
 
