@@ -217,18 +217,21 @@ def paired_facts(folds: list[float], split: str = SPLIT) -> gate.ModelFacts:
     )
 
 
+# Production cross-validated on the same folds as the candidates below.
+PAIRED_PRODUCTION = dataclasses.replace(
+    PRODUCTION,
+    cv_mean=float(np.mean(FOLDS)),
+    cv_std=0.0025,
+    cv_folds=FOLDS,
+    cv_split=SPLIT,
+)
+
+
 def test_better_behaviour_cannot_buy_a_paired_loss_of_accuracy() -> None:
-    production = dataclasses.replace(
-        PRODUCTION,
-        cv_mean=float(np.mean(FOLDS)),
-        cv_std=0.0025,
-        cv_folds=FOLDS,
-        cv_split=SPLIT,
-    )
     # 0.2 points lower on every fold: inside production's fold std, but the same
     # folds see it every time.
     worse = paired_facts([a - 0.002 + 0.0002 * i for i, a in enumerate(FOLDS)])
-    checks = gate.decide(production, worse, EVEN, None)
+    checks = gate.decide(PAIRED_PRODUCTION, worse, EVEN, None)
     assert failed(checks) == ["cross-validation"]
     row = next(c for c in checks if c.name == "cross-validation")
     assert "paired t p=" in row.candidate and "paired t-test" in row.rule
@@ -245,15 +248,8 @@ def test_an_even_candidate_passes_the_paired_test() -> None:
 
 
 def test_folds_of_other_data_are_not_paired() -> None:
-    production = dataclasses.replace(
-        PRODUCTION,
-        cv_mean=float(np.mean(FOLDS)),
-        cv_std=0.0025,
-        cv_folds=FOLDS,
-        cv_split=SPLIT,
-    )
     other = paired_facts([a - 0.002 for a in FOLDS], split="other:0.15:42:5")
-    checks = gate.decide(production, other, EVEN, None)
+    checks = gate.decide(PAIRED_PRODUCTION, other, EVEN, None)
     assert failed(checks) == []  # the mean rule alone: within the fold std
     row = next(c for c in checks if c.name == "cross-validation")
     assert "paired" not in row.candidate

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import bentoml
 import uvicorn
@@ -282,23 +282,38 @@ async def leased(call: object, item: int, lease: leases.Lease) -> object:
     return await call(item)  # type: ignore[operator]
 
 
+async def behind_a_running_batch(
+    call: object,
+    model: Model,
+    second: leases.Lease,
+    third: leases.Lease,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> list[object]:
+    """Items 2 and 3 queue, with these leases, while item 1's batch runs.
+
+    ``meanwhile`` runs once both are queued, before item 1's batch ends. Returns
+    the three results (exceptions as results).
+    """
+    model.release.clear()
+    busy = asyncio.ensure_future(call(1))  # type: ignore[operator]
+    await turns()
+    queued = [
+        asyncio.ensure_future(leased(call, 2, second)),
+        asyncio.ensure_future(leased(call, 3, third)),
+    ]
+    await turns()
+    meanwhile()
+    model.release.set()
+    return await asyncio.gather(busy, *queued, return_exceptions=True)
+
+
 def test_a_queued_request_past_its_deadline_is_left_out_of_the_batch() -> None:
     async def scenario() -> None:
         model = Model()
-        call = dispatcher(model)
-        model.release.clear()
-        busy = asyncio.ensure_future(call(1))
-        await turns()
         before = dropped("deadline", "late-tenant")
         late = leases.Lease("late-tenant", deadline=0.0)  # long past
         on_time = leases.Lease("late-tenant", deadline=float("inf"))
-        queued = [
-            asyncio.ensure_future(leased(call, 2, late)),
-            asyncio.ensure_future(leased(call, 3, on_time)),
-        ]
-        await turns()
-        model.release.set()
-        results = await asyncio.gather(busy, *queued, return_exceptions=True)
+        results = await behind_a_running_batch(dispatcher(model), model, late, on_time)
         assert results[0] == 10 and results[2] == 30
         assert isinstance(results[1], DeadlineExceeded)
         assert model.batches == [[1], [3]], "the late request never reached the model"
@@ -313,24 +328,14 @@ def test_a_request_its_batch_would_make_late_is_left_out() -> None:
         idle = IdleDispatcher(  # a budget of 1,000 s: nothing is shed for it
             1_000_000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
         )
-        call = idle(model)
         for _ in range(WARM_UP_BATCHES):  # a trained fit: every batch takes 100 s
             idle.optimizer.o_stat.append((1, 100.0, 0.0))
         idle.optimizer.o_a, idle.optimizer.o_b = 50.0, 50.0
-        model.release.clear()
-        busy = asyncio.ensure_future(call(1))
-        await turns()
         before = dropped("deadline", "batch-tenant")
         # Due in 60 s: not yet past, but the batch would end after it.
         doomed = leases.Lease("batch-tenant", deadline=time.monotonic() + 60)
         fine = leases.Lease("batch-tenant", deadline=time.monotonic() + 10_000)
-        queued = [
-            asyncio.ensure_future(leased(call, 2, doomed)),
-            asyncio.ensure_future(leased(call, 3, fine)),
-        ]
-        await turns()
-        model.release.set()
-        results = await asyncio.gather(busy, *queued, return_exceptions=True)
+        results = await behind_a_running_batch(idle(model), model, doomed, fine)
         assert results[0] == 10 and results[2] == 30
         assert isinstance(results[1], DeadlineExceeded)
         assert model.batches == [[1], [3]]
@@ -342,19 +347,16 @@ def test_a_request_its_batch_would_make_late_is_left_out() -> None:
 def test_a_request_whose_client_left_is_left_out_of_the_batch() -> None:
     async def scenario() -> None:
         model = Model()
-        call = dispatcher(model)
-        model.release.clear()
-        busy = asyncio.ensure_future(call(1))
-        await turns()
         client = {"gone": False}
         lease = leases.Lease("gone-tenant", gone=lambda: client["gone"])
-        left = asyncio.ensure_future(leased(call, 2, lease))
-        stays = asyncio.ensure_future(leased(call, 3, leases.Lease("gone-tenant")))
-        await turns()
-        client["gone"] = True  # the client disconnects before its batch forms
         before = dropped("disconnect", "gone-tenant")
-        model.release.set()
-        results = await asyncio.gather(busy, left, stays, return_exceptions=True)
+
+        def disconnect() -> None:  # before its batch forms
+            client["gone"] = True
+
+        results = await behind_a_running_batch(
+            dispatcher(model), model, lease, leases.Lease("gone-tenant"), disconnect
+        )
         assert results[0] == 10 and results[2] == 30
         assert isinstance(results[1], RuntimeError), "cancelled: BentoML's fallback"
         assert model.batches == [[1], [3]]

@@ -57,20 +57,27 @@ async def call(app: Admission, headers: dict[bytes, bytes] | None = None) -> Mes
     return {**sent[0], "body": sent[1]["body"]}
 
 
-def test_overload_refusal_is_503_with_retry_after_and_the_error_shape() -> None:
-    settings = Settings(max_in_flight=1, max_queue_wait_ms=1, refuse_after_ms=5)
-    inner = BlockingApp()
-    admission = Admission(inner, settings)
+def while_one_holds_the_slot(
+    admission: Admission, inner: BlockingApp, headers: dict[bytes, bytes]
+) -> Message:
+    """A second request's answer while a first holds the only slot (then released)."""
 
     async def scenario() -> Message:
         first = asyncio.create_task(call(admission))
         await asyncio.sleep(0)
-        refused = await call(admission, {b"x-request-id": b"req-42"})
+        second = await call(admission, headers)
         inner.release.set()
         assert (await first)["status"] == 200
-        return refused
+        return second
 
-    refused = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_overload_refusal_is_503_with_retry_after_and_the_error_shape() -> None:
+    settings = Settings(max_in_flight=1, max_queue_wait_ms=1, refuse_after_ms=5)
+    inner = BlockingApp()
+    admission = Admission(inner, settings)
+    refused = while_one_holds_the_slot(admission, inner, {b"x-request-id": b"req-42"})
     headers = dict(refused["headers"])
     body = json.loads(refused["body"])
     assert refused["status"] == 503 and headers[b"retry-after"] == b"1"
@@ -259,16 +266,7 @@ def test_a_request_still_waiting_at_its_deadline_gets_504() -> None:
     settings = Settings(max_in_flight=1, max_queue_wait_ms=1000, refuse_after_ms=2000)
     inner = BlockingApp()
     admission = Admission(inner, settings)
-
-    async def scenario() -> Message:
-        first = asyncio.create_task(call(admission))
-        await asyncio.sleep(0)
-        late = await call(admission, {b"x-request-timeout-ms": b"20"})
-        inner.release.set()
-        assert (await first)["status"] == 200
-        return late
-
-    late = asyncio.run(scenario())
+    late = while_one_holds_the_slot(admission, inner, {b"x-request-timeout-ms": b"20"})
     assert late["status"] == 504
     assert json.loads(late["body"])["detail"][0]["type"] == "deadline_exceeded"
     assert inner.entered == 1, "the late request never reached the service"
