@@ -148,8 +148,8 @@ def explain(
         ``intercept``, ``logit`` and top contributions; a component's
         contributions over all features plus its intercept equal its logit.
     """
-    probabilities = scorer.predict_proba(texts)
-    logits, words = scorer.logits_and_words(texts)
+    logits, words = scorer.logits_and_words(texts)  # scored once, as /classify does
+    probabilities = scorer.probabilities(logits, words)
     heads = len(scorer.heads)
     if scorer.gate is not None and words is not None:
         names = GATED_NAMES

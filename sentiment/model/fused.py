@@ -22,6 +22,7 @@ separates the same tokens as one space.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,16 @@ class Hashed:
     tokens: Tokens
     groups: list[tuple[NDArray[np.int64], NDArray[np.int64], Any, Any]]
     unigrams: NDArray[np.uint64] | None  # each token's word 1-gram hash
+
+    @cached_property
+    def token_doc(self) -> NDArray[np.int64]:
+        """Each word token's document (the lexicon and the word count read it)."""
+        return self.spans.doc[self.tokens.doc]
+
+    @cached_property
+    def words(self) -> NDArray[np.int64]:
+        """Each document's number of word tokens."""
+        return np.bincount(self.token_doc, minlength=self.spans.n_docs)
 
 
 class FusedScorer:
@@ -189,8 +200,8 @@ class FusedScorer:
         unigrams = hashed.unigrams
         if unigrams is None:
             unigrams = word_ngrams_of(tokens, (1, 1))[1]
-        token_doc = hashed.spans.doc[tokens.doc]
-        count = np.maximum(np.bincount(token_doc, minlength=n_docs), 1)
+        token_doc = hashed.token_doc
+        count = np.maximum(hashed.words, 1)
         for block, head_weights in self.lexicons:
             hit, position = block.lookup(unigrams)
             found = np.where(hit, block.valences_[position], 0.0)
@@ -235,12 +246,7 @@ class FusedScorer:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """:meth:`logits`, and each text's word count when a block counts them."""
         hashed = self.hashed(self.spans(self.prepare(texts)))
-        words = None
-        if self.counts_words:
-            token_doc = hashed.spans.doc[hashed.tokens.doc]
-            words = np.bincount(token_doc, minlength=hashed.spans.n_docs).astype(
-                np.float64
-            )
+        words = hashed.words.astype(np.float64) if self.counts_words else None
         return self.dot(hashed, self.lexicon(hashed)), words
 
 

@@ -84,6 +84,9 @@ class LinearScorer:
         for _, block in pipeline.named_steps["features"].transformer_list:
             self.blocks.append((block, offset))
             offset += block.n_features
+        self.word_count = next(
+            (b for b, _ in self.blocks if isinstance(b, WordCount)), None
+        )
         self.fused = (
             FusedScorer(self.blocks, self.heads)
             if FusedScorer.supports(self.blocks)
@@ -131,19 +134,24 @@ class LinearScorer:
         if self.fused is not None:
             return self.fused.logits_and_words(texts)
         words = None
-        for block, _ in self.blocks:
-            if isinstance(block, WordCount):
-                words = block.weighted_rows(texts).values.astype(np.float64)
+        if self.word_count is not None:
+            words = self.word_count.weighted_rows(texts).values.astype(np.float64)
         return self.block_logits(texts), words
+
+    def probabilities(
+        self, logits: NDArray[np.float64], words: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
+        """Both classes' probabilities from :meth:`logits_and_words`' output."""
+        if self.gate is None or words is None:
+            positive = (1.0 / (1.0 + np.exp(-logits))).mean(axis=0)
+        else:
+            ngram, behaviour = logits
+            positive = 1.0 / (1.0 + np.exp(-self.gate.mix(ngram, behaviour, words)))
+        return np.column_stack([1.0 - positive, positive])
 
     def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
         """Probabilities of the two classes, in ``classes_`` order."""
-        if self.gate is None:
-            positive = (1.0 / (1.0 + np.exp(-self.logits(texts)))).mean(axis=0)
-        else:
-            (ngram, behaviour), words = self.logits_and_words(texts)
-            positive = 1.0 / (1.0 + np.exp(-self.gate.mix(ngram, behaviour, words)))
-        return np.column_stack([1.0 - positive, positive])
+        return self.probabilities(*self.logits_and_words(texts))
 
 
 def known_feature_counts(pipeline: Any) -> Callable[[list[str]], list[int]] | None:
