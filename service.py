@@ -133,8 +133,7 @@ add_middleware(JobStatus)
 add_middleware(
     OperatorEndpoints, model_info=live.active_info, spec=service_spec(SERVICE)
 )
-# The Open Inference Protocol (V2 REST): /v2/models/<name>/infer becomes a
-# /classify request here, so the guard, batching and metrics below all apply.
+# V2 /infer becomes a /classify request here: the guard, batching, metrics apply.
 add_middleware(
     OpenInference,
     model_name=SETTINGS.model_name,
