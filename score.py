@@ -31,10 +31,10 @@ from typing import Any
 
 from sentiment.errors import ScoringError
 from sentiment.files import write_atomically
-from sentiment.jobs.scoring import (
+from sentiment.jobs.scoring import score_table
+from sentiment.jobs.tables import (
     file_format,
     read_table,
-    score_table,
     spreadsheet_safe,
     write_table,
 )

@@ -264,12 +264,8 @@ def _score_file(
     options: JobOptions,
 ) -> str:
     from sentiment.errors import ScoringError
-    from sentiment.jobs.scoring import (
-        ReadLimits,
-        read_table,
-        score_table,
-        spreadsheet_safe,
-    )
+    from sentiment.jobs.scoring import score_table
+    from sentiment.jobs.tables import ReadLimits, read_table, spreadsheet_safe
 
     write_record(task_id, pid=os.getpid())
     limits = ReadLimits(
