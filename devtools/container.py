@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,8 +68,16 @@ class PodSpec:
     drop_all: bool = False  # capabilities.drop: ["ALL"]
     no_new_privileges: bool = False  # allowPrivilegeEscalation: false
     writable: list[str] = field(default_factory=list)  # volume mount paths
+    # Read-only Secret volumes: mount path -> the Secret's name, and the files the
+    # manifest's example Secrets hold (by Secret name, then file name).
+    secret_mounts: dict[str, str] = field(default_factory=dict)
+    secret_files: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def docker_options(self, secrets: dict[str, str] | None = None) -> list[str]:
+    def docker_options(
+        self,
+        secrets: dict[str, str] | None = None,
+        mounted: dict[str, Path] | None = None,
+    ) -> list[str]:
         """``docker run`` options for the same limits, security and environment.
 
         Volumes become tmpfs mounts, world-writable like a fresh emptyDir.
@@ -76,6 +85,8 @@ class PodSpec:
         Args:
             secrets: values for the Secret-filled variables, as the kubelet gives
                 them (env); a variable without one stays unset.
+            mounted: a host directory for each Secret volume's mount path
+                (:meth:`write_secret_volumes`), bound read-only.
         """
         options = ["--cpus", self.cpus, "--memory", str(self.memory_limit)]
         if self.user:
@@ -88,10 +99,40 @@ class PodSpec:
             options += ["--security-opt", "no-new-privileges"]
         for path in self.writable:
             options += ["--tmpfs", f"{path}:rw,mode=1777"]
+        for path, host in (mounted or {}).items():
+            options += ["-v", f"{host}:{path}:ro"]
         given = {k: v for k, v in (secrets or {}).items() if k in self.secret_env}
         for name, value in {**self.env, **given}.items():
             options += ["-e", f"{name}={value}"]
         return options
+
+    def write_secret_volumes(
+        self, root: Path, files: dict[str, dict[str, str]] | None = None
+    ) -> dict[str, Path]:
+        """Each Secret volume's files under ``root``, as the kubelet projects them.
+
+        Args:
+            root: an empty directory to write them in.
+            files: a Secret's files instead of the manifest's example (by name).
+
+        Returns:
+            The host directory for each mount path (for :meth:`docker_options`).
+        """
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o755)  # the pod's user is not the owner: read like defaultMode
+        mounted = {}
+        for index, (path, secret) in enumerate(self.secret_mounts.items()):
+            directory = root / str(index)
+            directory.mkdir(mode=0o755)
+            directory.chmod(0o755)
+            for file, content in {
+                **self.secret_files.get(secret, {}),
+                **(files or {}).get(secret, {}),
+            }.items():
+                (directory / file).write_text(content)
+                (directory / file).chmod(0o444)
+            mounted[path] = directory
+        return mounted
 
 
 def pod_spec(manifest: Path = MANIFEST, deployment_name: str = "") -> PodSpec:
@@ -116,6 +157,17 @@ def pod_spec(manifest: Path = MANIFEST, deployment_name: str = "") -> PodSpec:
     secret_env = tuple(
         item["name"] for item in items if "secretKeyRef" in item.get("valueFrom", {})
     )
+    mounts = container.get("volumeMounts", [])
+    secret_volumes = {
+        v["name"]: v["secret"]["secretName"]
+        for v in pod.get("volumes", [])
+        if "secret" in v
+    }
+    example_secrets = {
+        doc["metadata"]["name"]: dict(doc.get("stringData", {}))
+        for doc in docs
+        if doc["kind"] == "Secret"
+    }
     pod_security = pod.get("securityContext", {})
     security = container.get("securityContext", {})
     user = ""
@@ -130,7 +182,13 @@ def pod_spec(manifest: Path = MANIFEST, deployment_name: str = "") -> PodSpec:
         read_only=bool(security.get("readOnlyRootFilesystem")),
         drop_all="ALL" in security.get("capabilities", {}).get("drop", []),
         no_new_privileges=security.get("allowPrivilegeEscalation") is False,
-        writable=[m["mountPath"] for m in container.get("volumeMounts", [])],
+        writable=[m["mountPath"] for m in mounts if not m.get("readOnly")],
+        secret_mounts={
+            m["mountPath"]: secret_volumes[m["name"]]
+            for m in mounts
+            if m["name"] in secret_volumes
+        },
+        secret_files=example_secrets,
     )
 
 
@@ -208,6 +266,7 @@ def run_image(
     spec: PodSpec | None = None,
     ready_timeout: float = 180,
     secrets: dict[str, str] | None = None,
+    secret_files: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[RunningContainer]:
     """Run ``image`` with host networking on a free loopback port; always remove it.
 
@@ -216,10 +275,23 @@ def run_image(
         spec: limits, security and env to run it with (default: Docker's defaults).
         ready_timeout: seconds to wait for ``/readyz``.
         secrets: values of the Secret-filled variables (``API_KEY``).
+        secret_files: files of the Secret volumes, by Secret name, instead of the
+            manifest's examples (``sentiment-classifier-tenants``: ``tenants.json``).
     """
     port = free_port()
     name = f"sentiment-{uuid.uuid4().hex[:8]}"
-    options = spec.docker_options(secrets) if spec else []
+    with tempfile.TemporaryDirectory(prefix="sentiment-secrets-") as volumes:
+        mounted = spec.write_secret_volumes(Path(volumes), secret_files) if spec else {}
+        options = spec.docker_options(secrets, mounted) if spec else []
+        with started_container(name, port, image, options, ready_timeout) as running:
+            yield running
+
+
+@contextmanager
+def started_container(
+    name: str, port: int, image: str, options: list[str], ready_timeout: float
+) -> Iterator[RunningContainer]:
+    """``docker run`` the image with ``options``, once ready; always removed."""
     started = time.monotonic()
     docker(
         "run",

@@ -7,6 +7,7 @@ Needs a Docker engine. Without one the tests skip with a loud reason, except in 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -88,6 +89,20 @@ def image(
 
 
 API_KEY = secrets.token_hex(16)  # what the Secret would hold
+TEAM_KEYS = {"team-a": secrets.token_hex(16), "team-b": secrets.token_hex(16)}
+# The tenants Secret's file, as an operator writes it: digests, never the keys.
+TENANTS_SECRET = {
+    "sentiment-classifier-tenants": {
+        "tenants.json": json.dumps(
+            {
+                "tenants": {
+                    name: {"key_sha256": hashlib.sha256(key.encode()).hexdigest()}
+                    for name, key in TEAM_KEYS.items()
+                }
+            }
+        )
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +110,9 @@ def container(image: str) -> Iterator[RunningContainer]:
     """The image run as the manifest runs a pod: read-only root, uid 1034, no
     capabilities, no new privileges, its env and volumes, the key from the Secret.
     """
-    with run_image(image, pod_spec(), secrets={"API_KEY": API_KEY}) as running:
+    with run_image(
+        image, pod_spec(), secrets={"API_KEY": API_KEY}, secret_files=TENANTS_SECRET
+    ) as running:
         yield running
 
 
@@ -163,6 +180,32 @@ def test_container_wants_the_api_key(container: RunningContainer) -> None:
         f"{container.url}/classify_file/submit", files={"file": ("a.csv", b"text\n")}
     )
     assert job.status_code == 401
+
+
+def test_each_tenant_key_works_from_the_read_only_secret_volume(
+    container: RunningContainer,
+) -> None:
+    """Each team's key from the mounted tenants file is served as its tenant, the
+    API key as ``default``; a key that is in no file is refused."""
+    for key in (*TEAM_KEYS.values(), API_KEY):
+        answer = httpx.post(
+            f"{container.url}/classify",
+            json={"texts": ["a wonderful, moving film"]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.status_code == 200, answer.text
+    stranger = httpx.post(
+        f"{container.url}/classify",
+        json={"texts": ["a fine film"]},
+        headers={"Authorization": f"Bearer {secrets.token_hex(16)}"},
+    )
+    assert stranger.status_code == 401
+    metrics = httpx.get(f"{container.url}/metrics").text
+    for tenant in (*TEAM_KEYS, "default"):
+        admitted = re.search(
+            rf'sentiment_tenant_admitted_total{{tenant="{tenant}"}} (\S+)', metrics
+        )
+        assert admitted and float(admitted.group(1)) >= 1, tenant
 
 
 def test_container_explains_and_speaks_v2(client: httpx.Client) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from devtools.container import pod_spec
+from sentiment.http.tenants import TenantsFile
 from tests.conftest import PROJECT_DIR
 
 KUBERNETES_VERSION = "1.33.0"
@@ -52,6 +53,7 @@ def env_of(deployment: Resource) -> dict[str, Any]:
 def test_every_resource_validates_strictly(resources: list[Resource]) -> None:
     assert sorted(r["kind"] for r in resources) == sorted(
         [
+            "Secret",
             "Secret",
             "Deployment",
             "Deployment",
@@ -107,11 +109,30 @@ def test_pods_are_hardened(resources: list[Resource], which: Any) -> None:
 def test_the_api_key_comes_from_the_example_secret(
     resources: list[Resource], which: Any
 ) -> None:
-    secret = one(resources, "Secret")
+    secret = one(resources, "Secret", "sentiment-classifier-api-key")
     reference = env_of(which(resources))["API_KEY"]["valueFrom"]["secretKeyRef"]
     assert reference["name"] == secret["metadata"]["name"]
     assert reference["key"] in secret["stringData"]
     assert "value" not in env_of(which(resources))["API_KEY"]
+
+
+@pytest.mark.parametrize("which", [online, jobs])
+def test_the_tenants_file_is_the_example_secret_read_only(
+    resources: list[Resource], which: Any
+) -> None:
+    """SENTIMENT_TENANTS_FILE names a file of a read-only Secret volume that the
+    example Secret holds, and that file is a valid tenants file with digests only."""
+    deployment = which(resources)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    path = env_of(deployment)["SENTIMENT_TENANTS_FILE"]["value"]
+    directory, _, file = path.rpartition("/")
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+    assert mount["readOnly"] is True
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    secret = one(resources, "Secret", volume["secret"]["secretName"])
+    example = TenantsFile.model_validate_json(secret["stringData"][file])
+    assert all(spec.key_sha256 and not spec.key for spec in example.tenants.values())
 
 
 @pytest.mark.parametrize("which", [online, jobs])
@@ -223,6 +244,22 @@ def test_the_container_helper_reads_the_hardening(resources: list[Resource]) -> 
         "/var/lib/sentiment/bentoml",
         "/var/lib/sentiment/logs",
     ]
+    assert spec.secret_mounts == {
+        "/etc/sentiment/tenants": "sentiment-classifier-tenants"
+    }
+
+
+def test_the_container_helper_mounts_secret_files_read_only(tmp_path: Any) -> None:
+    """The example Secret's file, or a test's own, bound read-only in the pod."""
+    spec = pod_spec(MANIFEST)
+    mounted = spec.write_secret_volumes(
+        tmp_path, {"sentiment-classifier-tenants": {"tenants.json": "{}"}}
+    )
+    (host,) = mounted.values()
+    assert (host / "tenants.json").read_text() == "{}"
+    assert f"{host}:/etc/sentiment/tenants:ro" in spec.docker_options(mounted=mounted)
+    example = spec.write_secret_volumes(tmp_path / "example")
+    assert "team-a" in (example["/etc/sentiment/tenants"] / "tenants.json").read_text()
 
 
 def test_keda_scales_the_online_deployment_on_demand(
