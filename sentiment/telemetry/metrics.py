@@ -71,6 +71,13 @@ TENANT_WAIT = prometheus_client.Histogram(
     labelnames=["tenant"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0),
 )
+TENANT_LATENCY = prometheus_client.Histogram(
+    "sentiment_tenant_request_seconds",
+    "Admitted requests, from admission's first look at the head to the answer's "
+    "last byte handed to the server, by tenant (the server's part of latency)",
+    labelnames=["tenant"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1.0, 2.0, 5.0),
+)
 TENANT_REVIEWS = prometheus_client.Counter(
     "sentiment_tenant_reviews_total",
     "Reviews sent to the model in an adaptive batch, by tenant",
