@@ -39,7 +39,8 @@ from bench.overload import raise_file_limit
 from bench.run import write_report
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loops
-from devtools.servers import bentoml_serve
+from devtools.proc import tree_cpu_seconds
+from devtools.servers import bentoml_process
 from devtools.wrk import run_wrk, summarise, write_bodies
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
@@ -56,6 +57,7 @@ PACED_B_SHARE = 0.3
 DEADLINE_CONNECTIONS = 2048
 DEADLINE_MAX_WAIT_S = 0.01
 SERIES = ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total")
+SERVER_PIDS: dict[str, int] = {}  # the servers this run started, by URL (their CPU)
 
 
 def auth(tenant: str) -> dict[str, str]:
@@ -184,7 +186,8 @@ def tenant_server(
         **(settings or {}),
     }
     log = work / f"{path.stem}.log"
-    with bentoml_serve("service:SentimentClassifier", log, env) as url:
+    with bentoml_process("service:SentimentClassifier", log, env) as (process, url):
+        SERVER_PIDS[url] = process.pid
         yield url
 
 
@@ -269,6 +272,7 @@ def deadlines(
     """An open loop at ``factor`` x capacity, every request with a 200 ms deadline."""
     before = scrape(url)
     bodies = [json.dumps({"texts": [r]}).encode() for r in list(corpus_reviews())[:500]]
+    cpu, wall = tree_cpu_seconds(SERVER_PIDS[url]), time.monotonic()
     (summary,) = run_open_loops(
         [
             {
@@ -283,6 +287,9 @@ def deadlines(
             }
         ]
     )
+    server_cores = (tree_cpu_seconds(SERVER_PIDS[url]) - cpu) / (
+        time.monotonic() - wall
+    )
     after = scrape(url)
 
     def delta(series: str, **labels: str) -> float:
@@ -290,6 +297,7 @@ def deadlines(
 
     return {
         "open_loop": summary,
+        "server_cores": round(server_cores, 2),
         "refused_at_admission": delta(
             "sentiment_admission_refusals_total", reason="deadline"
         ),
@@ -427,8 +435,8 @@ def markdown(report: dict[str, Any]) -> str:
         "| offered | sent | skipped | answered 200/s | 504 | other | socket errors "
         "| connections | p99 of 200s ms (from send) | slowest 200 ms (from send) "
         "| refused at admission | dropped from a batch | server: admitted answered "
-        "within 250 ms | server: slowest (bucket) | generator cores |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "within 250 ms | server: slowest (bucket) | server cores | generator cores |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for factor, point in dl.items():
         ol = point["open_loop"]
@@ -446,7 +454,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"({ol['p99_ok_from_send_ms']}) | {ol['max_ok_ms']} "
             f"({ol['max_ok_from_send_ms']}) | {point['refused_at_admission']:,.0f} | "
             f"{point['dropped_from_batch']:,.0f} | {within} | {slowest} "
-            f"| {ol.get('generator_cores', '')} |"
+            f"| {point.get('server_cores', '')} | {ol.get('generator_cores', '')} |"
         )
     lines += [
         "",
