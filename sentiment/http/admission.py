@@ -5,8 +5,10 @@ middlewares. For ``POST /classify`` and ``/explain`` it decides from the headers
 alone, with answers built once at start:
 
 * 401 (wrong API key) and 415 (not JSON) at once;
-* otherwise the request is *admitted* when fewer than ``max_in_flight`` requests
-  are inside the service, or *queued*.
+* otherwise the request is *admitted* when fewer than the limit are inside the
+  service (``max_in_flight``, or what the worker finishes in
+  ``in_flight_target_ms`` at its measured rate, at least ``min_in_flight``), or
+  *queued*.
 
 The queue (:class:`sentiment.http.overload.AdmissionQueue`, pure logic with the
 clock passed in) is the overload policy, chosen by measurement (docs/overload.md):

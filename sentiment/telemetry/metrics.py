@@ -36,7 +36,7 @@ IN_FLIGHT = prometheus_client.Gauge(
 )
 LIMIT = prometheus_client.Gauge(
     "sentiment_admission_limit",
-    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
+    "Requests the workers admit at once now (each at most SENTIMENT_MAX_IN_FLIGHT)",
     multiprocess_mode="livesum",
 )
 QUEUE_DELAY = prometheus_client.Gauge(
