@@ -48,20 +48,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, required=True, help="the other tree")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=float, default=8)
+    parser.add_argument(
+        "--reviews", type=int, default=1, help="reviews per request (100: bulk)"
+    )
+    parser.add_argument(
+        "--connections",
+        type=lambda text: tuple(int(c) for c in text.split(",")),
+        default=CONNECTIONS,
+        help="comma-separated, e.g. 64 (the first is the ratios' reference)",
+    )
     args = parser.parse_args(argv)
     raise_file_limit()
     trees = {"base": args.base.resolve(), "this": PROJECT_DIR}
     results: dict[str, dict[int, list[float]]] = {t: {} for t in trees}
     with tempfile.TemporaryDirectory(prefix="compare-trees-") as tmp:
         work = Path(tmp)
-        bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
+        bodies = write_bodies(
+            list(corpus_reviews()), args.reviews, work / "bodies.jsonl"
+        )
         for round_ in range(args.rounds):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for name in order:
                 served = serve_tree(trees[name], work, f"{name}-{round_}")
                 with served as (process, url):
                     run_wrk(url, bodies, 16, 3)  # warm-up
-                    for c in CONNECTIONS:
+                    for c in args.connections:
                         row = closed_loop(url, process.pid, bodies, c, args.duration)
                         results[name].setdefault(c, []).append(row["req_per_s"])
                         print(
@@ -70,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(2)
     print(
         "\n| connections | base goodput | this goodput | this / base | "
-        "x its 64-conn (base) | x its 64-conn (this) |"
+        f"x its {args.connections[0]}-conn (base) | x its {args.connections[0]}-conn "
+        "(this) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
-    base64, this64 = median(results["base"][64]), median(results["this"][64])
-    for c in CONNECTIONS:
+    first = args.connections[0]
+    base64, this64 = median(results["base"][first]), median(results["this"][first])
+    for c in args.connections:
         b, t = median(results["base"][c]), median(results["this"][c])
         print(
             f"| {c:,} | {b:,.0f} | {t:,.0f} | {t / b:.3f} | {b / base64:.2f} | "

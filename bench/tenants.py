@@ -39,7 +39,8 @@ from bench.overload import raise_file_limit
 from bench.run import write_report
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loops
-from devtools.servers import bentoml_serve
+from devtools.proc import tree_cpu_seconds
+from devtools.servers import bentoml_process
 from devtools.wrk import run_wrk, summarise, write_bodies
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
@@ -56,6 +57,7 @@ PACED_B_SHARE = 0.3
 DEADLINE_CONNECTIONS = 2048
 DEADLINE_MAX_WAIT_S = 0.01
 SERIES = ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total")
+SERVER_PIDS: dict[str, int] = {}  # the servers this run started, by URL (their CPU)
 
 
 def auth(tenant: str) -> dict[str, str]:
@@ -89,6 +91,39 @@ def labelled(samples: dict[str, float], series: str, **labels: str) -> float:
         for k, v in samples.items()
         if k.startswith(series + "{") and all(w in k for w in wanted)
     )
+
+
+def server_latency(
+    before: dict[str, float], after: dict[str, float], tenant: str
+) -> dict[str, Any]:
+    """``sentiment_tenant_request_seconds`` between two scrapes: the server's part.
+
+    The admitted requests counted, the share answered within 250 ms (a 200 ms
+    deadline plus 50), and the upper bound of the slowest bucket with any.
+    """
+    series = "sentiment_tenant_request_seconds_bucket"
+    buckets: dict[float, float] = {}
+    for name, value in after.items():
+        if name.startswith(series + "{") and f'tenant="{tenant}"' in name:
+            bound = name.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = value - before.get(name, 0.0)
+    if not buckets:
+        return {"admitted": 0, "within_250_ms": None, "slowest_bucket_s": None}
+    total = buckets[float("inf")]
+    within = buckets.get(0.25, 0.0)
+    slowest = next(
+        (
+            bound
+            for bound in sorted(buckets)
+            if buckets[bound] >= total  # the first bound holding every request
+        ),
+        None,
+    )
+    return {
+        "admitted": total,
+        "within_250_ms": round(within / total, 4) if total else None,
+        "slowest_bucket_s": slowest,
+    }
 
 
 class Sampler:
@@ -151,7 +186,8 @@ def tenant_server(
         **(settings or {}),
     }
     log = work / f"{path.stem}.log"
-    with bentoml_serve("service:SentimentClassifier", log, env) as url:
+    with bentoml_process("service:SentimentClassifier", log, env) as (process, url):
+        SERVER_PIDS[url] = process.pid
         yield url
 
 
@@ -236,6 +272,7 @@ def deadlines(
     """An open loop at ``factor`` x capacity, every request with a 200 ms deadline."""
     before = scrape(url)
     bodies = [json.dumps({"texts": [r]}).encode() for r in list(corpus_reviews())[:500]]
+    cpu, wall = tree_cpu_seconds(SERVER_PIDS[url]), time.monotonic()
     (summary,) = run_open_loops(
         [
             {
@@ -250,6 +287,9 @@ def deadlines(
             }
         ]
     )
+    server_cores = (tree_cpu_seconds(SERVER_PIDS[url]) - cpu) / (
+        time.monotonic() - wall
+    )
     after = scrape(url)
 
     def delta(series: str, **labels: str) -> float:
@@ -257,12 +297,14 @@ def deadlines(
 
     return {
         "open_loop": summary,
+        "server_cores": round(server_cores, 2),
         "refused_at_admission": delta(
             "sentiment_admission_refusals_total", reason="deadline"
         ),
         "dropped_from_batch": delta("sentiment_batch_dropped_total", reason="deadline"),
         "slowest_200_ms": summary["max_ok_ms"],
         "slowest_200_from_send_ms": summary["max_ok_from_send_ms"],
+        "server": server_latency(before, after, "a"),
     }
 
 
@@ -392,11 +434,17 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "| offered | sent | skipped | answered 200/s | 504 | other | socket errors "
         "| connections | p99 of 200s ms (from send) | slowest 200 ms (from send) "
-        "| refused at admission | dropped from a batch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| refused at admission | dropped from a batch | server: admitted answered "
+        "within 250 ms | server: slowest (bucket) | server cores | generator cores |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for factor, point in dl.items():
         ol = point["open_loop"]
+        server = point.get("server", {})
+        share = server.get("within_250_ms")
+        within = "" if share is None else f"{share:.2%}"
+        bound = server.get("slowest_bucket_s")
+        slowest = "" if bound is None else f"<= {bound * 1000:g} ms"
         other = sum(v for k, v in ol["statuses"].items() if k not in (200, 504))
         lines.append(
             f"| {factor} = {ol['offered_per_s']:,.0f}/s | {ol['sent']:,} "
@@ -405,7 +453,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {ol['connections']:,} | {ol['p99_ok_ms']} "
             f"({ol['p99_ok_from_send_ms']}) | {ol['max_ok_ms']} "
             f"({ol['max_ok_from_send_ms']}) | {point['refused_at_admission']:,.0f} | "
-            f"{point['dropped_from_batch']:,.0f} |"
+            f"{point['dropped_from_batch']:,.0f} | {within} | {slowest} "
+            f"| {point.get('server_cores', '')} | {ol.get('generator_cores', '')} |"
         )
     lines += [
         "",

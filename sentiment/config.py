@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     access_log: bool = False
     tracing: bool = False
     max_in_flight: PositiveInt = 64
+    in_flight_target_ms: NonNegativeInt = 24
+    min_in_flight: PositiveInt = 32
     max_queue_wait_ms: PositiveInt = 750
     refuse_after_ms: PositiveInt = 2_000
     max_queue: PositiveInt = 4_096

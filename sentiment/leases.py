@@ -26,12 +26,15 @@ class Lease:
         gone: whether its client has disconnected (None: cannot be told).
         latest: the latest deadline the server allows (``SENTIMENT_TIMEOUT_S``
             after arrival), the clamp of :meth:`tighten`.
+        weight: the tenant's weight, for a batch formed when more is queued than
+            one batch takes.
     """
 
     tenant: str
     deadline: float | None = None
     gone: Callable[[], bool] | None = None
     latest: float = float("inf")
+    weight: float = 1.0
 
     def late(self, now: float) -> bool:
         """Whether the deadline has passed at ``now`` (monotonic seconds)."""

@@ -230,10 +230,60 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         """Send everything queued (up to ``max_batch_size``) to the model now."""
         self.idle.clear()
         self._sema.acquire()
-        jobs = tuple(self._get_inputs())
+        jobs = self.take_batch()
         if self.leases:
             self.count_reviews(jobs)
         self._loop.create_task(self.outbound_call(jobs))
+
+    def take_batch(self) -> tuple[Job[Any, Any], ...]:
+        """The next batch: the whole queue when it fits, else by tenant (DRR).
+
+        When more is queued than one batch takes (``max_batch_size`` items),
+        first come, first served would make a tenant's one review wait behind
+        every batch of another's backlog (bulk bodies: 64 requests of 100
+        reviews are 25 batches). Then the batch is filled by deficit round
+        robin over the tenants' jobs, in arrival order within each, each tenant
+        earning its lease's weight in items per round: admission already split
+        the *requests* by weight, and this only decides which of them are
+        scored first, so what each tenant is served in the long run is what it
+        was admitted (weights counted once).
+        """
+        queue = self._queue
+        if not self.leases or len(queue) < 2 or not self.several_tenants():
+            return tuple(self._get_inputs())
+        # BentoML's batch size of a 100-review list takes about 8 us: only now,
+        # with several tenants queued (measured: sizing every queue cost the
+        # single-tenant bulk path 2-5%).
+        sizes = [self.get_batch_size(job.data) for job in queue]
+        if sum(sizes) <= self.max_batch_size:
+            return tuple(self._get_inputs())
+        lanes: dict[str, deque[tuple[Job[Any, Any], int]]] = {}
+        weights: dict[str, float] = {}
+        for job, size in zip(queue, sizes, strict=True):
+            lease = self.leases.get(job.future)
+            name = "" if lease is None else lease.tenant
+            lanes.setdefault(name, deque()).append((job, size))
+            weights[name] = 1.0 if lease is None else lease.weight
+        chosen = fair_batch(lanes, weights, self.max_batch_size)
+        taken = {id(job) for job in chosen}
+        rest = [job for job in queue if id(job) not in taken]
+        queue.clear()
+        queue.extend(chosen)
+        batch = tuple(self._get_inputs())  # splits a job that does not fit, as before
+        queue.extend(rest)
+        return batch
+
+    def several_tenants(self) -> bool:
+        """Whether the queued jobs belong to more than one tenant."""
+        first: str | None = None
+        for job in self._queue:
+            lease = self.leases.get(job.future)
+            name = "" if lease is None else lease.tenant
+            if first is None:
+                first = name
+            elif name != first:
+                return True
+        return False
 
     def count_reviews(self, jobs: tuple[Job[Any, Any], ...]) -> None:
         """Reviews sent to the model, by tenant (one increment per tenant)."""
@@ -244,6 +294,41 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 reviews[lease.tenant] += self.get_batch_size(job.data)
         for tenant, count in reviews.items():
             TENANT_REVIEWS.labels(tenant=tenant).inc(count)
+
+
+def fair_batch(
+    lanes: dict[str, deque[tuple[Job[Any, Any], int]]],
+    weights: dict[str, float],
+    capacity: int,
+) -> list[Job[Any, Any]]:
+    """Jobs for one batch of ``capacity`` items, by deficit round robin.
+
+    Each round, every tenant with jobs left earns ``weight / lightest`` batch
+    items' worth of credit (the lightest one item) and takes its jobs in order
+    while its credit covers them. The last job taken may pass ``capacity``:
+    BentoML's batch assembly splits it. O(jobs) per batch.
+    """
+    lightest = min(weights[name] for name in lanes)
+    credit = dict.fromkeys(lanes, 0.0)
+    chosen: list[Job[Any, Any]] = []
+    room = capacity
+    while room > 0 and lanes:
+        for name in list(lanes):
+            lane = lanes[name]
+            credit[name] += weights[name] / lightest
+            # A job larger than the room left goes once the credit covers the
+            # room (it is split): credit starts afresh each batch, so waiting
+            # for its whole size could keep it out for as long as others queue.
+            while lane and room > 0 and min(lane[0][1], room) <= credit[name]:
+                job, size = lane.popleft()
+                credit[name] -= size
+                room -= size
+                chosen.append(job)
+            if not lane:
+                del lanes[name]
+            if room <= 0:
+                break
+    return chosen
 
 
 def install(policy: str) -> bool:

@@ -5,8 +5,10 @@ middlewares. For ``POST /classify`` and ``/explain`` it decides from the headers
 alone, with answers built once at start:
 
 * 401 (wrong API key) and 415 (not JSON) at once;
-* otherwise the request is *admitted* when fewer than ``max_in_flight`` requests
-  are inside the service, or *queued*.
+* otherwise the request is *admitted* when fewer than the limit are inside the
+  service (``max_in_flight``, or what the worker finishes in
+  ``in_flight_target_ms`` at its measured rate, at least ``min_in_flight``), or
+  *queued*.
 
 The queue (:class:`sentiment.http.overload.AdmissionQueue`, pure logic with the
 clock passed in) is the overload policy, chosen by measurement (docs/overload.md):
@@ -83,6 +85,7 @@ from sentiment.telemetry.metrics import (
     REFUSALS,
     SERVICE_RATE,
     TENANT_ADMITTED,
+    TENANT_LATENCY,
     TENANT_REVIEWS,
     TENANT_WAIT,
 )
@@ -139,6 +142,8 @@ class Admission:
                 Share(t.weight, t.max_in_flight, t.rate_per_s)
                 for t in self.tenants.tenants
             ],
+            settings.in_flight_target_ms / 1000,
+            settings.min_in_flight,
         )
         self.max_timeout_s = float(settings.timeout_s)
         retry = [retry_after(OVERLOAD_RETRY_S)]
@@ -198,12 +203,14 @@ class Admission:
         }
         names = self.tenants.names()
         self.names = names
+        self.weights = [t.weight for t in self.tenants.tenants]
         self.reasons = [
             {r: REFUSALS.labels(reason=r, tenant=name) for r in REFUSAL_REASONS}
             for name in names
         ]
         self.admitted_count = [TENANT_ADMITTED.labels(tenant=name) for name in names]
         self.waits = [TENANT_WAIT.labels(tenant=name) for name in names]
+        self.latencies = [TENANT_LATENCY.labels(tenant=name) for name in names]
         for name in names:  # every configured tenant's series exist from the start
             TENANT_REVIEWS.labels(tenant=name)
             for reason in ("deadline", "disconnect"):
@@ -270,13 +277,17 @@ class Admission:
         if reason is not None:
             refusal = self.refusals[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
-        lease = leases.Lease(self.names[tenant], deadline, gone, latest)
+        lease = leases.Lease(
+            self.names[tenant], deadline, gone, latest, self.weights[tenant]
+        )
         token = leases.CURRENT.set(lease)
         try:
             await self.app(scope, receive, send)
         finally:
             leases.CURRENT.reset(token)
-            self.carry_out(self.queue.finish(self.clock(), tenant))
+            done = self.clock()
+            self.latencies[tenant].observe(done - now)
+            self.carry_out(self.queue.finish(done, tenant))
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
@@ -334,6 +345,7 @@ class Admission:
             QUEUE_DELAY.set(self.queue.oldest_wait(now))
             EXPECTED_WAIT.set(self.queue.expected_wait(now))
             SERVICE_RATE.set(self.queue.service.per_s or 0.0)
+            LIMIT.set(self.queue.limit)
 
     def arm_timer(self) -> None:
         """Make sure held requests get their refusal even when nothing else happens."""

@@ -202,6 +202,12 @@ class AdmissionQueue:
         quick_share: refusals answered as soon as they are known, as a share of
             the measured service rate (1.0: one quick refusal per request served).
         tenants: each tenant's weight and limits, in lane order (default: one).
+        target: seconds of work to keep inside the service (0: ``limit`` fixed).
+            Then the limit follows the measured service rate (Little's law: rate
+            x target, at most ``limit``, at least ``min_limit``), so the waiting
+            happens in the lanes, where the tenants' shares are decided, and not
+            in the service's own first-come queues.
+        min_limit: the least the limit may fall to (bulk bodies still batch).
     """
 
     def __init__(
@@ -212,8 +218,13 @@ class AdmissionQueue:
         max_queue: int,
         quick_share: float = 0.0,
         tenants: Sequence[Share] = (Share(),),
+        target: float = 0.0,
+        min_limit: int = 1,
     ) -> None:
         self.limit = limit
+        self.max_limit = limit
+        self.min_limit = min(max(1, min_limit), limit)
+        self.target = target
         self.budget = budget
         self.refuse_after = max(refuse_after, budget)
         self.max_queue = max_queue
@@ -334,7 +345,15 @@ class AdmissionQueue:
             self.join_round(lane)
         if self.service.finish(now, bool(self.queued)):
             self.pace_quick_refusals(now)
+            self.size_limit()
         return self.tick(now)
+
+    def size_limit(self) -> None:
+        """The limit as ``target`` seconds of work at the measured rate (if set)."""
+        rate = self.service.per_s
+        if self.target and rate:
+            wanted = round(rate * self.target)
+            self.limit = max(self.min_limit, min(self.max_limit, wanted))
 
     def pace_quick_refusals(self, now: float) -> None:
         """Quick refusals follow the service rate: their CPU stays a fixed share."""

@@ -36,7 +36,7 @@ IN_FLIGHT = prometheus_client.Gauge(
 )
 LIMIT = prometheus_client.Gauge(
     "sentiment_admission_limit",
-    "Requests the workers admit at once (SENTIMENT_MAX_IN_FLIGHT x workers)",
+    "Requests the workers admit at once now (each at most SENTIMENT_MAX_IN_FLIGHT)",
     multiprocess_mode="livesum",
 )
 QUEUE_DELAY = prometheus_client.Gauge(
@@ -70,6 +70,13 @@ TENANT_WAIT = prometheus_client.Histogram(
     "How long each admitted request waited for admission, by tenant",
     labelnames=["tenant"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0),
+)
+TENANT_LATENCY = prometheus_client.Histogram(
+    "sentiment_tenant_request_seconds",
+    "Admitted requests, from admission's first look at the head to the answer's "
+    "last byte handed to the server, by tenant (the server's part of latency)",
+    labelnames=["tenant"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1.0, 2.0, 5.0),
 )
 TENANT_REVIEWS = prometheus_client.Counter(
     "sentiment_tenant_reviews_total",

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import bentoml
 import uvicorn
-from bentoml._internal.marshal.dispatcher import CorkDispatcher
+from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 from prometheus_client import REGISTRY
 
 from sentiment import leases
@@ -25,6 +27,7 @@ from sentiment.patches import (
     IdleDispatcher,
     bind_apis_once,
     client_gone,
+    fair_batch,
     install,
     keep_tasks_for,
     model_store_path,
@@ -428,5 +431,55 @@ def test_the_next_batch_starts_when_the_busy_one_ends_not_at_a_poll() -> None:
         await turns(10)  # loop turns only: a 1 ms poll would not have fired yet
         assert model.batches == [[1], [2]]
         assert await asyncio.gather(first, second) == [10, 20]
+
+    asyncio.run(scenario())
+
+
+def lanes_of(**jobs: list[int]) -> dict[str, deque[tuple[Job[Any, Any], int]]]:
+    """Tenant lanes of jobs with these sizes (each job's data is its tenant)."""
+    return {
+        name: deque((Job(0.0, name, None), size) for size in sizes)  # type: ignore[arg-type]
+        for name, sizes in jobs.items()
+    }
+
+
+def test_a_fair_batch_takes_a_light_tenants_review_beside_anothers_backlog() -> None:
+    lanes = lanes_of(bulk=[100] * 10, light=[1, 1, 1])
+    chosen = fair_batch(lanes, {"bulk": 1.0, "light": 1.0}, capacity=256)
+    assert [job.data for job in chosen].count("light") == 3, "all 3, not after 25"
+    assert sum(job.data == "bulk" for job in chosen) == 3, "the third one is split"
+
+
+def test_a_fair_batch_splits_by_weight_counted_once() -> None:
+    lanes = lanes_of(a=[1] * 300, b=[1] * 300)
+    chosen = fair_batch(lanes, {"a": 3.0, "b": 1.0}, capacity=100)
+    assert Counter(job.data for job in chosen) == {"a": 75, "b": 25}
+
+
+def test_a_job_larger_than_the_batch_is_not_kept_out_by_smaller_ones() -> None:
+    lanes = lanes_of(huge=[1_000], small=[1] * 1_000)
+    chosen = fair_batch(lanes, {"huge": 1.0, "small": 1.0}, capacity=64)
+    assert "huge" in [job.data for job in chosen]
+
+
+def test_the_next_batch_takes_each_tenant_in_turn_when_the_queue_is_longer() -> None:
+    async def scenario() -> None:
+        model = Model()
+        idle = IdleDispatcher(
+            1000, 4, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        call = idle(model)
+        heavy, light = leases.Lease("heavy"), leases.Lease("light")
+        model.release.clear()
+        busy = asyncio.ensure_future(leased(call, 1, heavy))
+        await turns()
+        backlog = [asyncio.ensure_future(leased(call, i, heavy)) for i in range(2, 9)]
+        await turns()
+        polite = asyncio.ensure_future(leased(call, 100, light))
+        await turns()
+        model.release.set()
+        assert await asyncio.gather(busy, polite, *backlog)
+        assert model.batches[1] == [2, 100, 3, 4], "first come, first served: 2-5"
+        assert model.batches[2:] == [[5, 6, 7, 8]]
 
     asyncio.run(scenario())

@@ -424,3 +424,47 @@ def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
     queue.arrive(tight, 0.0)
     decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
     assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
+
+
+def saturated_queue(
+    target: float, limit: int = 64, min_limit: int = 4
+) -> AdmissionQueue:
+    """A queue sized by time whose clients keep it full (one more always waits)."""
+    queue = AdmissionQueue(
+        limit, BUDGET, REFUSE_AFTER, MAX_QUEUE, target=target, min_limit=min_limit
+    )
+    for _ in range(limit + 1):
+        queue.arrive(Ticket(0.0), 0.0)
+    return queue
+
+
+def finish_at(queue: AdmissionQueue, rate: float, seconds: float) -> None:
+    """Answer one request every 1/rate s for ``seconds``; each sends another."""
+    for i in range(1, int(rate * seconds) + 1):
+        now = i / rate
+        queue.finish(now)
+        queue.arrive(Ticket(now), now)
+
+
+def test_the_limit_follows_the_service_rate_when_sized_by_time() -> None:
+    queue = saturated_queue(target=0.01)
+    assert queue.limit == 64, "the ceiling until the rate is measured"
+    finish_at(queue, rate=2_000, seconds=2)
+    assert queue.limit == 20, "2,000/s x 10 ms"
+    assert queue.in_flight <= 64
+
+
+def test_the_sized_limit_stays_within_its_floor_and_ceiling() -> None:
+    slow = saturated_queue(target=0.01, min_limit=8)
+    finish_at(slow, rate=100, seconds=3)
+    assert slow.limit == 8, "100/s x 10 ms is 1: the floor"
+    fast = saturated_queue(target=0.1)
+    finish_at(fast, rate=2_000, seconds=2)
+    assert fast.limit == 64, "2,000/s x 100 ms is 200: the ceiling"
+
+
+def test_without_a_target_the_limit_is_fixed() -> None:
+    queue = saturated_queue(target=0.0)
+    finish_at(queue, rate=2_000, seconds=2)
+    assert queue.service.per_s is not None
+    assert queue.limit == 64
