@@ -169,27 +169,41 @@ def serving(contender: Contender, port: int, log: Path) -> Iterator[tuple[str, i
     group_gone(process.pid)
 
 
-def tree_cpu_s(root: int) -> float:
+def tree_cpu_s(root: int) -> tuple[float, float]:
     """CPU seconds (user + system) used by ``root`` and its live descendants.
 
     By parent, not process group: BentoML's workers each lead their own group.
+
+    Returns:
+        All their threads', and their main threads' alone (a uvicorn worker's
+        event loop; the model runs in other threads, except LitServe's).
     """
     parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        pid = int(stat.parent.name)  # after the name: state ppid pgrp ...
-        parents[pid] = int(fields[1])
-        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+        fields = _stat_fields(stat)
+        if fields:
+            parents[int(stat.parent.name)] = int(fields[1])
     tree, grew = {root}, True
     while grew:
         found = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= found
         grew = bool(found)
-    return sum(ticks.get(pid, 0) for pid in tree) / CLOCK_TICKS
+    total = main = 0
+    for pid in tree:
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            fields = _stat_fields(stat)
+            ticks = int(fields[11]) + int(fields[12]) if fields else 0  # utime, stime
+            total += ticks
+            main += ticks if stat.parent.name == str(pid) else 0
+    return total / CLOCK_TICKS, main / CLOCK_TICKS
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """A /proc stat file's fields after the command name (state, ppid, ...)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []  # gone meanwhile
 
 
 def interrupt_cpu_s() -> float:
@@ -201,8 +215,10 @@ def interrupt_cpu_s() -> float:
 def cpu_snapshot(server: int) -> dict[str, float]:
     """CPU seconds so far: the server's processes, finished children (wrk), interrupts."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total, main = tree_cpu_s(server)
     return {
-        "server": tree_cpu_s(server),
+        "server": total,
+        "main_threads": main,
         "wrk": children.ru_utime + children.ru_stime,
         "interrupts": interrupt_cpu_s(),
     }
@@ -214,7 +230,7 @@ def cpu_per_review(
     """µs of CPU per answered review, by whom, between two snapshots."""
     reviews = raw["statuses"].get(200, 0) * texts or 1
     used = {k: (after[k] - before[k]) * 1e6 / reviews for k in before}
-    used["total"] = sum(used.values())
+    used["total"] = used["server"] + used["wrk"] + used["interrupts"]
     return {k: round(v, 2) for k, v in used.items()}
 
 
@@ -463,19 +479,21 @@ def floor_table(report: dict[str, Any]) -> list[str]:
     lines = [
         "## The floor: CPU per review at 100-review bodies @64 (µs, from /proc)",
         "",
-        "wrk: its own user + system time; server: every process of the server; "
+        "wrk: its own user + system time; server: every thread of every process of "
+        "the server, and of that its main threads (uvicorn's event loops; the model "
+        "runs in other threads, in LitServe in other processes' main threads); "
         "interrupts: the machine's irq + softirq time (loopback TCP).",
         "",
-        "| server | wrk | server | interrupts | total |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| server | wrk | server | of which main threads | interrupts | total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, points in report["servers"].items():
         used = points.get(CPU_POINT, {}).get("cpu_us_per_review")
         if used:
             lines.append(
                 f"| {report['labels'][name]} | {used['wrk']:.1f} | "
-                f"{used['server']:.1f} | {used['interrupts']:.1f} | "
-                f"{used['total']:.1f} |"
+                f"{used['server']:.1f} | {used['main_threads']:.1f} | "
+                f"{used['interrupts']:.1f} | {used['total']:.1f} |"
             )
     lines += [
         "",

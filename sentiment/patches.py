@@ -101,7 +101,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             if not self.goes_now(lease):
                 async with self._wake_event:
                     self._wake_event.notify_all()
-            elif len(self.leases) == 1 and one_connection():
+            elif len(self.leases) == 1 and one_connection(lease):
                 await self.run_alone()  # a lone client's: no thread hop
             else:
                 self.dispatch()  # to an idle model at once, not via the controller
@@ -347,25 +347,26 @@ def client_gone(receive: Any) -> Callable[[], bool] | None:
 _CONNECTIONS: list[set[Any]] = []
 
 
-def watch_connections(receive: Any) -> None:
-    """Keep the worker's uvicorn connection set, found behind a request's ``receive``.
+def watch_connections(gone: Callable[[], bool] | None) -> None:
+    """Keep the worker's uvicorn connection set, found behind a lease's ``gone``.
 
-    uvicorn's request cycle holds the protocol's ``on_response_complete``; the
-    protocol holds the server's set of open connections (what uvicorn's own
-    ``limit_concurrency`` counts). Found once per worker; nothing when
-    ``receive`` is not uvicorn's (tests, other servers).
+    :func:`client_gone` reads the flag on uvicorn's request cycle; the cycle
+    holds its protocol's ``on_response_complete``, and the protocol the server's
+    set of open connections (what uvicorn's own ``limit_concurrency`` counts).
+    Found from the edge's ``receive``: BentoML's middlewares wrap it further in.
+    Nothing when ``gone`` is not :func:`client_gone`'s (tests, other servers).
     """
-    if _CONNECTIONS:
-        return
-    cycle = getattr(receive, "__self__", None)
+    cycle = gone.args[0] if isinstance(gone, functools.partial) and gone.args else None
     protocol = getattr(getattr(cycle, "on_response", None), "__self__", None)
     connections = getattr(protocol, "connections", None)
     if isinstance(connections, set):
         _CONNECTIONS.append(connections)
 
 
-def one_connection() -> bool:
+def one_connection(lease: leases.Lease) -> bool:
     """Whether the worker has one open connection (False: not known)."""
+    if not _CONNECTIONS:
+        watch_connections(lease.gone)
     return bool(_CONNECTIONS) and len(_CONNECTIONS[0]) <= 1
 
 

@@ -21,7 +21,6 @@ from sentiment.config import Settings
 from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import error_payload
 from sentiment.lifecycle import live
-from sentiment.patches import watch_connections
 from sentiment.telemetry.metrics import REJECTIONS
 from sentiment.telemetry.request_ids import current_request_id
 
@@ -98,7 +97,6 @@ class ClassifyGuard:
         """Guard /classify; pass everything else through."""
         if not is_guarded(scope):
             return await self.app(scope, receive, send)
-        watch_connections(receive)  # once: a lone client's batch skips the hop
         body, refusal = await self.read_body(scope, receive)
         if refusal is not None:
             return await refusal(scope, receive, send)
