@@ -13,6 +13,12 @@ One run, the same pickled ``accurate`` pipeline in every server, 2 workers each:
   reviews (fresh), 100-review bodies at 64 connections, single reviews at 64,
   a 256-connection burst of single reviews, the lone client again (after the
   burst), 256-review bodies at 16 connections. Medians of the rounds;
+- the **floor** (``bench.floor_app``: uvicorn, httptools, uvloop, 2 workers,
+  the body parsed with orjson and an answer of the same size, no model) in the
+  same rounds, and the CPU that wrk, each server's processes and the kernel's
+  interrupts use per review at 100-review bodies @64 (from ``/proc``). The
+  model's CPU per review is the in-process two-core limit's; the best share of
+  that limit any server can reach here is model / (model + floor);
 - the targets of the issue, as ratios within this run, and the worker
   profile's per-stage table (``bench/profile.py``, before and after).
 
@@ -27,6 +33,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -57,6 +64,8 @@ LITSERVE_PYTHON = PROJECT_DIR / ".venv-litserve" / "bin" / "python"
 WORKERS = 2
 SHAPES = {"single": 1, "batch100": 100, "batch256": 256}
 BATCHES = (128, 256)  # in process: the issue's batch, and the service's max batch
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_POINT = "batch100@64"  # where each server's CPU per review is read
 # (key, shape, connections) in measuring order; each server measures its subset.
 ORDER = (
     ("batch100@1 fresh", "batch100", 1),
@@ -116,6 +125,19 @@ def contenders(
             {"BENCH_MODEL_PATH": model_path},
             ("batch100@1 fresh", "batch100@64"),
         ),
+        Contender(
+            "floor",
+            "floor: uvicorn + orjson, same answer size, no model, 2 workers",
+            [
+                str(BIN_DIR / "uvicorn"),
+                "bench.floor_app:app",
+                *("--host", "127.0.0.1", "--port", str(port)),
+                *("--workers", str(WORKERS), "--loop", "uvloop", "--http", "httptools"),
+                *("--no-access-log", "--log-level", "warning"),
+            ],
+            {},
+            ("batch100@1 fresh", "batch100@64"),
+        ),
     ]
     if base is not None:
         found.append(
@@ -132,16 +154,84 @@ def contenders(
 
 
 @contextmanager
-def serving(contender: Contender, port: int, log: Path) -> Iterator[str]:
-    """Start a contender (in its own directory), wait for /readyz, stop it after."""
+def serving(contender: Contender, port: int, log: Path) -> Iterator[tuple[str, int]]:
+    """Start a contender (in its own directory), wait for /readyz, stop it after.
+
+    Yields its URL and its process ID.
+    """
     env = {**os.environ, **contender.env}
     url = f"http://127.0.0.1:{port}"
     command = contender.command
     if contender.cwd != PROJECT_DIR:  # today's code: serve from its own tree
         command = [*command, "--working-dir", str(contender.cwd)]
     with ready_process(command, url, log, env) as process:
-        yield url
+        yield url, process.pid
     group_gone(process.pid)
+
+
+def tree_cpu_s(root: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used by ``root`` and its live descendants.
+
+    By parent, not process group: BentoML's workers each lead their own group.
+
+    Returns:
+        All their threads', and their main threads' alone (a uvicorn worker's
+        event loop; the model runs in other threads, except LitServe's).
+    """
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat_fields(stat)
+        if fields:
+            parents[int(stat.parent.name)] = int(fields[1])
+    tree, grew = {root}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    total = main = 0
+    for pid in tree:
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            fields = _stat_fields(stat)
+            ticks = int(fields[11]) + int(fields[12]) if fields else 0  # utime, stime
+            total += ticks
+            main += ticks if stat.parent.name == str(pid) else 0
+    return total / CLOCK_TICKS, main / CLOCK_TICKS
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """A /proc stat file's fields after the command name (state, ppid, ...)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []  # gone meanwhile
+
+
+def interrupt_cpu_s() -> float:
+    """CPU seconds the whole machine has spent in interrupts (irq + softirq)."""
+    fields = Path("/proc/stat").read_text().split(maxsplit=11)[1:8]
+    return (int(fields[5]) + int(fields[6])) / CLOCK_TICKS
+
+
+def cpu_snapshot(server: int) -> dict[str, float]:
+    """CPU seconds so far: the server's processes, finished children (wrk), interrupts."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total, main = tree_cpu_s(server)
+    return {
+        "server": total,
+        "main_threads": main,
+        "wrk": children.ru_utime + children.ru_stime,
+        "interrupts": interrupt_cpu_s(),
+    }
+
+
+def cpu_per_review(
+    before: dict[str, float], after: dict[str, float], raw: dict[str, Any], texts: int
+) -> dict[str, float]:
+    """µs of CPU per answered review, by whom, between two snapshots."""
+    reviews = raw["statuses"].get(200, 0) * texts or 1
+    used = {k: (after[k] - before[k]) * 1e6 / reviews for k in before}
+    used["total"] = used["server"] + used["wrk"] + used["interrupts"]
+    return {k: round(v, 2) for k, v in used.items()}
 
 
 def group_gone(group: int, grace: float = 10.0) -> None:
@@ -165,15 +255,19 @@ def measure_round(
 ) -> dict[str, dict[str, Any]]:
     """One fresh start of a contender, its points in measuring order."""
     results: dict[str, dict[str, Any]] = {}
-    with serving(contender, port, log) as url:
+    with serving(contender, port, log) as (url, pid):
         run_wrk(url, bodies["single"], 16, 2)  # warm-up, not recorded
         if contender.name == "litserve":  # its workers' first batches are slow
             run_wrk(url, bodies["batch100"], 64, 3)
         for key, shape, connections in ORDER:
             if key not in contender.points:
                 continue
+            before = cpu_snapshot(pid)
             raw = run_wrk(url, bodies[shape], connections, seconds)
             results[key] = summarise(raw, SHAPES[shape])
+            if key == CPU_POINT:
+                used = cpu_per_review(before, cpu_snapshot(pid), raw, SHAPES[shape])
+                results[key]["cpu_us_per_review"] = used
     line = "  ".join(
         f"{key} {row['reviews_per_s']:,.0f}/s p50 {row['p50_ms']} p99 {row['p99_ms']}"
         for key, row in results.items()
@@ -194,6 +288,11 @@ def medians(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
         summary[key]["refused"] = sum(row["errors_non_200"] for row in rows)
         summary[key]["socket_errors"] = sum(row["socket_errors"] for row in rows)
         summary[key]["rounds"] = [row["reviews_per_s"] for row in rows]
+        if "cpu_us_per_review" in rows[0]:
+            summary[key]["cpu_us_per_review"] = {
+                who: statistics.median(row["cpu_us_per_review"][who] for row in rows)
+                for who in rows[0]["cpu_us_per_review"]
+            }
     return summary
 
 
@@ -252,6 +351,30 @@ def base_tree(ref: str, into: Path) -> Path | None:
     return into
 
 
+def ceiling(report: dict[str, Any]) -> dict[str, float] | None:
+    """The best share of the two-core limit any server can reach on this machine.
+
+    Per review, the model costs ``2 cores / limit`` of CPU (the in-process
+    two-core rate of this run) and the floor's HTTP, JSON, wrk and interrupts
+    cost what ``bench.floor_app`` used at the same load; the two cores hold both,
+    so at best ``model / (model + floor)`` of the limit is served. None without
+    a floor measurement.
+    """
+    floor = report["servers"].get("floor", {}).get(CPU_POINT, {})
+    if "cpu_us_per_review" not in floor:
+        return None
+    two_cores = max(rates["two_cores"] for rates in report["in_process"].values())
+    model = 2e6 / two_cores
+    overhead = floor["cpu_us_per_review"]["total"]
+    share = model / (model + overhead)
+    return {
+        "model_us": round(model, 2),
+        "floor_us": round(overhead, 2),
+        "share": round(share, 4),
+        "reviews_per_s": round(share * two_cores),
+    }
+
+
 def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's "Done when", as ratios within this run."""
     servers, limit = report["servers"], report["in_process"]
@@ -259,10 +382,13 @@ def verdicts(report: dict[str, Any]) -> list[dict[str, Any]]:
     litserve, today = servers["litserve"], servers.get("today", {})
     two_cores = max(rates["two_cores"] for rates in limit.values())
     bulk = ours["batch100@64"]["reviews_per_s"]
+    best = report.get("ceiling")
+    bound = f" (the floor's ceiling: {best['share']:.0%})" if best else ""
     rows = [
         (
             "100-review bodies @64: >= 90% of the in-process two-core rate",
-            f"{bulk:,.0f} vs {two_cores:,.0f} reviews/s = {bulk / two_cores:.0%}",
+            f"{bulk:,.0f} vs {two_cores:,.0f} reviews/s = {bulk / two_cores:.0%}"
+            + bound,
             bulk >= 0.9 * two_cores,
         ),
     ]
@@ -345,6 +471,41 @@ def profile_table() -> list[str]:
     return [*lines, ""]
 
 
+def floor_table(report: dict[str, Any]) -> list[str]:
+    """CPU per review at 100-review bodies @64, by whom, and the ceiling it implies."""
+    best = report.get("ceiling")
+    if best is None:
+        return []
+    lines = [
+        "## The floor: CPU per review at 100-review bodies @64 (µs, from /proc)",
+        "",
+        "wrk: its own user + system time; server: every thread of every process of "
+        "the server, and of that its main threads (uvicorn's event loops; the model "
+        "runs in other threads, in LitServe in other processes' main threads); "
+        "interrupts: the machine's irq + softirq time (loopback TCP).",
+        "",
+        "| server | wrk | server | of which main threads | interrupts | total |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, points in report["servers"].items():
+        used = points.get(CPU_POINT, {}).get("cpu_us_per_review")
+        if used:
+            lines.append(
+                f"| {report['labels'][name]} | {used['wrk']:.1f} | "
+                f"{used['server']:.1f} | {used['main_threads']:.1f} | "
+                f"{used['interrupts']:.1f} | {used['total']:.1f} |"
+            )
+    lines += [
+        "",
+        f"The model: {best['model_us']:.1f} µs of CPU per review (2 cores / the "
+        f"in-process two-core limit). The floor: {best['floor_us']:.1f} µs. At best "
+        f"a server here serves model / (model + floor) = **{best['share']:.0%}** of "
+        f"the two-core limit ({best['reviews_per_s']:,} reviews/s).",
+        "",
+    ]
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     """bulk.md: the in-process limit, the bulk table, the other points, targets."""
     servers, labels = report["servers"], report["labels"]
@@ -373,7 +534,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| server | req/s | reviews/s (rounds) | share of the two-core limit | p99 ms |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    for name in ("bentoml", "litserve", "fastapi", "today"):
+    for name in ("bentoml", "litserve", "fastapi", "today", "floor"):
         if name not in servers or "batch100@64" not in servers[name]:
             continue
         row = servers[name]["batch100@64"]
@@ -397,7 +558,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{row['reviews_per_s']:,.0f} | {row['p50_ms']} | {row['p99_ms']} | "
                 f"{row['refused']} | {row['socket_errors']} |"
             )
-    lines += ["", *profile_table(), "## Targets", ""]
+    lines += ["", *floor_table(report), *profile_table(), "## Targets", ""]
     lines += ["| target | measured | met |", "| --- | --- | --- |"]
     lines += [
         f"| {v['target']} | {v['measured']} | {'yes' if v['met'] else 'NO'} |"
@@ -461,6 +622,7 @@ def run(
         "servers": {name: medians(rows) for name, rows in runs.items()},
         "labels": {c.name: c.label for c in servers},
     }
+    report["ceiling"] = ceiling(report)
     report["verdicts"] = verdicts(report)
     return report
 

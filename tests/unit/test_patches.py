@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ import uvicorn
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 from prometheus_client import REGISTRY
 
-from sentiment import leases
+from sentiment import leases, patches
 from sentiment.errors import DeadlineExceeded
 from sentiment.patches import (
     BENTOML_VERSION,
@@ -31,6 +32,8 @@ from sentiment.patches import (
     install,
     keep_tasks_for,
     model_store_path,
+    one_connection,
+    run_lone_batches_inline,
     swagger_assets,
     task_store,
     wrap_asgi_app,
@@ -483,3 +486,96 @@ def test_the_next_batch_takes_each_tenant_in_turn_when_the_queue_is_longer() -> 
         assert model.batches[2:] == [[5, 6, 7, 8]]
 
     asyncio.run(scenario())
+
+
+def test_bentoml_batches_go_through_to_thread_and_uvicorn_keeps_connections() -> None:
+    from _bentoml_impl.server import app
+    from uvicorn.protocols.http import h11_impl, httptools_impl
+
+    assert "await self._to_thread(func, batch" in inspect.getsource(
+        app.ServiceAppFactory.batch_infer
+    )
+    for module in (httptools_impl, h11_impl):
+        assert "self.on_response = on_response" in inspect.getsource(
+            module.RequestResponseCycle.__init__
+        )
+    assert "functools.partial(getattr, cycle" in inspect.getsource(client_gone)
+    for protocol in (httptools_impl.HttpToolsProtocol, h11_impl.H11Protocol):
+        init = inspect.getsource(protocol.__init__)
+        assert "self.connections = server_state.connections" in init
+
+
+def test_to_thread_runs_in_place_only_while_inline_is_set() -> None:
+    import anyio
+    from _bentoml_impl.server.app import ServiceAppFactory
+
+    class Factory:
+        _limiter = anyio.CapacityLimiter(1)
+
+    run_lone_batches_inline()
+    run_lone_batches_inline()  # idempotent: one wrapper, not two
+
+    async def scenario() -> tuple[int, int]:
+        hop = await ServiceAppFactory._to_thread(Factory(), threading.get_ident)
+        token = patches.INLINE.set(True)
+        try:
+            here = await ServiceAppFactory._to_thread(Factory(), threading.get_ident)
+        finally:
+            patches.INLINE.reset(token)
+        return hop, here
+
+    hop, here = asyncio.run(scenario())
+    assert here == threading.get_ident() != hop
+
+
+def test_one_connection_reads_uvicorns_set_behind_the_leases_cycle() -> None:
+    class Protocol:
+        def __init__(self) -> None:
+            self.connections: set[object] = {self}
+
+        def on_response_complete(self) -> None:
+            pass
+
+    class Cycle:
+        disconnected = False
+
+        def __init__(self, protocol: Protocol) -> None:
+            self.on_response = protocol.on_response_complete
+
+        async def receive(self) -> dict[str, str]:
+            return {}
+
+    protocol = Protocol()
+    saved = list(patches._CONNECTIONS)
+    patches._CONNECTIONS.clear()
+    try:
+        assert one_connection(leases.Lease("t", gone=lambda: False)) is False
+        lease = leases.Lease("t", gone=client_gone(Cycle(protocol).receive))
+        assert one_connection(lease) is True
+        protocol.connections.add(object())
+        assert one_connection(lease) is False
+    finally:
+        patches._CONNECTIONS[:] = saved
+
+
+def test_a_lone_clients_batch_runs_in_its_task_without_the_thread_hop() -> None:
+    seen: list[bool] = []
+
+    async def model(items: Sequence[int]) -> list[int]:
+        seen.append(patches.INLINE.get())
+        return [item * 10 for item in items]
+
+    async def scenario() -> object:
+        idle = IdleDispatcher(
+            1000, 64, fallback=lambda: None, get_batch_size=lambda _: 1
+        )
+        return await leased(idle(model), 7, leases.Lease("lone"))
+
+    saved = list(patches._CONNECTIONS)
+    try:
+        for connections, inline in ((1, True), (2, False)):
+            patches._CONNECTIONS[:] = [set(range(connections))]
+            assert asyncio.run(scenario()) == 70
+            assert seen.pop() is inline, f"{connections} connection(s)"
+    finally:
+        patches._CONNECTIONS[:] = saved
