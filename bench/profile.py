@@ -57,7 +57,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "dispatcher and batching",
-        ("dispatcher.py", "patches.py", "batch_infer", "container.py", "to_thread"),
+        ("dispatcher.py", "batch_infer", "container.py", "to_thread"),
     ),
     (
         "our middlewares",

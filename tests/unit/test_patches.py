@@ -42,7 +42,7 @@ from sentiment.patches import (
 
 def test_bentoml_is_the_version_the_dispatcher_was_written_for() -> None:
     assert bentoml.__version__ == BENTOML_VERSION, (
-        "BentoML changed: re-check sentiment/patches.py against "
+        "BentoML changed: re-check sentiment/patches/ against "
         "bentoml/_internal/marshal/dispatcher.py, then update BENTOML_VERSION"
     )
 
@@ -388,7 +388,7 @@ def test_uvicorn_keeps_the_disconnected_flag_client_gone_reads() -> None:
     from uvicorn.protocols.http import h11_impl, httptools_impl
 
     assert uvicorn.__version__ == UVICORN_VERSION, (
-        "uvicorn changed: re-check client_gone in sentiment/patches.py"
+        "uvicorn changed: re-check sentiment/patches/connections.py"
     )
     protocols = (
         (httptools_impl, httptools_impl.HttpToolsProtocol),

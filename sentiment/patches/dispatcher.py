@@ -1,28 +1,4 @@
-"""Every reach into BentoML's internals, pinned to the version it was written for.
-
-BentoML 1.4 has no public API for these; each is here, in one module, and
-``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
-
-- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`): below;
-- whether a request's client has disconnected, read from uvicorn's request
-  cycle behind ``receive`` (:func:`client_gone`);
-- the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
-  (:func:`wrap_asgi_app`: admission runs outside BentoML's own middlewares);
-- the task store's retention, ``Sqlite3Store.RESULT_RETENTION``
-  (:func:`keep_tasks_for`) and its file (:func:`task_store`);
-- the model store's directory (:func:`model_store_path`);
-- the task ID BentoML puts on a task request's state (:func:`task_id_of`);
-- the Swagger UI assets BentoML serves (:func:`swagger_assets`);
-- an API's output descriptor that sends what the API built, as is, with orjson
-  (:func:`json_output`);
-- BentoML's per-request API lookups made once per worker: the bound API methods
-  and the batch container of a list (:func:`bind_apis_once`);
-- a lone request's batch run in its own task instead of BentoML's worker thread
-  (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`);
-- the sync client's upload files, kept by its file manager (:func:`opened_files`,
-  for :mod:`sentiment.client`).
-
-Adaptive batching that never makes a lone request wait: dispatch when idle.
+"""Adaptive batching that never makes a lone request wait: dispatch when idle.
 
 BentoML 1.4's ``CorkDispatcher`` holds a request while
 ``n * (wn + dt + a) <= optimizer.wait * 0.95``, where ``optimizer.wait`` is the
@@ -58,22 +34,19 @@ import functools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Any
 
 import bentoml
-import orjson
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 
 from sentiment import leases
 from sentiment.errors import DeadlineExceeded
+from sentiment.patches.connections import one_connection
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import BATCH_DROPS, TENANT_REVIEWS
 
 BENTOML_VERSION = "1.4.40"
-UVICORN_VERSION = "0.54.0"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
 SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sheds
 logger = logging.getLogger(SERVICE_LOGGER)
@@ -412,158 +385,3 @@ def run_lone_batches_inline() -> None:
 
     _to_thread.inline_by_sentiment = True  # type: ignore[attr-defined]
     ServiceAppFactory._to_thread = _to_thread  # type: ignore[method-assign]
-
-
-def client_gone(receive: Any) -> Callable[[], bool] | None:
-    """Whether the client of the request ``receive`` belongs to has disconnected.
-
-    uvicorn sets ``disconnected`` on the request's cycle when the connection is
-    lost, whether or not anyone awaits ``receive``; reading the flag costs
-    nothing, where a task awaiting ``http.disconnect`` per request would cost
-    a task switch each. None when ``receive`` is not uvicorn's (tests, others).
-    """
-    cycle = getattr(receive, "__self__", None)
-    if cycle is None or not isinstance(getattr(cycle, "disconnected", None), bool):
-        return None
-    return functools.partial(getattr, cycle, "disconnected")
-
-
-# uvicorn's set of this worker's open connections, once a request has shown it.
-_CONNECTIONS: list[set[Any]] = []
-
-
-def watch_connections(gone: Callable[[], bool] | None) -> None:
-    """Keep the worker's uvicorn connection set, found behind a lease's ``gone``.
-
-    :func:`client_gone` reads the flag on uvicorn's request cycle; the cycle
-    holds its protocol's ``on_response_complete``, and the protocol the server's
-    set of open connections (what uvicorn's own ``limit_concurrency`` counts).
-    Found from the edge's ``receive``: BentoML's middlewares wrap it further in.
-    Nothing when ``gone`` is not :func:`client_gone`'s (tests, other servers).
-    """
-    cycle = gone.args[0] if isinstance(gone, functools.partial) and gone.args else None
-    protocol = getattr(getattr(cycle, "on_response", None), "__self__", None)
-    connections = getattr(protocol, "connections", None)
-    if isinstance(connections, set):
-        _CONNECTIONS.append(connections)
-
-
-def one_connection(lease: leases.Lease) -> bool:
-    """Whether the worker has one open connection (False: not known)."""
-    if not _CONNECTIONS:
-        watch_connections(lease.gone)
-    return bool(_CONNECTIONS) and len(_CONNECTIONS[0]) <= 1
-
-
-def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:
-    """Make ``service``'s ASGI app (each worker's) ``wrap(app)``, outermost.
-
-    BentoML adds a service's middlewares inside its own (metrics, tracing,
-    timeout); a layer that must run before them wraps the app the worker asks
-    the service for with ``to_asgi``. Idempotent: a second call keeps the first.
-    """
-    service_class = type(service)
-    build = service_class.to_asgi
-    if getattr(build, "wrapped_by_sentiment", False):
-        return
-
-    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
-        app = build(self, *args, **kwargs)
-        return wrap(app) if self is service else app
-
-    to_asgi.wrapped_by_sentiment = True  # type: ignore[attr-defined]
-    service_class.to_asgi = to_asgi
-
-
-def keep_tasks_for(retention_s: float) -> None:
-    """BentoML deletes finished tasks older than this when one finishes (24 h)."""
-    from _bentoml_impl.tasks.result import Sqlite3Store
-
-    Sqlite3Store.RESULT_RETENTION = int(retention_s)
-
-
-def task_store() -> Path:
-    """BentoML's task database (it holds each job's upload and result)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return Path(BentoMLContainer.result_store_file.get())
-
-
-def model_store_path() -> Path:
-    """The model store in use (a bento's own when serving a bento)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return Path(BentoMLContainer.model_store.get()._path)
-
-
-def task_id_of(ctx: bentoml.Context) -> str | None:
-    """The ID BentoML gave the task a ``@bentoml.task`` call runs (None: direct)."""
-    return getattr(ctx.request.state, "task_id", None)
-
-
-def swagger_assets() -> Path:
-    """The directory of the Swagger UI files BentoML serves under /static_content."""
-    from bentoml._internal import server
-
-    return Path(server.__file__).parent / "static_content"
-
-
-def opened_files(client: bentoml.SyncHTTPClient) -> list[Any]:
-    """The files a sync client opened for an upload (its file manager keeps them)."""
-    files: list[Any] = client._file_manager._opened_files
-    return files
-
-
-def bind_apis_once(instance: Any) -> None:
-    """Bind ``instance``'s BentoML APIs once, and find a list's batch container once.
-
-    BentoML reads ``getattr(instance, name).local`` twice per request, and its
-    ``APIMethod.__get__`` builds a new caller each time (``inspect.signature``,
-    ``functools.wraps``); it also looks up the batch container of a list four
-    times per request by trying every registered container class in turn. Both
-    answers never change in a worker. ``APIMethod`` is a non-data descriptor, so
-    a bound caller in the instance's ``__dict__`` is what ``getattr`` finds; and
-    a list's entry in the batch-type map is found at the first lookup.
-    Measured on a lone client with 100 reviews: see bench/results/bulk.md.
-    """
-    from _bentoml_sdk.method import APIMethod
-    from bentoml._internal.runner.container import (
-        DataContainerRegistry,
-        DefaultContainer,
-    )
-    from bentoml._internal.types import LazyType
-
-    for name, member in vars(type(instance)).items():
-        if isinstance(member, APIMethod):
-            instance.__dict__[name] = member.__get__(instance, type(instance))
-    batch_types = DataContainerRegistry.CONTAINER_BATCH_TYPE_MAP
-    batch_types.setdefault(LazyType.from_type(list), DefaultContainer)
-
-
-def json_output(annotation: Any) -> Any:
-    """BentoML's output descriptor for ``annotation``, sending a list with orjson.
-
-    BentoML's own (``IORootModel.to_http_response``) validates the list an API
-    returns against the annotation, dumps it to Python and then encodes it to
-    JSON: for /classify's list of prediction dicts, which the service builds
-    itself, that is 3.5-4.4 us per review, the largest cost outside the model
-    in the profile (bench/results/profile-before.md). This one keeps BentoML's
-    schema (same annotation, same name) and sends a list encoded in one orjson
-    call; anything else goes BentoML's way.
-    """
-    from _bentoml_sdk.io_models import ensure_io_descriptor
-    from starlette.responses import Response
-
-    base = ensure_io_descriptor(annotation)
-
-    async def to_http_response(cls: Any, obj: Any, serde: Any) -> Any:
-        if isinstance(obj, list):
-            body = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-            return Response(body, media_type="application/json")
-        return await base.to_http_response.__func__(cls, obj, serde)  # type: ignore[attr-defined]
-
-    output: Any = type(
-        base.__name__, (base,), {"to_http_response": classmethod(to_http_response)}
-    )
-    output.media_type = "application/json"
-    return output
