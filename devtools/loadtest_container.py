@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +71,8 @@ def load_test_image(
     spec = pod_spec()
     reports.mkdir(parents=True, exist_ok=True)
     prefix = reports / "classify"
-    with run_image(image, spec) as container:
+    key = secrets.token_hex(16)  # what the pod's Secret would hold
+    with run_image(image, spec, secrets={"API_KEY": key}) as container:
         result = run_locust(
             container.url,
             users,
@@ -81,6 +83,7 @@ def load_test_image(
             str(prefix),
             "--html",
             str(reports / "classify.html"),
+            env={"LOCUST_API_KEY": key},
         )
         peak = container.sample_memory()
         cold_start = container.ready_after_s

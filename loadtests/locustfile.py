@@ -9,6 +9,7 @@ Settings (environment variables):
     LOCUST_WAIT_MIN_S / LOCUST_WAIT_MAX_S   wait between a user's tasks (0.05 / 0.25 s)
     LOCUST_MAX_FAILURE_RATIO                highest allowed failure ratio (0)
     LOCUST_P95_MS / LOCUST_P99_MS           latency limits in ms (500 / 1000; 0 = off)
+    LOCUST_API_KEY                          sent as a Bearer token (unset: none)
 
 Run headless: ``make loadtest`` (or see the README). Debug in one process:
 ``python loadtests/locustfile.py``.
@@ -33,6 +34,8 @@ from loadtests.checks import (
 
 REVIEWS = list(corpus_reviews())
 LIMITS = Limits.from_env()
+API_KEY = os.environ.get("LOCUST_API_KEY", "")
+AUTH = {"Authorization": f"Bearer {API_KEY}"} if API_KEY else {}
 
 
 def describe(response: Any) -> str:
@@ -51,7 +54,11 @@ class ReviewUser(FastHttpUser):
     def classify(self, texts: list[str], name: str) -> None:
         """Post texts and check the predictions."""
         with self.client.post(
-            "/classify", json={"texts": texts}, name=name, catch_response=True
+            "/classify",
+            json={"texts": texts},
+            headers=AUTH,
+            name=name,
+            catch_response=True,
         ) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}: {describe(response)}")
@@ -76,7 +83,7 @@ class ReviewUser(FastHttpUser):
         with self.client.post(
             "/classify",
             data=random.choice(MALFORMED_BODIES),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **AUTH},
             name="/classify [malformed]",
             catch_response=True,
         ) as response:
