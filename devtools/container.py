@@ -123,7 +123,7 @@ class PodSpec:
         mounted = {}
         for index, (path, secret) in enumerate(self.secret_mounts.items()):
             directory = root / str(index)
-            directory.mkdir(mode=0o755)
+            directory.mkdir()
             directory.chmod(0o755)
             for file, content in {
                 **self.secret_files.get(secret, {}),

@@ -1,9 +1,9 @@
 """Every reach into BentoML's internals, pinned to the version it was written for.
 
-BentoML 1.4 has no public API for these; each is here, in one module, and
+BentoML 1.4 has no public API for these; each is in this package, and
 ``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
 
-- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`): below;
+- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`);
 - whether a request's client has disconnected, read from uvicorn's request
   cycle behind ``receive`` (:func:`client_gone`);
 - the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
@@ -36,7 +36,6 @@ import bentoml
 import orjson
 
 from sentiment.patches.connections import (
-    _CONNECTIONS,
     UVICORN_VERSION,
     client_gone,
     one_connection,
@@ -59,7 +58,6 @@ __all__ = [
     "SHED_CHECK_S",
     "UVICORN_VERSION",
     "WARM_UP_BATCHES",
-    "_CONNECTIONS",
     "IdleDispatcher",
     "bind_apis_once",
     "client_gone",

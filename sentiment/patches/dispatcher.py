@@ -208,12 +208,16 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
 
     def dispatch(self) -> None:
         """Send everything queued (up to ``max_batch_size``) to the model now."""
+        self._loop.create_task(self.outbound_call(self.start_batch()))
+
+    def start_batch(self) -> tuple[Job[Any, Any], ...]:
+        """Mark the model busy and take the next batch off the queue, counted."""
         self.idle.clear()
         self._sema.acquire()
         jobs = self.take_batch()
         if self.leases:
             self.count_reviews(jobs)
-        self._loop.create_task(self.outbound_call(jobs))
+        return jobs
 
     def take_batch(self) -> tuple[Job[Any, Any], ...]:
         """The next batch: the whole queue when it fits, else by tenant (DRR).
@@ -241,7 +245,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         weights: dict[str, float] = {}
         for job, size in zip(queue, sizes, strict=True):
             lease = self.leases.get(job.future)
-            name = "" if lease is None else lease.tenant
+            name = self.tenant_of(job)
             lanes.setdefault(name, deque()).append((job, size))
             weights[name] = 1.0 if lease is None else lease.weight
         chosen = fair_batch(lanes, weights, self.max_batch_size)
@@ -255,15 +259,13 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
 
     def several_tenants(self) -> bool:
         """Whether the queued jobs belong to more than one tenant."""
-        first: str | None = None
-        for job in self._queue:
-            lease = self.leases.get(job.future)
-            name = "" if lease is None else lease.tenant
-            if first is None:
-                first = name
-            elif name != first:
-                return True
-        return False
+        first = self.tenant_of(self._queue[0])
+        return any(self.tenant_of(job) != first for job in self._queue)
+
+    def tenant_of(self, job: Job[Any, Any]) -> str:
+        """The tenant of a queued job ("" for one without a lease)."""
+        lease = self.leases.get(job.future)
+        return "" if lease is None else lease.tenant
 
     async def run_alone(self) -> None:
         """Run the one queued request's batch in this task, on the event loop.
@@ -281,10 +283,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         :func:`run_lone_batches_inline` installed, else it is a plain dispatch
         awaited here.
         """
-        self.idle.clear()
-        self._sema.acquire()
-        jobs = tuple(self._get_inputs())
-        self.count_reviews(jobs)
+        jobs = self.start_batch()
         token = INLINE.set(True)
         try:
             await self.outbound_call(jobs)

@@ -28,6 +28,7 @@ from sentiment.patches import (
     IdleDispatcher,
     bind_apis_once,
     client_gone,
+    connections,
     fair_batch,
     install,
     keep_tasks_for,
@@ -546,8 +547,8 @@ def test_one_connection_reads_uvicorns_set_behind_the_leases_cycle() -> None:
             return {}
 
     protocol = Protocol()
-    saved = list(patches._CONNECTIONS)
-    patches._CONNECTIONS.clear()
+    saved = list(connections._CONNECTIONS)
+    connections._CONNECTIONS.clear()
     try:
         assert one_connection(leases.Lease("t", gone=lambda: False)) is False
         lease = leases.Lease("t", gone=client_gone(Cycle(protocol).receive))
@@ -555,7 +556,7 @@ def test_one_connection_reads_uvicorns_set_behind_the_leases_cycle() -> None:
         protocol.connections.add(object())
         assert one_connection(lease) is False
     finally:
-        patches._CONNECTIONS[:] = saved
+        connections._CONNECTIONS[:] = saved
 
 
 def test_a_lone_clients_batch_runs_in_its_task_without_the_thread_hop() -> None:
@@ -571,11 +572,11 @@ def test_a_lone_clients_batch_runs_in_its_task_without_the_thread_hop() -> None:
         )
         return await leased(idle(model), 7, leases.Lease("lone"))
 
-    saved = list(patches._CONNECTIONS)
+    saved = list(connections._CONNECTIONS)
     try:
-        for connections, inline in ((1, True), (2, False)):
-            patches._CONNECTIONS[:] = [set(range(connections))]
+        for open_connections, inline in ((1, True), (2, False)):
+            connections._CONNECTIONS[:] = [set(range(open_connections))]
             assert asyncio.run(scenario()) == 70
-            assert seen.pop() is inline, f"{connections} connection(s)"
+            assert seen.pop() is inline, f"{open_connections} connection(s)"
     finally:
-        patches._CONNECTIONS[:] = saved
+        connections._CONNECTIONS[:] = saved
