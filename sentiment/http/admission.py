@@ -125,8 +125,10 @@ class Admission:
         clock: Callable[[], float] = time.monotonic,
         routes: RouteTable | None = None,
         tenants: TenantTable | None = None,
+        direct: Any = None,
     ) -> None:
         self.app = app
+        self.direct = direct
         self.clock = clock
         self.routes = routes or default_table(settings.model_name)
         self.role = RolePolicy(settings.role, settings.jobs_url, settings.online_url)
@@ -282,7 +284,12 @@ class Admission:
         )
         token = leases.CURRENT.set(lease)
         try:
-            await self.app(scope, receive, send)
+            if self.direct is not None and scope["path"] == "/classify":
+                await self.direct(
+                    scope, receive, send, headers.content_length, request_id
+                )
+            else:
+                await self.app(scope, receive, send)
         finally:
             leases.CURRENT.reset(token)
             done = self.clock()
@@ -389,6 +396,10 @@ def install(service: Any, settings: Settings, routes: RouteTable) -> None:
     file is read here, at import, so a bad one stops the start with one line.
     """
     tenants = load_tenants(settings)
-    wrap_asgi_app(
-        service, lambda app: Admission(app, settings, routes=routes, tenants=tenants)
-    )
+    from sentiment.http.direct import DirectClassify
+
+    def wrap(app: Any, factory: Any) -> Any:
+        direct = DirectClassify(factory, settings, app)
+        return Admission(app, settings, routes=routes, tenants=tenants, direct=direct)
+
+    wrap_asgi_app(service, wrap)

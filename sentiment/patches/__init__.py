@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 
-def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:
+def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
     """Make ``service``'s ASGI app (each worker's) ``wrap(app)``, outermost.
 
     BentoML adds a service's middlewares inside its own (metrics, tracing,
@@ -89,9 +89,14 @@ def wrap_asgi_app(service: Any, wrap: Callable[[Any], Any]) -> None:
     if getattr(build, "wrapped_by_sentiment", False):
         return
 
-    def to_asgi(self: Any, *args: Any, **kwargs: Any) -> Any:
-        app = build(self, *args, **kwargs)
-        return wrap(app) if self is service else app
+    def to_asgi(self: Any, is_main: bool = True) -> Any:
+        if self is not service:
+            return build(self, is_main)
+        from _bentoml_impl.server.app import ServiceAppFactory
+
+        self.inject_config()  # what Service.to_asgi does, keeping the factory
+        factory = ServiceAppFactory(self, is_main=is_main)
+        return wrap(factory(), factory)
 
     to_asgi.wrapped_by_sentiment = True  # type: ignore[attr-defined]
     service_class.to_asgi = to_asgi
