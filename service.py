@@ -18,7 +18,8 @@ from bentoml.validators import ContentType
 from sentiment import patches
 from sentiment.config import load_settings
 from sentiment.http import admission
-from sentiment.http.connections import ConnectionRecycler
+from sentiment.http.connections import ConnectionRecycler, Recycling
+from sentiment.http.direct import direct_path
 from sentiment.http.guard import ClassifyGuard
 from sentiment.http.oip import OpenInference
 from sentiment.http.openapi import service_spec
@@ -142,9 +143,16 @@ add_middleware(
 )
 on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
-add_middleware(ConnectionRecycler, every=SETTINGS.recycle_every)
-# Outside them all, BentoML's included: the edge decides from the head (admission).
+recycling = Recycling(SETTINGS.recycle_every)  # one count for both ways out
+add_middleware(ConnectionRecycler, recycling=recycling)
+# Outside them all, BentoML's included: the edge decides from the head (admission),
+# and answers a plainly valid /classify itself, into BentoML's batching (direct).
 admission.install(
-    SERVICE, SETTINGS, route_table(SERVICE, SETTINGS.model_name, live.active_version)
+    SERVICE,
+    SETTINGS,
+    route_table(SERVICE, SETTINGS.model_name, live.active_version),
+    direct_path(SETTINGS, recycling, on_classified)
+    if SETTINGS.direct_classify
+    else None,
 )
 patches.keep_tasks_for(SETTINGS.job_retention_s)

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     max_latency_ms: PositiveInt = 1_000
     max_texts: PositiveInt = 256
     batching: bool = True
+    direct_classify: bool = True
     recycle_every: NonNegativeInt = 32
     access_log: bool = False
     tracing: bool = False

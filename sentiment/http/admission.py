@@ -55,6 +55,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment import leases
 from sentiment.config import Settings
+from sentiment.http.direct import ENDPOINT as DIRECT_PATH
+from sentiment.http.direct import DirectClassify, DirectPath
 from sentiment.http.headers import RequestHeaders
 from sentiment.http.overload import (
     REFUSAL_REASONS,
@@ -125,7 +127,7 @@ class Admission:
         clock: Callable[[], float] = time.monotonic,
         routes: RouteTable | None = None,
         tenants: TenantTable | None = None,
-        direct: Any = None,
+        direct: DirectClassify | None = None,
     ) -> None:
         self.app = app
         self.direct = direct
@@ -284,10 +286,8 @@ class Admission:
         )
         token = leases.CURRENT.set(lease)
         try:
-            if self.direct is not None and scope["path"] == "/classify":
-                await self.direct(
-                    scope, receive, send, headers.content_length, request_id
-                )
+            if self.direct is not None and scope["path"] == DIRECT_PATH:
+                await self.direct(scope, receive, send, headers)
             else:
                 await self.app(scope, receive, send)
         finally:
@@ -388,18 +388,25 @@ def bad_timeout(value: bytes) -> Refusal:
     )
 
 
-def install(service: Any, settings: Settings, routes: RouteTable) -> None:
+def install(
+    service: Any,
+    settings: Settings,
+    routes: RouteTable,
+    direct: DirectPath | None = None,
+) -> None:
     """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
 
     Outermost, outside BentoML's own middlewares: a refusal decided inside them
-    would already have paid for metrics, tracing and the timeout. The tenants
-    file is read here, at import, so a bad one stops the start with one line.
+    would already have paid for metrics, tracing and the timeout. ``direct``
+    builds the worker's direct ``/classify`` path from BentoML's app and the
+    factory that made it (:func:`sentiment.http.direct.direct_path`; None: every
+    request takes BentoML's path). The tenants file is read here, at import, so
+    a bad one stops the start with one line.
     """
     tenants = load_tenants(settings)
-    from sentiment.http.direct import DirectClassify
 
-    def wrap(app: Any, factory: Any) -> Any:
-        direct = DirectClassify(factory, settings, app)
-        return Admission(app, settings, routes=routes, tenants=tenants, direct=direct)
+    def wrap(app: ASGIApp, factory: Any) -> Admission:
+        fast = direct(app, factory) if direct is not None else None
+        return Admission(app, settings, routes=routes, tenants=tenants, direct=fast)
 
     wrap_asgi_app(service, wrap)

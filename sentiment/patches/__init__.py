@@ -19,6 +19,9 @@ BentoML 1.4 has no public API for these; each is in this package, and
   and the batch container of a list (:func:`bind_apis_once`);
 - a lone request's batch run in its own task instead of BentoML's worker thread
   (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`);
+- BentoML's batched call and its request series, for the direct ``/classify``
+  path (:func:`batch_caller`, :class:`EndpointMetrics`, in
+  :mod:`sentiment.patches.endpoint`);
 - the sync client's upload files, kept by its file manager (:func:`opened_files`,
   for :mod:`sentiment.client`).
 
@@ -51,8 +54,18 @@ from sentiment.patches.dispatcher import (
     install,
     run_lone_batches_inline,
 )
+from sentiment.patches.endpoint import (
+    BatchCall,
+    EndpointMetrics,
+    batch_caller,
+    metrics_middleware,
+)
 
 __all__ = [
+    "BatchCall",
+    "EndpointMetrics",
+    "batch_caller",
+    "metrics_middleware",
     "BENTOML_VERSION",
     "INLINE",
     "SHED_CHECK_S",
@@ -78,11 +91,14 @@ __all__ = [
 
 
 def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
-    """Make ``service``'s ASGI app (each worker's) ``wrap(app)``, outermost.
+    """Make ``service``'s ASGI app (each worker's) ``wrap(app, factory)``, outermost.
 
     BentoML adds a service's middlewares inside its own (metrics, tracing,
     timeout); a layer that must run before them wraps the app the worker asks
-    the service for with ``to_asgi``. Idempotent: a second call keeps the first.
+    the service for with ``to_asgi``. ``factory`` is the ``ServiceAppFactory``
+    that built the app (``Service.to_asgi`` does the same two steps, but drops
+    it): its batching is what :func:`batch_caller` calls. Idempotent: a second
+    call keeps the first.
     """
     service_class = type(service)
     build = service_class.to_asgi

@@ -52,8 +52,6 @@ SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sh
 logger = logging.getLogger(SERVICE_LOGGER)
 # Set while a lone request's batch runs in its own task: BentoML's thread hop skipped.
 INLINE: ContextVar[bool] = ContextVar("sentiment_inline_batch", default=False)
-import os
-INLINE_ALL = False
 
 
 class IdleDispatcher(CorkDispatcher[Any, Any]):
@@ -210,17 +208,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
 
     def dispatch(self) -> None:
         """Send everything queued (up to ``max_batch_size``) to the model now."""
-        if INLINE_ALL:
-            self._loop.create_task(self.run_inline(self.start_batch()))
-            return
         self._loop.create_task(self.outbound_call(self.start_batch()))
-
-    async def run_inline(self, jobs: Any) -> None:
-        token = INLINE.set(True)
-        try:
-            await self.outbound_call(jobs)
-        finally:
-            INLINE.reset(token)
 
     def start_batch(self) -> tuple[Job[Any, Any], ...]:
         """Mark the model busy and take the next batch off the queue, counted."""
