@@ -115,6 +115,7 @@ def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
         return wrap(factory(), factory)
 
     to_asgi.wrapped_by_sentiment = True  # type: ignore[attr-defined]
+    to_asgi.__wrapped__ = build  # type: ignore[attr-defined]
     service_class.to_asgi = to_asgi
 
 

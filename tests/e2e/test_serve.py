@@ -94,6 +94,42 @@ def test_metrics_show_adaptive_batching(server_url: str) -> None:
     assert "bentoml_service_request_duration_seconds" in metrics
 
 
+def classify_series(server_url: str) -> dict[str, float]:
+    """bentoml_service_request_* samples for /classify 200s, and in progress."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(
+        httpx.get(f"{server_url}/metrics").text
+    ):
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("endpoint") != "/classify":
+                continue
+            if labels.get("http_response_code") in ("200", None):
+                found[sample.name] = found.get(sample.name, 0.0) + sample.value
+    return found
+
+
+def test_each_answer_is_counted_tagged_and_timed(server_url: str) -> None:
+    before = classify_series(server_url)
+    tag = httpx.get(f"{server_url}/model-info").json()["tag"]
+    for i in range(20):
+        r = httpx.post(
+            f"{server_url}/classify",
+            json={"texts": ["a wonderful, moving film", "a dull and lifeless mess"]},
+            headers={"X-Request-ID": f"counted-{i}"},
+        )
+        assert r.status_code == 200 and len(r.json()) == 2
+        assert r.headers["x-request-id"] == f"counted-{i}"
+        assert r.headers["x-model-version"] == tag
+    after = classify_series(server_url)
+    for name in (
+        "bentoml_service_request_total",
+        "bentoml_service_request_duration_seconds_count",
+    ):
+        assert after[name] - before.get(name, 0.0) == 20, name
+    assert after["bentoml_service_request_in_progress"] == 0
+
+
 @pytest.mark.parametrize("path", ["/livez", "/readyz", "/", "/docs.json"])
 def test_builtin_endpoints(server_url: str, path: str) -> None:
     assert httpx.get(f"{server_url}{path}").status_code == 200

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import bentoml
+import pytest
 import uvicorn
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 from prometheus_client import REGISTRY
@@ -121,16 +122,41 @@ def test_the_store_internals_the_patches_read_are_there() -> None:
     assert (swagger_assets() / "index.css").is_file()
 
 
-def test_wrap_asgi_app_wraps_only_that_service_once() -> None:
-    class Service:
-        def to_asgi(self) -> str:
+def test_wrap_asgi_app_wraps_only_that_service_once_with_its_factory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from _bentoml_impl.server import app
+
+    class Factory:
+        def __init__(self, service: Any, is_main: bool) -> None:
+            self.service, self.is_main = service, is_main
+
+        def __call__(self) -> str:
             return "app"
 
+    class Service:
+        configured = 0
+
+        def inject_config(self) -> None:
+            self.configured += 1
+
+        def to_asgi(self, is_main: bool = True) -> str:
+            return "own app"
+
+    monkeypatch.setattr(app, "ServiceAppFactory", Factory)
     service, other = Service(), Service()
-    wrap_asgi_app(service, lambda app: f"wrapped({app})")
-    wrap_asgi_app(service, lambda app: f"twice({app})")
-    assert service.to_asgi() == "wrapped(app)"
-    assert other.to_asgi() == "app"
+    seen: list[Any] = []
+
+    def wrap(built: str, factory: Any) -> str:
+        seen.append(factory)
+        return f"wrapped({built})"
+
+    wrap_asgi_app(service, wrap)
+    wrap_asgi_app(service, lambda built, factory: f"twice({built})")
+    assert service.to_asgi() == "wrapped(app)" and service.configured == 1
+    assert isinstance(seen[0], Factory) and seen[0].service is service
+    assert seen[0].is_main is True
+    assert other.to_asgi() == "own app"
 
 
 def test_keep_tasks_for_sets_bentomls_retention() -> None:
