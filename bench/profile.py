@@ -59,6 +59,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "dispatcher and batching",
         ("dispatcher.py", "batch_infer", "container.py", "to_thread"),
     ),
+    ("direct /classify path (parse, answer)", ("sentiment/http/direct.py",)),
     (
         "our middlewares",
         (
