@@ -258,9 +258,23 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         return batch
 
     def several_tenants(self) -> bool:
-        """Whether the queued jobs belong to more than one tenant."""
-        first = self.tenant_of(self._queue[0])
-        return any(self.tenant_of(job) != first for job in self._queue)
+        """Whether the queued jobs with a lease belong to more than one tenant.
+
+        A job without one is the rest of a request BentoML split across two
+        batches (its child job has a new future): counted as a tenant of its
+        own, it made every bulk batch of one tenant go the fair way (about 0.5
+        ms of batch sizes per batch on the event loop).
+        """
+        first: str | None = None
+        for job in self._queue:
+            lease = self.leases.get(job.future)
+            if lease is None:
+                continue
+            if first is None:
+                first = lease.tenant
+            elif lease.tenant != first:
+                return True
+        return False
 
     def tenant_of(self, job: Job[Any, Any]) -> str:
         """The tenant of a queued job ("" for one without a lease)."""

@@ -606,3 +606,20 @@ def test_a_lone_clients_batch_runs_in_its_task_without_the_thread_hop() -> None:
             assert seen.pop() is inline, f"{open_connections} connection(s)"
     finally:
         connections._CONNECTIONS[:] = saved
+
+
+def test_the_rest_of_a_split_request_is_not_another_tenant() -> None:
+    async def scenario() -> None:
+        idle = IdleDispatcher(1000, 4, fallback=lambda: None)
+        loop = asyncio.get_running_loop()
+        jobs = [Job(0.0, i, loop.create_future()) for i in range(3)]
+        idle.leases[jobs[0].future] = leases.Lease("a")
+        idle.leases[jobs[2].future] = leases.Lease("a")
+        idle._queue.extend(jobs)  # jobs[1]: a split child, no lease of its own
+        assert not idle.several_tenants()
+        other = Job(0.0, 3, loop.create_future())
+        idle.leases[other.future] = leases.Lease("b")
+        idle._queue.append(other)
+        assert idle.several_tenants()
+
+    asyncio.run(scenario())
