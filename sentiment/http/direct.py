@@ -16,15 +16,18 @@ Everything else goes BentoML's way, untouched: a body that is not plainly valid
 (any broken rule, wrong type, extra field, bad JSON) is replayed to the full
 stack, so every refusal keeps its exact contract (the 400 naming the rule and
 the item, the 413, the error shape); so do a chunked body, one over the size
-cap, and ``SENTIMENT_DIRECT_CLASSIFY=false`` (or an API that does not batch,
-``SENTIMENT_BATCHING=0``: there is no dispatcher to hand the reviews to). A body
-that has not arrived within ``SENTIMENT_TIMEOUT_S`` gets BentoML's own 504, as
-its timeout gives it on the full stack: the read is client-paced, and a stalled
-one would otherwise hold its admission slot for as long as the connection
-stays open. What the stack adds to a served
-answer is added here the same way: the ``X-Request-ID``, the access log line,
-``X-Model-Version``, the prediction log, ``Connection: close`` on every Nth
-response (:class:`sentiment.http.connections.Recycling`), and BentoML's own
+cap, and every request with ``SENTIMENT_DIRECT_CLASSIFY=false``, with
+``SENTIMENT_BATCHING=0`` (no dispatcher to hand the reviews to) or with
+``SENTIMENT_TRACING=1`` (its spans come from BentoML's path; ``service.py``).
+A body that has not arrived within ``SENTIMENT_TIMEOUT_S`` gets BentoML's own
+504, as its timeout gives it on the full stack: the read is paced by the
+client, and a stalled one would otherwise hold its admission slot for as long
+as the connection stays open.
+
+What the stack adds to a served answer is added here the same way: the
+``X-Request-ID``, the access log line, ``X-Model-Version``, the prediction log,
+``Connection: close`` on every Nth response
+(:class:`sentiment.http.connections.Recycling`), and BentoML's own
 ``bentoml_service_request_*`` series (:class:`sentiment.patches.EndpointMetrics`).
 """
 
