@@ -86,5 +86,7 @@ class UploadError(SentimentError, ValueError):
 class DeadlineExceeded(SentimentError):
     """The request's own deadline passed before the model reached it."""
 
+    passed = "the request's X-Request-Timeout-Ms passed"  # the batching queue's
+
     status = HTTPStatus.GATEWAY_TIMEOUT
     rule = "deadline_exceeded"

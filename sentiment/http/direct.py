@@ -16,21 +16,32 @@ Everything else goes BentoML's way, untouched: a body that is not plainly valid
 (any broken rule, wrong type, extra field, bad JSON) is replayed to the full
 stack, so every refusal keeps its exact contract (the 400 naming the rule and
 the item, the 413, the error shape); so do a chunked body, one over the size
-cap, and ``SENTIMENT_DIRECT_CLASSIFY=false``. What the stack adds to a served
-answer is added here the same way: the ``X-Request-ID``, the access log line,
-``X-Model-Version``, the prediction log, ``Connection: close`` on every Nth
-response (:class:`sentiment.http.connections.Recycling`), and BentoML's own
+cap, and every request with ``SENTIMENT_DIRECT_CLASSIFY=false``, with
+``SENTIMENT_BATCHING=0`` (no dispatcher to hand the reviews to) or with
+``SENTIMENT_TRACING=1`` (its spans come from BentoML's path; ``service.py``).
+A body that has not arrived within ``SENTIMENT_TIMEOUT_S`` gets BentoML's own
+504, as its timeout gives it on the full stack: the read is paced by the
+client, and a stalled one would otherwise hold its admission slot for as long
+as the connection stays open.
+
+What the stack adds to a served answer is added here the same way: the
+``X-Request-ID``, the access log line, ``X-Model-Version``, the prediction log,
+``Connection: close`` on every Nth response
+(:class:`sentiment.http.connections.Recycling`), and BentoML's own
 ``bentoml_service_request_*`` series (:class:`sentiment.patches.EndpointMetrics`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from bentoml.exceptions import BentoMLException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment.asgi import read_body, replay
@@ -58,7 +69,8 @@ from sentiment.telemetry.request_ids import (
 
 # request ID, request, response, the tag of the model that answered
 Classified = Callable[[str, bytes, bytes, str], None]
-DirectPath = Callable[[ASGIApp, Any], "DirectClassify"]  # (BentoML's app, its factory)
+# (BentoML's app, its factory) -> the worker's direct path, None when there is none
+DirectPath = Callable[[ASGIApp, Any], "DirectClassify | None"]
 
 ENDPOINT = "/classify"
 JSON_TYPE = (b"content-type", b"application/json")
@@ -104,6 +116,10 @@ class DirectClassify:
         self.failed = Refusal(
             500, "internal_error", "an unexpected error occurred, see the server log"
         )
+        self.timeout_s = settings.timeout_s
+        # BentoML's TimeoutMiddleware answer, byte for byte (the stack's contract)
+        late = f"Not able to process the request in {settings.timeout_s} seconds"
+        self.timed_out = JSONResponse({"error": late}, status_code=504).body
 
     async def __call__(
         self, scope: Scope, receive: Receive, send: Send, headers: RequestHeaders
@@ -112,17 +128,33 @@ class DirectClassify:
         declared = headers.content_length
         if not declared.isdigit() or int(declared) > self.max_body:
             return await self.app(scope, receive, send)  # chunked, or the 413's
-        body = await read_body(receive, self.max_body)
+        try:
+            async with asyncio.timeout(self.timeout_s):  # BentoML's, for the read
+                body = await read_body(receive, self.max_body)
+        except TimeoutError:  # a stalled body: the 504 the stack's timeout gives
+            respond = functools.partial(self.time_out, send)
+            return await self.served(scope, headers, respond)
         texts = None if body.over or body.disconnected else self.valid(body.data)
         if texts is None:
             return await self.app(scope, replay(body.data, receive), send)
+        await self.served(
+            scope, headers, functools.partial(self.answer, send, texts, body.data)
+        )
+
+    async def served(
+        self,
+        scope: Scope,
+        headers: RequestHeaders,
+        respond: Callable[[str], Awaitable[int]],
+    ) -> None:
+        """``respond(request_id)`` with the request ID, counted, timed and logged."""
         request_id = headers.request_id.decode() if headers.request_id else fresh_id()
         token = REQUEST_ID.set(request_id)
         metrics = self.metrics or self.bind_metrics()
         started = metrics.started()
         status = 200
         try:
-            status = await self.answer(send, texts, body.data, request_id)
+            status = await respond(request_id)
         finally:
             metrics.finished(status, started)
             if self.access_log:
@@ -148,6 +180,24 @@ class DirectClassify:
             return stripped_if_valid(texts)
         except TypeError:  # an item is not a string
             return None
+
+    async def time_out(self, send: Send, request_id: str) -> int:
+        """BentoML's 504 for a body that did not arrive in time; the connection closes.
+
+        Closed: the rest of the body may still come, and must not be read as
+        the connection's next request.
+        """
+        response_headers = [
+            JSON_TYPE,
+            (b"content-length", b"%d" % len(self.timed_out)),
+            (REQUEST_ID_HEADER, request_id.encode()),
+            CLOSE,
+        ]
+        await send(
+            {"type": "http.response.start", "status": 504, "headers": response_headers}
+        )
+        await send({"type": "http.response.body", "body": self.timed_out})
+        return 504
 
     async def answer(
         self, send: Send, texts: list[str], request: bytes, request_id: str
@@ -200,10 +250,16 @@ def direct_path(
     on_classified: Classified | None = None,
     api: str = "classify",
 ) -> DirectPath:
-    """Build each worker's :class:`DirectClassify` from BentoML's app and factory."""
+    """Build each worker's :class:`DirectClassify` from BentoML's app and factory.
 
-    def build(app: ASGIApp, factory: Any) -> DirectClassify:
+    None when ``api`` does not batch (``SENTIMENT_BATCHING=0``): every request
+    then takes BentoML's path, which calls the API itself.
+    """
+
+    def build(app: ASGIApp, factory: Any) -> DirectClassify | None:
         batch = batch_caller(factory, api)
+        if batch is None:
+            return None
         return DirectClassify(app, batch, settings, recycling, on_classified)
 
     return build

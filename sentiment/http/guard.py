@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sentiment.asgi import header_value, read_body, replay, rewrite_response
 from sentiment.config import Settings
+from sentiment.errors import DeadlineExceeded
 from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import error_payload
 from sentiment.lifecycle import live
@@ -73,7 +74,9 @@ class ClassifyGuard:
     that sends its whole body before reading (urllib, requests, httpx) reads the
     413 instead of a reset connection; a bigger one is answered at once and the
     connection closed. It also gives BentoML's batching 503 (a request that cannot
-    meet ``max_latency_ms``) a clear body and ``Retry-After``, adds the request ID
+    meet ``max_latency_ms``) a clear body and ``Retry-After``, the 504 of a request
+    its batching queue left out past its deadline the ``deadline_exceeded`` body
+    (BentoML answers any 5xx "an unexpected error"), adds the request ID
     to BentoML's 400 bodies, counts 400s by rule, and hands each answered
     ``/classify`` request to ``on_classified`` (the prediction log).
     """
@@ -128,7 +131,7 @@ class ClassifyGuard:
     def rewritten_answers(
         self, send: Send, request: bytes, log: Classified | None = None
     ) -> Send:
-        """Wrap ``send``: a clear 503 for sheds, the error shape for 4xx, log 200s."""
+        """Wrap ``send``: clear 503s and 504s, the error shape for 4xx, log 200s."""
 
         def buffered(status: int) -> bool:
             return status != 200 or log is not None
@@ -147,6 +150,13 @@ class ClassifyGuard:
                     **start,
                     "headers": [*start["headers"], retry_after(OVERLOAD_RETRY_S)],
                 }
+            elif status == 504:  # DeadlineExceeded, whose message BentoML hides
+                rule = DeadlineExceeded.rule
+                REJECTIONS.labels(rule=rule).inc()
+                payload = error_payload(
+                    rule, DeadlineExceeded.passed, current_request_id()
+                )
+                body = json.dumps(payload).encode()
             elif status == 400:
                 count_validation_errors(body)
                 body = as_error_body(status, body)

@@ -140,9 +140,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 job.future.cancel()
             elif lease.late(now):
                 BATCH_DROPS.labels(reason="deadline", tenant=lease.tenant).inc()
-                job.future.set_result(
-                    DeadlineExceeded("the request's X-Request-Timeout-Ms passed")
-                )
+                job.future.set_result(DeadlineExceeded(DeadlineExceeded.passed))
             else:
                 kept.append(job)
         if len(kept) != len(self._queue):

@@ -19,13 +19,16 @@ from typing import Any
 BatchCall = Callable[[Any], Awaitable[Any]]
 
 
-def batch_caller(factory: Any, api: str) -> BatchCall:
+def batch_caller(factory: Any, api: str) -> BatchCall | None:
     """``api``'s batched call as BentoML's endpoint makes it, after parsing.
 
     ``factory`` is the worker's ``ServiceAppFactory``: its ``batch_infer``
     queues the value in the API's dispatcher, which merges it with the other
-    requests' (from either path) into one model call.
+    requests' (from either path) into one model call. None when ``api`` has no
+    dispatcher (not batchable: ``batch_infer`` would fail with a KeyError).
     """
+    if api not in factory.dispatchers:
+        return None
 
     async def call(value: Any) -> Any:
         return await factory.batch_infer(api, (value,), {})

@@ -14,9 +14,11 @@ import gzip
 import io
 import json
 import os
+import socket
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -560,6 +562,152 @@ def test_retries_need_a_free_slot_too(hostile: Hostile) -> None:
     retry = hostile.post("/classify_file/retry", params={"task_id": done}, headers=AUTH)
     assert retry.status_code == 429, retry.text
     assert hostile.wait(running.json()["task_id"], timeout=300)["status"] == "completed"
+
+
+# Found by review of the direct /classify path: odd bodies it must read as
+# BentoML does, a stalled body, and tiny deadlines.
+REVIEW_BODY = json.dumps(REVIEW).encode()
+FILM_TEXT = REVIEW["texts"][0]
+
+
+def classify_raw(
+    hostile: Hostile, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int, bytes]:
+    response = raw_request(
+        hostile.port,
+        b"POST",
+        b"/classify",
+        [
+            (b"Authorization", f"Bearer {API_KEY}".encode()),
+            (b"Content-Type", b"application/json"),
+            *(headers or [(b"Content-Length", b"%d" % len(body))]),
+        ],
+        body=body,
+    )
+    status, answer = response.status, response.body
+    if status == 100:  # the interim answer to Expect: 100-continue, then the real one
+        head, _, answer = answer.partition(b"\r\n\r\n")
+        status = int(head.split()[1])
+    return status, answer
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b'{"texts": ["bad"], "texts": ["' + FILM_TEXT.encode() + b'"]}', None),
+        (b' \r\n{"texts": ["\\u2003 ' + FILM_TEXT.encode() + b'\\n"]}\t', None),
+        (REVIEW_BODY, [(b"Content-Length", b"000%d" % len(REVIEW_BODY))]),
+        (
+            REVIEW_BODY,
+            [
+                (b"Content-Length", b"%d" % len(REVIEW_BODY)),
+                (b"Expect", b"100-continue"),
+            ],
+        ),
+    ],
+)
+def test_an_odd_valid_body_is_answered_as_the_plain_one(
+    hostile: Hostile, body: bytes, headers: list[tuple[bytes, bytes]] | None
+) -> None:
+    plain = classify_raw(hostile, REVIEW_BODY)
+    assert plain[0] == 200
+    assert classify_raw(hostile, body, headers) == plain
+
+
+@pytest.mark.parametrize(
+    ("body", "rule", "loc"),
+    [
+        (b"\xef\xbb\xbf" + REVIEW_BODY, "json_invalid", []),
+        (REVIEW_BODY + b" x", "json_invalid", []),
+        (
+            b'{"texts": ["a fine film"], "texts": ["bad"]}',
+            "review_too_short",
+            ["texts", 0],
+        ),
+        (
+            b'{"texts": ["a fine film", "a \\u0000 film"]}',
+            "review_has_control_character",
+            ["texts", 1],
+        ),
+        (b'{"texts": ["a fine \xff film"]}', "json_invalid", []),
+        (b'{"texts": ["a fine \\ud800 film"]}', "json_invalid", []),
+        (b'{"texts": ["' + b"a" * 5001 + b'"]}', "review_too_long", ["texts", 0]),
+        (
+            b'{"texts": [' + b",".join([b'"a fine film"'] * 257) + b"]}",
+            "too_long",
+            ["texts"],
+        ),
+        (b'{"texts": ["a fine film", 1e999]}', "string_type", ["texts", 1]),
+        (gzip.compress(REVIEW_BODY), "json_invalid", []),
+    ],
+)
+def test_an_odd_invalid_body_gets_the_stacks_400(
+    hostile: Hostile, body: bytes, rule: str, loc: list[object]
+) -> None:
+    status, answer = classify_raw(hostile, body)
+    refusal = json.loads(answer)
+    assert status == 400, answer[:300]
+    assert (refusal["detail"][0]["type"], refusal["detail"][0]["loc"]) == (rule, loc)
+    assert refusal["request_id"]
+
+
+def read_to_close(connection: socket.socket) -> bytes:
+    """Everything the server sends on ``connection`` until it closes it."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def test_stalled_bodies_are_answered_504_and_free_their_slots(
+    hostile: Hostile,
+) -> None:
+    """More stalled bodies than admission's limit: 504s at SENTIMENT_TIMEOUT_S.
+
+    The direct path read the body outside BentoML's timeout: 70 connections
+    that sent a head and one byte kept every request 503 while they stayed.
+    """
+    head = (
+        b"POST /classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+        b"\r\nAuthorization: Bearer " + API_KEY.encode() + b"\r\nContent-Length: 100"
+        b"\r\nConnection: close\r\n\r\n{"
+    )
+    stalled = [socket.create_connection(("127.0.0.1", hostile.port)) for _ in range(70)]
+    try:
+        for connection in stalled:
+            connection.settimeout(30)  # before the fix: no answer, a TimeoutError
+            connection.sendall(head)
+        answers = [read_to_close(connection) for connection in stalled]
+    finally:
+        for connection in stalled:
+            connection.close()
+    statuses = [answer[9:12] for answer in answers]  # beyond the limit: queued, 503
+    assert set(statuses) <= {b"503", b"504"} and b"504" in statuses, answers[0]
+    late = [a for a in answers if a.startswith(b"HTTP/1.1 504 ")]
+    assert all(b"Not able to process the request" in answer for answer in late)
+    assert hostile.classify_ok()
+
+
+def test_tiny_deadlines_get_200_or_a_shaped_504(hostile: Hostile) -> None:
+    body = {"texts": [FILM_TEXT] * 50}
+
+    def one(i: int) -> httpx.Response:
+        headers = {**AUTH, "X-Request-Timeout-Ms": str(1 + i % 8)}
+        return hostile.post("/classify", json=body, headers=headers)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(160)))
+    statuses = {r.status_code for r in answers}
+    assert statuses <= {200, 503, 504}, statuses
+    for r in answers:
+        if r.status_code != 200:
+            refusal = r.json()
+            assert refusal["request_id"] == r.headers["x-request-id"]
+            rule = refusal["detail"][0]["type"]
+            assert rule == (
+                "overloaded" if r.status_code == 503 else "deadline_exceeded"
+            )
+    assert hostile.classify_ok()
 
 
 # The property-based pass: anything, anywhere.

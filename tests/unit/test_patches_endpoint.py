@@ -31,6 +31,8 @@ def test_batch_infer_takes_the_api_name_and_its_arguments() -> None:
     parameters = list(inspect.signature(ServiceAppFactory.batch_infer).parameters)
     assert parameters == ["self", "name", "input_args", "input_kwargs"]
     assert "self.dispatchers[name]" in inspect.getsource(ServiceAppFactory.batch_infer)
+    built = inspect.getsource(ServiceAppFactory.__init__)  # batchable APIs only
+    assert "if not method.batchable:" in built and "self.dispatchers[name] =" in built
 
 
 def test_the_metrics_middleware_keeps_the_series_endpoint_metrics_binds() -> None:
@@ -51,6 +53,8 @@ def test_batch_caller_hands_the_value_to_batch_infer_as_the_endpoint_does() -> N
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     class Factory:
+        dispatchers = {"classify": object()}
+
         async def batch_infer(
             self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> list[str]:
@@ -58,8 +62,18 @@ def test_batch_caller_hands_the_value_to_batch_infer_as_the_endpoint_does() -> N
             return ["answer"]
 
     call = batch_caller(Factory(), "classify")
+    assert call is not None
     assert asyncio.run(call(["a fine film"])) == ["answer"]
     assert calls == [("classify", (["a fine film"],), {})]
+
+
+def test_an_api_that_does_not_batch_has_no_batched_call() -> None:
+    """SENTIMENT_BATCHING=0: no dispatcher, so batch_infer would raise KeyError."""
+
+    class Factory:
+        dispatchers: dict[str, object] = {}
+
+    assert batch_caller(Factory(), "classify") is None
 
 
 def set_up_middleware() -> RunnerTrafficMetricsMiddleware:

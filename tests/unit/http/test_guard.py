@@ -75,6 +75,18 @@ def test_shed_503_gets_clear_body_and_retry_after() -> None:
     assert b"max_latency_ms=1000" in result.body
 
 
+def test_a_deadline_504_gets_the_deadline_exceeded_body() -> None:
+    """BentoML answers the DeadlineExceeded of its batching queue as any 5xx."""
+    body = b'{"error":"An unexpected error has occurred, please check the server log."}'
+    guard, _ = guarded(status=504, body=body)
+    result = request(guard)
+    assert result.status == 504 and rule_of(result) == "deadline_exceeded"
+    assert (
+        json.loads(result.body)["error"] == "the request's X-Request-Timeout-Ms passed"
+    )
+    assert int(result.headers[b"content-length"]) == len(result.body)
+
+
 def test_guard_leaves_the_header_checks_to_admission() -> None:
     """The guard no longer reads headers: a text/plain body under the cap passes."""
     guard, app = guarded()
