@@ -145,9 +145,8 @@ class ServiceTime:
     512 floats), so an answer costs an append. A deadline is met when the wait
     for admission plus this is within it: the mean (Little's law) leaves every
     request slower than the mean late, and under a flood the admitted ones all
-    wait until their last call (measured at 2x capacity, 200 ms deadlines: a
-    quarter of the admitted requests took over 150 ms on the server, the slowest
-    424 ms).
+    wait until their last call (measured at 2x capacity, 200 ms deadlines: 22%
+    of the admitted requests took over 150 ms on the server, the slowest 324 ms).
     """
 
     SAMPLES = 512
