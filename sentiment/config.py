@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     max_in_flight: PositiveInt = 64
     in_flight_target_ms: NonNegativeInt = 24
     min_in_flight: PositiveInt = 32
+    deadline_quantile: float = Field(default=0.0, ge=0.0, lt=1.0)
     max_queue_wait_ms: PositiveInt = 750
     refuse_after_ms: PositiveInt = 2_000
     max_queue: PositiveInt = 4_096

@@ -148,6 +148,7 @@ class Admission:
             ],
             settings.in_flight_target_ms / 1000,
             settings.min_in_flight,
+            settings.deadline_quantile,
         )
         self.max_timeout_s = float(settings.timeout_s)
         retry = [retry_after(OVERLOAD_RETRY_S)]
@@ -277,7 +278,7 @@ class Admission:
                 return await refusal.send(send, request_id or fresh_id().encode())
             deadline = now + min(timeout_s, self.max_timeout_s)
         gone = client_gone(receive)
-        reason = await self.admitted(tenant, deadline, gone)
+        reason, started = await self.admitted(tenant, deadline, gone)
         if reason is not None:
             refusal = self.refusals[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
@@ -294,7 +295,7 @@ class Admission:
             leases.CURRENT.reset(token)
             done = self.clock()
             self.latencies[tenant].observe(done - now)
-            self.carry_out(self.queue.finish(done, tenant))
+            self.carry_out(self.queue.finish(done, tenant, done - started))
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
@@ -307,19 +308,24 @@ class Admission:
         tenant: int,
         deadline: float | None,
         gone: Callable[[], bool] | None,
-    ) -> str | None:
-        """Wait for admission: None to go in, else the refusal's reason."""
+    ) -> tuple[str | None, float]:
+        """Wait for admission: None to go in, else the refusal's reason.
+
+        Returns:
+            The reason, and when the queue decided (the time inside the service
+            counts from there).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str | None] = loop.create_future()
         ticket = Ticket(self.clock(), future, tenant, deadline, gone)
         self.carry_out(self.queue.arrive(ticket, ticket.arrived))
-        if future.done():  # admitted or refused at once
-            return future.result()
         try:
-            return await future
+            reason = future.result() if future.done() else await future
         except asyncio.CancelledError:
             self.forget(ticket)
             raise
+        decided = ticket.admitted_at
+        return reason, ticket.arrived if decided is None else decided
 
     def forget(self, ticket: Ticket) -> None:
         """A waiting request's task was cancelled (shutdown): drop or release it."""

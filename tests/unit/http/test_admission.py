@@ -282,3 +282,17 @@ def test_a_tenant_over_its_rate_gets_429_with_retry_after(tmp_path: Path) -> Non
     refused = request(admission, headers=auth)
     assert refused.status == 429 and refused.headers[b"retry-after"] == b"1"
     assert json.loads(refused.body)["detail"][0]["type"] == "rate_limited"
+
+
+def test_the_time_inside_is_measured_from_admission_to_the_answer() -> None:
+    now = [100.0]
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        now[0] += 0.03  # 30 ms inside the service
+        await FakeApp()(scope, receive, send)
+
+    admission = Admission(app, Settings(deadline_quantile=0.99), clock=lambda: now[0])
+    assert admission.queue.inside is not None
+    for _ in range(admission.queue.inside.MIN_SAMPLES):
+        assert request(admission).status == 200
+    assert admission.queue.inside.seconds == pytest.approx(0.03)

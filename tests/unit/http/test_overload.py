@@ -11,6 +11,7 @@ from sentiment.http.overload import (
     AdmissionQueue,
     Decisions,
     ServiceRate,
+    ServiceTime,
     Share,
     Ticket,
     TokenBucket,
@@ -468,3 +469,109 @@ def test_without_a_target_the_limit_is_fixed() -> None:
     finish_at(queue, rate=2_000, seconds=2)
     assert queue.service.per_s is not None
     assert queue.limit == 64
+
+
+def test_service_time_is_a_high_quantile_of_the_recent_answers() -> None:
+    inside = ServiceTime(0.99)
+    for i in range(ServiceTime.MIN_SAMPLES - 1):
+        inside.record(i * 0.001, 0.01)
+    assert inside.seconds is None, "not before enough answers"
+    for i in range(ServiceTime.SAMPLES):  # 1 in 50 takes 200 ms, the rest 10 ms
+        inside.record(1.0 + i * 0.001, 0.2 if i % 50 == 0 else 0.01)
+    assert inside.seconds == pytest.approx(0.2), "the slow 2% sets the 99th"
+    for i in range(ServiceTime.SAMPLES):  # the slow ones stop
+        inside.record(2.0 + i * 0.01, 0.01)
+    assert inside.seconds == pytest.approx(0.01), "only the recent answers count"
+
+
+def test_service_time_is_recomputed_at_most_once_a_window() -> None:
+    inside = ServiceTime(0.99)
+    for _ in range(ServiceTime.MIN_SAMPLES):
+        inside.record(0.0, 0.01)
+    assert inside.seconds == pytest.approx(0.01)
+    for _ in range(ServiceTime.SAMPLES):
+        inside.record(0.1, 0.5)  # within the same window: kept for later
+    assert inside.seconds == pytest.approx(0.01)
+    inside.record(ServiceTime.WINDOW_S, 0.5)
+    assert inside.seconds == pytest.approx(0.5)
+
+
+def quantile_queue() -> AdmissionQueue:
+    """A queue that leaves deadlines room for the 99th percentile inside."""
+    queue = AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, quantile=0.99)
+    queue.service.per_s = LIMIT / SERVICE_S  # 400/s: Little's law says 10 ms
+    return queue
+
+
+def test_a_deadline_leaves_room_for_the_slow_answers_not_the_mean() -> None:
+    queue = quantile_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    # 1 answer in 50 took 100 ms inside: the 99th percentile, where the mean is 12.
+    for i in range(ServiceTime.SAMPLES):
+        queue.finish(0.001 * i, inside=0.1 if i % 50 == 0 else 0.01)
+        queue.arrive(Ticket(0.001 * i), 0.001 * i)
+    assert queue.service_time() == pytest.approx(0.1)
+    now = 0.6
+    hopeless = Ticket(now, deadline=now + 0.09)
+    assert queue.arrive(hopeless, now).refuse == [(hopeless, "deadline")]
+
+
+def test_with_the_quantile_a_waiting_request_goes_in_only_with_room_for_it() -> None:
+    queue = quantile_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    queue.inside.seconds = 0.05  # type: ignore[union-attr]  # measured: 50 ms
+    tight = Ticket(0.0, deadline=0.2)
+    queue.arrive(tight, 0.0)
+    # At 0.16 only 40 ms are left, less than the 50 the slow answers take: 504.
+    decisions = queue.finish(0.16)
+    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
+
+
+def test_the_time_inside_counts_from_the_admission_decision() -> None:
+    queue = quantile_queue()
+    for _ in range(LIMIT):
+        queue.arrive(Ticket(0.0), 0.0)
+    waiting = Ticket(0.0)
+    queue.arrive(waiting, 0.0)
+    assert queue.finish(0.3).admit == [waiting]
+    assert waiting.admitted_at == pytest.approx(0.3)
+
+
+def flood_with_slow_answers(quantile: float) -> tuple[int, int]:
+    """4x capacity for 3 s, 200 ms deadlines; 1 answer in 50 takes 120 ms, not 10.
+
+    Returns:
+        The answers that came after their deadline, and all answers.
+    """
+    queue = AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, quantile=quantile)
+    finishing: list[tuple[float, int, float, Ticket]] = []  # done, order, inside
+    step, now, count, late, served = SERVICE_S / (4 * LIMIT), 0.0, 0, 0, 0
+
+    def start(decisions: Decisions, at: float) -> None:
+        nonlocal count
+        for ticket in decisions.admit:
+            count += 1
+            inside = 0.12 if count % 50 == 0 else SERVICE_S
+            heapq.heappush(finishing, (at + inside, count, inside, ticket))
+
+    while now < 3.0:
+        while finishing and finishing[0][0] <= now:
+            done, _, inside, ticket = heapq.heappop(finishing)
+            served += 1
+            late += ticket.deadline is not None and done > ticket.deadline
+            start(queue.finish(done, inside=inside), done)
+        start(queue.arrive(Ticket(now, deadline=now + 0.2), now), now)
+        now += step
+    return late, served
+
+
+def test_deadlines_under_a_flood_with_slow_answers_are_met_by_the_quantile() -> None:
+    capacity = LIMIT / (0.98 * SERVICE_S + 0.02 * 0.12)  # the mean time inside
+    late_mean, served_mean = flood_with_slow_answers(quantile=0.0)
+    late, served = flood_with_slow_answers(quantile=0.99)
+    assert late_mean > 100, "the mean (Little's law) leaves the slow answers late"
+    assert late <= 5, "the 99th percentile leaves them room"
+    assert served >= 0.9 * capacity * 3.0, "and the model stays busy"
+    assert served >= 0.98 * served_mean
