@@ -48,6 +48,7 @@ from sentiment.asgi import read_body, replay
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
 from sentiment.http.connections import Recycling
+from sentiment.http.guard import Classified
 from sentiment.http.headers import RequestHeaders
 from sentiment.http.refusals import OVERLOAD_RETRY_S, Refusal, retry_after
 from sentiment.lifecycle import live
@@ -67,8 +68,6 @@ from sentiment.telemetry.request_ids import (
     log_access,
 )
 
-# request ID, request, response, the tag of the model that answered
-Classified = Callable[[str, bytes, bytes, str], None]
 # (BentoML's app, its factory) -> the worker's direct path, None when there is none
 DirectPath = Callable[[ASGIApp, Any], "DirectClassify | None"]
 
