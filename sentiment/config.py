@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     access_log: bool = False
     tracing: bool = False
     max_in_flight: PositiveInt = 64
-    in_flight_target_ms: NonNegativeInt = 24
+    in_flight_target_ms: NonNegativeInt = 12
     min_in_flight: PositiveInt = 32
     deadline_quantile: float = Field(default=0.0, ge=0.0, lt=1.0)
     max_queue_wait_ms: PositiveInt = 750
