@@ -145,15 +145,12 @@ on_classified = record_classified if SETTINGS.prediction_log else None
 add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
 recycling = Recycling(SETTINGS.recycle_every)  # one count for both ways out
 add_middleware(ConnectionRecycler, recycling=recycling)
-# Outside them all, BentoML's included: the edge decides from the head (admission),
-# and answers a plainly valid /classify itself, into BentoML's batching (direct),
-# unless spans for /classify are asked for: only BentoML's path makes them.
+# Outside them all, BentoML's included: the edge decides from the head (admission)
+# and answers a plainly valid /classify itself, into BentoML's batching (direct).
 admission.install(
     SERVICE,
     SETTINGS,
     route_table(SERVICE, SETTINGS.model_name, live.active_version),
-    direct_path(SETTINGS, recycling, on_classified)
-    if SETTINGS.direct_classify and not SETTINGS.tracing
-    else None,
+    direct_path(SETTINGS, recycling, on_classified),
 )
 patches.keep_tasks_for(SETTINGS.job_retention_s)

@@ -48,9 +48,14 @@ from sentiment.asgi import read_body, replay
 from sentiment.config import Settings
 from sentiment.errors import SentimentError
 from sentiment.http.connections import Recycling
-from sentiment.http.guard import Classified
+from sentiment.http.guard import MODEL_HEADER, Classified
 from sentiment.http.headers import RequestHeaders
-from sentiment.http.refusals import OVERLOAD_RETRY_S, Refusal, retry_after
+from sentiment.http.refusals import (
+    OVERLOAD_RETRY_S,
+    Refusal,
+    batching_shed_message,
+    retry_after,
+)
 from sentiment.lifecycle import live
 from sentiment.model.reviews import stripped_if_valid
 from sentiment.patches import (
@@ -74,7 +79,6 @@ DirectPath = Callable[[ASGIApp, Any], "DirectClassify | None"]
 ENDPOINT = "/classify"
 JSON_TYPE = (b"content-type", b"application/json")
 CLOSE = (b"connection", b"close")
-MODEL_HEADER = b"x-model-version"
 logger = logging.getLogger("bentoml.service.sentiment")
 
 
@@ -108,8 +112,7 @@ class DirectClassify:
         self.shed = Refusal(
             503,
             "overloaded",
-            "server busy: the request could not be served within "
-            f"max_latency_ms={settings.max_latency_ms}, retry later",
+            batching_shed_message(settings.max_latency_ms),
             [retry_after(OVERLOAD_RETRY_S)],
         )
         self.failed = Refusal(
@@ -248,12 +251,16 @@ def direct_path(
     recycling: Recycling,
     on_classified: Classified | None = None,
     api: str = "classify",
-) -> DirectPath:
+) -> DirectPath | None:
     """Build each worker's :class:`DirectClassify` from BentoML's app and factory.
 
-    None when ``api`` does not batch (``SENTIMENT_BATCHING=0``): every request
-    then takes BentoML's path, which calls the API itself.
+    None, so every request takes BentoML's path, with
+    ``SENTIMENT_DIRECT_CLASSIFY=false`` or ``SENTIMENT_TRACING=1`` (only that
+    path makes the spans); the builder gives None when ``api`` does not batch
+    (``SENTIMENT_BATCHING=0``), as BentoML's path then calls the API itself.
     """
+    if not settings.direct_classify or settings.tracing:
+        return None
 
     def build(app: ASGIApp, factory: Any) -> DirectClassify | None:
         batch = batch_caller(factory, api)

@@ -19,7 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sentiment.asgi import header_value, read_body, replay, rewrite_response
 from sentiment.config import Settings
 from sentiment.errors import DeadlineExceeded
-from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
+from sentiment.http.refusals import (
+    OVERLOAD_RETRY_S,
+    batching_shed_message,
+    retry_after,
+)
 from sentiment.http.schemas import error_payload
 from sentiment.lifecycle import live
 from sentiment.telemetry.metrics import REJECTIONS
@@ -91,10 +95,7 @@ class ClassifyGuard:
         self.settings = settings
         self.on_classified = on_classified
         self.drain_limit = settings.max_body_bytes * DRAIN_FACTOR
-        self.shed_message = (
-            "server busy: the request could not be served within "
-            f"max_latency_ms={settings.max_latency_ms}, retry later"
-        )
+        self.shed_message = batching_shed_message(settings.max_latency_ms)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Guard /classify; pass everything else through."""

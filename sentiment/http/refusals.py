@@ -21,6 +21,14 @@ RETRY_AFTER = b"retry-after"
 OVERLOAD_RETRY_S = 1  # an overload refusal: the queue drains within about a second
 
 
+def batching_shed_message(max_latency_ms: int) -> str:
+    """What a client is told when BentoML's batching shed its request (503)."""
+    return (
+        "server busy: the request could not be served within "
+        f"max_latency_ms={max_latency_ms}, retry later"
+    )
+
+
 def retry_after(seconds: int) -> tuple[bytes, bytes]:
     """The ``Retry-After`` header asking a client to wait ``seconds``."""
     return (RETRY_AFTER, b"%d" % seconds)

@@ -312,3 +312,17 @@ def test_without_batching_there_is_no_direct_path() -> None:
     assert build(FakeApp(), Factory()) is None
     Factory.dispatchers = {"classify": object()}
     assert isinstance(build(FakeApp(), Factory()), DirectClassify)
+
+
+@pytest.mark.parametrize(
+    ("settings", "built"),
+    [
+        (Settings(), True),
+        (Settings(direct_classify=False), False),
+        (Settings(tracing=True), False),  # only BentoML's path makes the spans
+    ],
+)
+def test_the_direct_path_is_built_unless_turned_off_or_tracing(
+    settings: Settings, built: bool
+) -> None:
+    assert (direct_path(settings, Recycling(0)) is not None) is built
