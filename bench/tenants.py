@@ -211,14 +211,58 @@ def together(
         return {tenant: future.result() for tenant, future in futures.items()}
 
 
+@contextmanager
+def server_view(url: str) -> Iterator[dict[str, Any]]:
+    """The server's cores while the block runs, and b's requests scored express."""
+    view: dict[str, Any] = {}
+    before, cpu = scrape(url), tree_cpu_seconds(SERVER_PIDS[url])
+    wall = time.monotonic()
+    yield view
+    cores = (tree_cpu_seconds(SERVER_PIDS[url]) - cpu) / (time.monotonic() - wall)
+    after = scrape(url)
+
+    def delta(series: str) -> float:
+        return tenant_value(after, series, "b") - tenant_value(before, series, "b")
+
+    admitted = delta("sentiment_tenant_admitted_total")
+    view["server_cores"] = round(cores, 2)
+    view["b_express_share"] = (
+        round(delta("sentiment_express_requests_total") / admitted, 3)
+        if admitted
+        else None
+    )
+
+
+def cost_lines(a64: dict[str, Any], b8: dict[str, Any]) -> list[str]:
+    """What each closed loop alone costs the server, per answer (its CPU)."""
+    if "server_cores" not in a64 or "server_cores" not in b8:
+        return []
+
+    def us(point: dict[str, Any]) -> float:
+        return float(point["server_cores"]) / float(point["req_per_s"]) * 1e6
+
+    return [
+        f"Server CPU alone: a at 64 connections {a64['server_cores']} cores, "
+        f"{us(a64):.0f} us per answer; b at 8 connections {b8['server_cores']} "
+        f"cores, {us(b8):.0f} us per answer (smaller batches). 95% of b's rate "
+        f"alone at that cost would take {0.95 * b8['server_cores']:.2f} cores.",
+        "",
+    ]
+
+
 def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
     """Tenant b alone at 8, a alone at 64, then a at 1,000 beside b at 8."""
-    reference = wrk_point(url, bodies, "a", 64, seconds)
+    with server_view(url) as view:
+        reference = wrk_point(url, bodies, "a", 64, seconds)
+    reference.update(view)
     time.sleep(2)
-    alone = wrk_point(url, bodies, "b", 8, seconds)
+    with server_view(url) as view:
+        alone = wrk_point(url, bodies, "b", 8, seconds)
+    alone.update(view)
     time.sleep(2)
-    with sampling(url) as sampler:
+    with sampling(url) as sampler, server_view(url) as view:
         both = together(url, bodies, {"a": 1000, "b": 8}, seconds)
+    both["b"].update(view)
     b, a = both["b"], both["a"]
     total = a["req_per_s"] + b["req_per_s"]
     # b as an open loop: it asks for PACED_B answers/s whatever the latency.
@@ -231,12 +275,16 @@ def isolation(url: str, bodies: Path, seconds: float) -> dict[str, Any]:
         "headers": auth("b"),
     }
     time.sleep(2)
-    (paced_alone,) = run_open_loops([paced])
+    with server_view(url) as view:
+        (paced_alone,) = run_open_loops([paced])
+    paced_alone.update(view)
     time.sleep(2)
     paced_beside = paced_beside_flood(url, bodies, paced, seconds)
     share = {**paced, "rate": round(PACED_B_SHARE * reference["req_per_s"])}
     time.sleep(2)
-    (share_alone,) = run_open_loops([share])
+    with server_view(url) as view:
+        (share_alone,) = run_open_loops([share])
+    share_alone.update(view)
     time.sleep(2)
     share_beside = paced_beside_flood(url, bodies, share, seconds)
     return {
@@ -261,9 +309,10 @@ def paced_beside_flood(
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         flood = pool.submit(wrk_point, url, bodies, "a", 1000, seconds)
         time.sleep(1)
-        (beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
+        with server_view(url) as view:
+            (beside,) = run_open_loops([{**paced, "seconds": seconds - 2}])
         flood.result()
-    return beside
+    return {**beside, **view}
 
 
 def deadlines(
@@ -409,6 +458,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{iso['b_p99_x_alone']}x alone; total goodput {iso['total_x_64']}x "
         "a alone at 64 connections.",
         "",
+        *cost_lines(a64, b8),
         f"b as an open loop asking {PACED_B}/s: alone "
         f"{iso['b_paced_alone']['ok']:,} of {iso['b_paced_alone']['sent']:,} "
         f"answered 200, p99 {iso['b_paced_alone']['p99_ok_ms']} ms; beside a at "
@@ -542,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
             wrk_point(url, bodies, "a", 16, 3)  # warm-up
             if args.only == "deadlines":
                 capacity = wrk_point(url, bodies, "a", 64, seconds)["req_per_s"]
+                print(json.dumps({"capacity_64": capacity}), flush=True)
                 for factor in (2, 4):
                     time.sleep(3)
                     print(json.dumps(deadlines(url, capacity, seconds, factor)))

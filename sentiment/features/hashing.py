@@ -49,16 +49,19 @@ class PowerTable:
         return np.cumprod(steps, dtype=U64)
 
     def __init__(self) -> None:
-        self.powers = np.ones(1, dtype=U64)
-        self.inverses = np.ones(1, dtype=U64)
+        # One attribute, replaced whole: the model is called from several threads
+        # (BentoML's, the event loop's express calls, the shadow's), and a reader
+        # must never pair new powers with old, shorter inverses.
+        self.tables = (np.ones(1, dtype=U64), np.ones(1, dtype=U64))
 
     def upto(self, length: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
         """Tables with at least ``length`` entries."""
-        if len(self.powers) < length:
-            size = max(length, 2 * len(self.powers), 4096)
-            self.powers = self.geometric(BASE, size)
-            self.inverses = self.geometric(BASE_INVERSE, size)
-        return self.powers, self.inverses
+        tables = self.tables
+        if len(tables[0]) < length:
+            size = max(length, 2 * len(tables[0]), 4096)
+            tables = (self.geometric(BASE, size), self.geometric(BASE_INVERSE, size))
+            self.tables = tables
+        return tables
 
 
 POWERS = PowerTable()

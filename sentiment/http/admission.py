@@ -53,7 +53,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sentiment import leases
+from sentiment import leases, pressure
 from sentiment.config import Settings
 from sentiment.http.direct import ENDPOINT as DIRECT_PATH
 from sentiment.http.direct import DirectClassify, DirectPath
@@ -149,6 +149,7 @@ class Admission:
             settings.in_flight_target_ms / 1000,
             settings.min_in_flight,
             settings.deadline_quantile,
+            settings.express_in_flight,
         )
         self.max_timeout_s = float(settings.timeout_s)
         retry = [retry_after(OVERLOAD_RETRY_S)]
@@ -278,12 +279,19 @@ class Admission:
                 return await refusal.send(send, request_id or fresh_id().encode())
             deadline = now + min(timeout_s, self.max_timeout_s)
         gone = client_gone(receive)
-        reason, started = await self.admitted(tenant, deadline, gone)
+        reason, ticket = await self.admitted(tenant, deadline, gone)
         if reason is not None:
+            pressure.WORKER.mark(now)
             refusal = self.refusals[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
+        started = ticket.arrived if ticket.admitted_at is None else ticket.admitted_at
         lease = leases.Lease(
-            self.names[tenant], deadline, gone, latest, self.weights[tenant]
+            self.names[tenant],
+            deadline,
+            gone,
+            latest,
+            self.weights[tenant],
+            ticket.express,
         )
         token = leases.CURRENT.set(lease)
         try:
@@ -308,12 +316,12 @@ class Admission:
         tenant: int,
         deadline: float | None,
         gone: Callable[[], bool] | None,
-    ) -> tuple[str | None, float]:
+    ) -> tuple[str | None, Ticket]:
         """Wait for admission: None to go in, else the refusal's reason.
 
         Returns:
-            The reason, and when the queue decided (the time inside the service
-            counts from there).
+            The reason, and the ticket (when the queue decided, from which the
+            time inside the service counts; whether it goes the express way).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str | None] = loop.create_future()
@@ -324,8 +332,7 @@ class Admission:
         except asyncio.CancelledError:
             self.forget(ticket)
             raise
-        decided = ticket.admitted_at
-        return reason, ticket.arrived if decided is None else decided
+        return reason, ticket
 
     def forget(self, ticket: Ticket) -> None:
         """A waiting request's task was cancelled (shutdown): drop or release it."""

@@ -47,6 +47,7 @@ class Ticket:
     deadline: float | None = None
     gone: Callable[[], bool] | None = None
     admitted_at: float | None = None  # when the queue let it in
+    express: bool = False  # let in under its share past a full worker: see arrive
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ class AdmissionQueue:
         target: float = 0.0,
         min_limit: int = 1,
         quantile: float = 0.0,
+        express_in_flight: int = 0,
     ) -> None:
         self.limit = limit
         self.max_limit = limit
@@ -277,6 +279,7 @@ class AdmissionQueue:
         self.quick = TokenBucket(0.0, 0.0)
         self.service = ServiceRate()
         self.inside = ServiceTime(quantile) if quantile else None
+        self.express_in_flight = express_in_flight
 
     @property
     def waiting(self) -> list[Ticket]:
@@ -297,6 +300,7 @@ class AdmissionQueue:
             decisions.refuse.append((ticket, "rate_limited"))
             return decisions
         if lane.in_flight < lane.cap and not lane.waiting and self.has_room(lane):
+            ticket.express = self.express(lane)
             self.admit(lane, ticket, decisions, now)
             return decisions
         wait = self.expected_wait(now, lane)
@@ -355,6 +359,18 @@ class AdmissionQueue:
             if other is not lane and (other.in_flight or other.waiting)
         )
         return lane.in_flight + 1 <= self.limit * lane.weight / demand
+
+    def express(self, lane: Lane) -> bool:
+        """Whether a request let in at once should skip the batching queue.
+
+        Only past a full worker (at its limit, or others waiting), for a tenant
+        under its share (:meth:`has_room`) with fewer than ``express_in_flight``
+        requests inside: it is scored beside the running batch instead of
+        behind it and the next (``patches.IdleDispatcher``).
+        """
+        return lane.in_flight < self.express_in_flight and (
+            self.in_flight >= self.limit or self.queued > 0
+        )
 
     def admit(
         self, lane: Lane, ticket: Ticket, decisions: Decisions, now: float

@@ -83,6 +83,11 @@ TENANT_REVIEWS = prometheus_client.Counter(
     "Reviews sent to the model in an adaptive batch, by tenant",
     labelnames=["tenant"],
 )
+EXPRESS_CALLS = prometheus_client.Counter(
+    "sentiment_express_requests_total",
+    "Requests of a tenant under its share scored at once, beside the running batch",
+    labelnames=["tenant"],
+)
 BATCH_DROPS = prometheus_client.Counter(
     "sentiment_batch_dropped_total",
     "Admitted requests left out of their batch: deadline passed or client gone",

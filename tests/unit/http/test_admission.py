@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from sentiment import leases
+from sentiment import leases, pressure
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from tests.asgi import FakeApp, request
@@ -296,3 +296,23 @@ def test_the_time_inside_is_measured_from_admission_to_the_answer() -> None:
     for _ in range(admission.queue.inside.MIN_SAMPLES):
         assert request(admission).status == 200
     assert admission.queue.inside.seconds == pytest.approx(0.03)
+
+
+def test_a_refusal_marks_the_worker_under_pressure_and_a_served_request_not() -> None:
+    saved = pressure.WORKER.marked_at
+    try:
+        pressure.WORKER.marked_at = float("-inf")
+        settings = Settings(max_in_flight=1, max_queue_wait_ms=1000)
+        clock = iter([50.0] * 10)
+        admission = Admission(FakeApp(), settings, clock=lambda: next(clock))
+        assert request(admission).status == 200
+        assert pressure.WORKER.marked_at == float("-inf"), "served: no pressure"
+        inner = BlockingApp()
+        admission = Admission(inner, Settings(max_in_flight=1, refuse_after_ms=2000))
+        late = while_one_holds_the_slot(
+            admission, inner, {b"x-request-timeout-ms": b"20"}
+        )
+        assert late["status"] == 504
+        assert pressure.WORKER.on(), "a refusal marks the worker"
+    finally:
+        pressure.WORKER.marked_at = saved

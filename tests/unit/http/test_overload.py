@@ -575,3 +575,38 @@ def test_deadlines_under_a_flood_with_slow_answers_are_met_by_the_quantile() -> 
     assert late <= 5, "the 99th percentile leaves them room"
     assert served >= 0.9 * capacity * 3.0, "and the model stays busy"
     assert served >= 0.98 * served_mean
+
+
+def test_only_a_tenant_under_its_share_past_a_full_worker_goes_express() -> None:
+    shares = [Share(), Share()]
+    queue = AdmissionQueue(
+        LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, tenants=shares, express_in_flight=1
+    )
+    flood = [Ticket(0.0, tenant=0) for _ in range(LIMIT + 3)]
+    for ticket in flood:
+        queue.arrive(ticket, 0.0)
+    assert not any(t.express for t in flood), "the tenant filling the worker: never"
+    polite = [Ticket(0.0, tenant=1) for _ in range(2)]
+    for ticket in polite:
+        assert queue.arrive(ticket, 0.0).admit == [ticket], "under its share: at once"
+    assert [t.express for t in polite] == [True, False], "express_in_flight=1"
+
+
+def test_no_express_while_the_worker_has_room_or_when_it_is_off() -> None:
+    room = AdmissionQueue(
+        LIMIT,
+        BUDGET,
+        REFUSE_AFTER,
+        MAX_QUEUE,
+        tenants=[Share(), Share()],
+        express_in_flight=4,
+    )
+    first = Ticket(0.0, tenant=1)
+    room.arrive(first, 0.0)
+    assert first.express is False, "an idle worker: the batch is as quick"
+    off = two_tenants(1, 1)  # express_in_flight defaults to 0
+    for _ in range(LIMIT + 3):
+        off.arrive(Ticket(0.0, tenant=0), 0.0)
+    polite = Ticket(0.0, tenant=1)
+    assert off.arrive(polite, 0.0).admit == [polite]
+    assert polite.express is False
