@@ -44,7 +44,12 @@ from sentiment import leases, pressure
 from sentiment.errors import DeadlineExceeded
 from sentiment.patches.connections import one_connection
 from sentiment.telemetry.logs import SERVICE_LOGGER
-from sentiment.telemetry.metrics import BATCH_DROPS, EXPRESS_CALLS, TENANT_REVIEWS
+from sentiment.telemetry.metrics import (
+    BATCH_DROPS,
+    EXPRESS_CALLS,
+    LOOP_BATCHES,
+    TENANT_REVIEWS,
+)
 
 BENTOML_VERSION = "1.4.40"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
@@ -283,6 +288,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             self._sema.release()
             self.idle.set()
             return
+        LOOP_BATCHES.inc()
         token = INLINE.set(True)
         try:
             await self.outbound_call(jobs)

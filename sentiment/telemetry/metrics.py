@@ -88,6 +88,10 @@ EXPRESS_CALLS = prometheus_client.Counter(
     "Requests of a tenant under its share scored at once, beside the running batch",
     labelnames=["tenant"],
 )
+LOOP_BATCHES = prometheus_client.Counter(
+    "sentiment_loop_batches_total",
+    "Batches run on the event loop instead of BentoML's thread (LOOP_BATCHES)",
+)
 BATCH_DROPS = prometheus_client.Counter(
     "sentiment_batch_dropped_total",
     "Admitted requests left out of their batch: deadline passed or client gone",

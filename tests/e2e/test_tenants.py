@@ -6,8 +6,10 @@ at the issue's scale are `make bench-overload`'s tenants section.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +96,78 @@ def test_a_polite_tenant_is_served_beside_a_flooding_one(tenants_server: str) ->
     assert sample_sum(metrics, "sentiment_tenant_reviews_total", tenant="b") >= 200
     for key in KEYS.values():
         assert key not in metrics, "a key is never a label"
+
+
+# Each opt-in way past the batching queue, and the series that shows it engaged.
+PAST_THE_QUEUE = {
+    "express": (
+        {"SENTIMENT_EXPRESS_IN_FLIGHT": "4"},
+        "sentiment_express_requests_total",
+    ),
+    "loop batches": ({"SENTIMENT_LOOP_BATCHES": "overload"}, "sentiment_loop_batches"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(PAST_THE_QUEUE))
+def past_the_queue(
+    request: pytest.FixtureRequest,
+    trained_model: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    """The tenants server with one opt-in way past the queue; its URL and series."""
+    settings, series = PAST_THE_QUEUE[request.param]
+    work = tmp_path_factory.mktemp("past-the-queue")
+    env = {
+        **TIGHT,
+        "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json")),
+        **settings,
+    }
+    with bentoml_serve("service:SentimentClassifier", work / "serve.log", env) as url:
+        yield url, series
+
+
+def series_total(metrics: str, name: str, **labels: str) -> float:
+    """``name``'s samples summed, with or without labels (``name_total``)."""
+    pattern = re.compile(rf"^{name}(_total)?(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+    return sum(
+        float(match.group(3))
+        for match in pattern.finditer(metrics)
+        if all(f'{k}="{v}"' in (match.group(2) or "") for k, v in labels.items())
+    )
+
+
+def test_each_way_past_the_queue_engages_and_answers_as_the_batch_would(
+    past_the_queue: tuple[str, str],
+) -> None:
+    url, series = past_the_queue
+    texts = ["a fine, moving film", "a dull mess", "not bad at all", "I wept."]
+    auth = {"Authorization": f"Bearer {KEYS['b']}"}
+    quiet = httpx.post(
+        f"{url}/classify", json={"texts": texts}, headers=auth, timeout=30
+    ).json()
+    answers: list[tuple[str, dict[str, object]]] = []
+
+    def polite() -> None:
+        with httpx.Client(timeout=30, headers=auth) as client:
+            for _ in range(100):
+                for text in texts:
+                    reply = client.post(f"{url}/classify", json={"texts": [text]})
+                    assert reply.status_code == 200, reply.text
+                    answers.append((text, reply.json()[0]))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        done = pool.submit(polite)
+        (flood,) = run_open_loops([load(url, "a", 4000, 4, bodies=FLOOD)])
+        done.result()
+    print(f"flooding a: {flood}")
+    assert flood["refused"] > 0, "the flood was past the server's capacity"
+    expected = dict(zip(texts, quiet, strict=True))
+    for text, answer in answers:
+        assert answer["label"] == expected[text]["label"], text
+        assert answer["score"] == pytest.approx(expected[text]["score"], abs=1e-9)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert series_total(metrics, series) > 0, f"{series}: it never engaged"
+    assert series_total(metrics, "sentiment_express_requests_total", tenant="a") == 0
 
 
 def test_deadlines_are_kept_or_refused_and_malformed_ones_are_400(
