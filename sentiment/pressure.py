@@ -1,6 +1,8 @@
 """Whether this worker is past its capacity: admission refused a request lately.
 
-A leaf. :mod:`sentiment.http.admission` marks the moment it refuses a request;
+A leaf. :mod:`sentiment.http.admission` marks the moment it refuses a request
+for overload (503, 429 ``over_share``, a deadline's 504; not a tenant's own rate
+limit, not a client that left);
 the batching dispatcher (:mod:`sentiment.patches`) then runs its batches on the
 event loop instead of BentoML's thread. While refusing, the loop never runs out
 of work (arrivals do not wait for answers), and a model thread that gives the
@@ -25,8 +27,8 @@ class Pressure:
         self.marked_at = float("-inf")
 
     def mark(self, now: float) -> None:
-        """A request was refused at ``now``."""
-        self.marked_at = now
+        """A request was refused at ``now`` (an earlier time changes nothing)."""
+        self.marked_at = max(self.marked_at, now)
 
     def on(self, now: float | None = None) -> bool:
         """Whether a request was refused within :data:`WINDOW_S`."""

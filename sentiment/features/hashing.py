@@ -49,9 +49,9 @@ class PowerTable:
         return np.cumprod(steps, dtype=U64)
 
     def __init__(self) -> None:
-        # One attribute, replaced whole: the model is called from several threads
-        # (BentoML's, the event loop's express calls, the shadow's), and a reader
-        # must never pair new powers with old, shorter inverses.
+        # One attribute, replaced whole: the model runs on several threads at
+        # once (BentoML's, the event loop's, the shadow's, file jobs'), and a
+        # reader must never pair new powers with old, shorter inverses.
         self.tables = (np.ones(1, dtype=U64), np.ones(1, dtype=U64))
 
     def upto(self, length: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:

@@ -59,6 +59,7 @@ from sentiment.http.direct import ENDPOINT as DIRECT_PATH
 from sentiment.http.direct import DirectClassify, DirectPath
 from sentiment.http.headers import RequestHeaders
 from sentiment.http.overload import (
+    OVERLOADED,
     REFUSAL_REASONS,
     AdmissionQueue,
     Decisions,
@@ -80,6 +81,7 @@ from sentiment.patches import client_gone, wrap_asgi_app
 from sentiment.telemetry.metrics import (
     BATCH_DROPS,
     EXPECTED_WAIT,
+    EXPRESS_CALLS,
     IN_FLIGHT,
     LIMIT,
     QUEUE_DELAY,
@@ -94,6 +96,9 @@ from sentiment.telemetry.metrics import (
 from sentiment.telemetry.request_ids import fresh_id
 
 GAUGE_EVERY_S = 0.5
+# Refusals that say the worker is past capacity (sentiment.pressure): not a
+# tenant's own rate limit, not a client that left.
+MARKS_PRESSURE = frozenset({*OVERLOADED, "over_share", "deadline"})
 TIMER_MIN_S = 0.005
 MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
@@ -219,6 +224,7 @@ class Admission:
         self.latencies = [TENANT_LATENCY.labels(tenant=name) for name in names]
         for name in names:  # every configured tenant's series exist from the start
             TENANT_REVIEWS.labels(tenant=name)
+            EXPRESS_CALLS.labels(tenant=name)
             for reason in ("deadline", "disconnect"):
                 BATCH_DROPS.labels(reason=reason, tenant=name)
         self.gauges_at = 0.0
@@ -281,7 +287,8 @@ class Admission:
         gone = client_gone(receive)
         reason, ticket = await self.admitted(tenant, deadline, gone)
         if reason is not None:
-            pressure.WORKER.mark(now)
+            if reason in MARKS_PRESSURE:
+                pressure.WORKER.mark(self.clock())  # when refused, not arrived
             refusal = self.refusals[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
         started = ticket.arrived if ticket.admitted_at is None else ticket.admitted_at

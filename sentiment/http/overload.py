@@ -39,6 +39,9 @@ class Ticket:
         tenant: its tenant's lane (index into the queue's tenants).
         deadline: when its client stops waiting (None: it named none).
         gone: whether its client has disconnected (None: cannot be told).
+        admitted_at: when the queue let it in (None while it waits).
+        express: let in at once under its share past a full worker
+            (:meth:`AdmissionQueue.express`).
     """
 
     arrived: float
@@ -46,8 +49,8 @@ class Ticket:
     tenant: int = 0
     deadline: float | None = None
     gone: Callable[[], bool] | None = None
-    admitted_at: float | None = None  # when the queue let it in
-    express: bool = False  # let in under its share past a full worker: see arrive
+    admitted_at: float | None = None
+    express: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ disconnected (cancelled: nobody reads the answer) while they sat in the queue,
 and counts them (``sentiment_batch_dropped_total``) and the reviews it sends per
 tenant (``sentiment_tenant_reviews_total``).
 
+Two opt-in ways past the usual path (off by default, docs/overload.md): an
+express request (``SENTIMENT_EXPRESS_IN_FLIGHT``) is scored at once beside the
+running batch, and under overload (``SENTIMENT_LOOP_BATCHES=overload``) batches
+run on the event loop instead of BentoML's thread.
+
 This replaces a BentoML internal, so it is pinned: :func:`install` patches only
 the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
 warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
@@ -78,8 +83,10 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         lease = leases.current()
         if lease is None:
             return await super().inbound_call(data)
-        if lease.express and self._sema.is_locked() and self.fits_express(data, lease):
-            return await self.run_express(data, lease)
+        if lease.express and self._sema.is_locked():
+            size = self.get_batch_size(data)
+            if self.fits_express(size, lease):
+                return await self.run_express(data, size, lease)
         future: asyncio.Future[Any] = self._loop.create_future()
         self.leases[future] = lease
         self._queue.append(Job(time.time(), data, future))
@@ -95,26 +102,26 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         finally:
             del self.leases[future]
 
-    def fits_express(self, data: Any, lease: leases.Lease) -> bool:
+    def fits_express(self, size: int, lease: leases.Lease) -> bool:
         """Whether an express request is small, in time, and its client there."""
         return (
-            self.get_batch_size(data) <= EXPRESS_MAX_ITEMS
+            size <= EXPRESS_MAX_ITEMS
             and not lease.abandoned()
             and not lease.late(time.monotonic())
         )
 
-    async def run_express(self, data: Any, lease: leases.Lease) -> Any:
+    async def run_express(self, data: Any, size: int, lease: leases.Lease) -> Any:
         """Score one request at once on the event loop, beside the running batch.
 
         For a tenant under its share while another fills the worker
         (``Lease.express``): in the queue it would wait for the batch running
         in BentoML's thread and then ride the next, two batch cycles of the
-        other tenant's work. Inline, the loop holds the GIL for its one small
-        model call (about 0.4 ms for a review) and the running batch pauses
-        meanwhile. It costs what an unbatched call costs, so admission grants
-        it only to a tenant with few requests inside.
+        other tenant's work. Inline, its one small model call (about 0.4 ms for
+        a review) shares the GIL with the running batch instead of waiting for
+        it. It costs what an unbatched call costs, so admission grants it only
+        to a tenant with few requests inside.
         """
-        TENANT_REVIEWS.labels(tenant=lease.tenant).inc(self.get_batch_size(data))
+        TENANT_REVIEWS.labels(tenant=lease.tenant).inc(size)
         EXPRESS_CALLS.labels(tenant=lease.tenant).inc()
         token = INLINE.set(True)
         try:
@@ -281,10 +288,14 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         Taken here, not at :meth:`dispatch`: the task starts after the tasks
         already scheduled, which queue their requests first and join it.
         """
-        jobs = self.take_batch()
-        if self.leases:
-            self.count_reviews(jobs)
-        if not jobs:  # every queued request left meanwhile
+        try:
+            jobs = self.take_batch()
+            if self.leases:
+                self.count_reviews(jobs)
+        except Exception:  # the model must not stay marked busy
+            logger.exception("error forming a batch on the event loop")
+            jobs = ()
+        if not jobs:  # every queued request left meanwhile, or it failed
             self._sema.release()
             self.idle.set()
             return
@@ -448,6 +459,11 @@ def install(policy: str, loop_batches: str = "never") -> bool:
     from _bentoml_impl.server import app
 
     if policy != "idle":
+        if loop_batches != "never":
+            logger.warning(
+                "SENTIMENT_LOOP_BATCHES=%s needs SENTIMENT_DISPATCH=idle: ignored",
+                loop_batches,
+            )
         app.CorkDispatcher = CorkDispatcher  # type: ignore[attr-defined]
         return False
     if bentoml.__version__ != BENTOML_VERSION:

@@ -90,7 +90,7 @@ EXPRESS_CALLS = prometheus_client.Counter(
 )
 LOOP_BATCHES = prometheus_client.Counter(
     "sentiment_loop_batches_total",
-    "Batches run on the event loop instead of BentoML's thread (LOOP_BATCHES)",
+    "Batches run on the event loop, not BentoML's thread (SENTIMENT_LOOP_BATCHES)",
 )
 BATCH_DROPS = prometheus_client.Counter(
     "sentiment_batch_dropped_total",

@@ -149,3 +149,43 @@ def test_a_batch_on_the_loop_takes_what_queued_before_its_task_started() -> None
         assert idle.idle.is_set() and not idle._sema.is_locked()
 
     asyncio.run(scenario())
+
+
+def test_a_failing_express_call_is_raised_to_its_caller_and_inline_reset() -> None:
+    async def scenario() -> None:
+        model = ThreadModel()
+
+        async def failing(items: Sequence[int]) -> list[int]:
+            if patches.INLINE.get():
+                raise ValueError("model failed")
+            return await model(items)
+
+        idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
+        call = idle(failing)
+        busy = asyncio.ensure_future(call(1))
+        await turns()
+        lease = leases.Lease("polite", express=True)
+        with pytest.raises(ValueError, match="model failed"):
+            await leased(call, 2, lease)
+        assert patches.INLINE.get() is False, "INLINE does not leak"
+        model.release.set()
+        assert await busy == 10
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_on_the_loop_whose_requests_all_left_frees_the_model() -> None:
+    async def scenario() -> None:
+        idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
+        idle.loop_batches = "always"
+        model = ThreadModel()
+        idle(model)
+        future = asyncio.get_running_loop().create_future()
+        idle._queue.append(Job(0.0, 1, future))
+        idle.dispatch()
+        idle._queue.clear()  # it left before the batch's task started
+        await turns()
+        assert model.batches == [], "no empty batch reaches the model"
+        assert idle.idle.is_set() and not idle._sema.is_locked()
+
+    asyncio.run(scenario())

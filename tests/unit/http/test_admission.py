@@ -298,21 +298,44 @@ def test_the_time_inside_is_measured_from_admission_to_the_answer() -> None:
     assert admission.queue.inside.seconds == pytest.approx(0.03)
 
 
-def test_a_refusal_marks_the_worker_under_pressure_and_a_served_request_not() -> None:
+def test_a_refusal_for_overload_marks_the_worker_when_refused_not_when_arrived(
+    tmp_path: Path,
+) -> None:
     saved = pressure.WORKER.marked_at
+    now = [50.0]
     try:
         pressure.WORKER.marked_at = float("-inf")
-        settings = Settings(max_in_flight=1, max_queue_wait_ms=1000)
-        clock = iter([50.0] * 10)
-        admission = Admission(FakeApp(), settings, clock=lambda: next(clock))
-        assert request(admission).status == 200
-        assert pressure.WORKER.marked_at == float("-inf"), "served: no pressure"
         inner = BlockingApp()
-        admission = Admission(inner, Settings(max_in_flight=1, refuse_after_ms=2000))
-        late = while_one_holds_the_slot(
-            admission, inner, {b"x-request-timeout-ms": b"20"}
+        settings = Settings(
+            max_in_flight=1, max_queue_wait_ms=5000, refuse_after_ms=6000
         )
-        assert late["status"] == 504
-        assert pressure.WORKER.on(), "a refusal marks the worker"
+        admission = Admission(inner, settings, clock=lambda: now[0])
+
+        async def scenario() -> Message:
+            holder = asyncio.create_task(call(admission))
+            await asyncio.sleep(0)
+            deadline = {b"x-request-timeout-ms": b"2000"}
+            waiting = asyncio.create_task(call(admission, deadline))
+            await asyncio.sleep(0)
+            assert pressure.WORKER.marked_at == float("-inf"), "held: no mark"
+            now[0] = 52.5  # past its deadline while it still waits
+            admission.carry_out(admission.queue.tick(now[0]))
+            refused = await waiting
+            inner.release.set()
+            assert (await holder)["status"] == 200
+            return refused
+
+        assert asyncio.run(scenario())["status"] == 504
+        assert pressure.WORKER.marked_at == 52.5, "marked when refused"
+        path = tmp_path / "tenants.json"
+        path.write_text(
+            json.dumps({"tenants": {"slow": {"key": "k", "rate_per_s": 1}}})
+        )
+        pressure.WORKER.marked_at = float("-inf")
+        limited = Admission(FakeApp(), Settings(tenants_file=path))
+        auth = {b"authorization": b"Bearer k"}
+        assert request(limited, headers=auth).status == 200
+        assert request(limited, headers=auth).status == 429
+        assert pressure.WORKER.marked_at == float("-inf"), "its own rate: no mark"
     finally:
         pressure.WORKER.marked_at = saved
