@@ -212,20 +212,29 @@ def together(
 
 
 @contextmanager
+def server_cores(url: str) -> Iterator[dict[str, float]]:
+    """The cores the server's process tree used while the block ran."""
+    used: dict[str, float] = {}
+    cpu, wall = tree_cpu_seconds(SERVER_PIDS[url]), time.monotonic()
+    yield used
+    cpu = tree_cpu_seconds(SERVER_PIDS[url]) - cpu
+    used["server_cores"] = cpu / (time.monotonic() - wall)
+
+
+@contextmanager
 def server_view(url: str) -> Iterator[dict[str, Any]]:
     """The server's cores while the block runs, and b's requests scored express."""
     view: dict[str, Any] = {}
-    before, cpu = scrape(url), tree_cpu_seconds(SERVER_PIDS[url])
-    wall = time.monotonic()
-    yield view
-    cores = (tree_cpu_seconds(SERVER_PIDS[url]) - cpu) / (time.monotonic() - wall)
+    before = scrape(url)
+    with server_cores(url) as used:
+        yield view
     after = scrape(url)
 
     def delta(series: str) -> float:
         return tenant_value(after, series, "b") - tenant_value(before, series, "b")
 
     admitted = delta("sentiment_tenant_admitted_total")
-    view["server_cores"] = round(cores, 2)
+    view["server_cores"] = round(used["server_cores"], 2)
     view["b_express_share"] = (
         round(delta("sentiment_express_requests_total") / admitted, 3)
         if admitted
@@ -321,24 +330,21 @@ def deadlines(
     """An open loop at ``factor`` x capacity, every request with a 200 ms deadline."""
     before = scrape(url)
     bodies = [json.dumps({"texts": [r]}).encode() for r in list(corpus_reviews())[:500]]
-    cpu, wall = tree_cpu_seconds(SERVER_PIDS[url]), time.monotonic()
-    (summary,) = run_open_loops(
-        [
-            {
-                "url": f"{url}/classify",
-                "bodies": bodies,
-                "rate": factor * capacity,
-                "seconds": seconds,
-                "headers": {**auth("a"), "X-Request-Timeout-Ms": "200"},
-                "max_connections": DEADLINE_CONNECTIONS,
-                "max_wait_s": DEADLINE_MAX_WAIT_S,
-                "preconnect": True,
-            }
-        ]
-    )
-    server_cores = (tree_cpu_seconds(SERVER_PIDS[url]) - cpu) / (
-        time.monotonic() - wall
-    )
+    with server_cores(url) as used:
+        (summary,) = run_open_loops(
+            [
+                {
+                    "url": f"{url}/classify",
+                    "bodies": bodies,
+                    "rate": factor * capacity,
+                    "seconds": seconds,
+                    "headers": {**auth("a"), "X-Request-Timeout-Ms": "200"},
+                    "max_connections": DEADLINE_CONNECTIONS,
+                    "max_wait_s": DEADLINE_MAX_WAIT_S,
+                    "preconnect": True,
+                }
+            ]
+        )
     after = scrape(url)
 
     def delta(series: str, **labels: str) -> float:
@@ -346,7 +352,7 @@ def deadlines(
 
     return {
         "open_loop": summary,
-        "server_cores": round(server_cores, 2),
+        "server_cores": round(used["server_cores"], 2),
         "refused_at_admission": delta(
             "sentiment_admission_refusals_total", reason="deadline"
         ),

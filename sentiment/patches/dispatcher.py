@@ -39,6 +39,7 @@ import functools
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -64,6 +65,16 @@ logger = logging.getLogger(SERVICE_LOGGER)
 # Set while a batch runs on the event loop (a lone client's, an express request's,
 # any under overload): BentoML's thread hop skipped.
 INLINE: ContextVar[bool] = ContextVar("sentiment_inline_batch", default=False)
+
+
+@contextlib.contextmanager
+def on_the_loop() -> Iterator[None]:
+    """Within it, BentoML's thread hop runs the API in place (:data:`INLINE`)."""
+    token = INLINE.set(True)
+    try:
+        yield
+    finally:
+        INLINE.reset(token)
 
 
 class IdleDispatcher(CorkDispatcher[Any, Any]):
@@ -123,13 +134,11 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         """
         TENANT_REVIEWS.labels(tenant=lease.tenant).inc(size)
         EXPRESS_CALLS.labels(tenant=lease.tenant).inc()
-        token = INLINE.set(True)
         try:
-            outputs = await self.callback((data,))
+            with on_the_loop():
+                outputs = await self.callback((data,))
         except Exception as error:  # as BentoML's batch call hands errors back
             return error
-        finally:
-            INLINE.reset(token)
         return outputs[0]
 
     def goes_now(self, lease: leases.Lease) -> bool:
@@ -260,8 +269,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         On BentoML's thread, or on the event loop when :meth:`on_loop` says so.
         """
         if self.on_loop():
-            self.idle.clear()
-            self._sema.acquire()
+            self.mark_busy()
             self._loop.create_task(self.run_on_loop())
             return
         self._loop.create_task(self.outbound_call(self.start_batch()))
@@ -289,9 +297,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         already scheduled, which queue their requests first and join it.
         """
         try:
-            jobs = self.take_batch()
-            if self.leases:
-                self.count_reviews(jobs)
+            jobs = self.take_counted()
         except Exception:  # the model must not stay marked busy
             logger.exception("error forming a batch on the event loop")
             jobs = ()
@@ -300,16 +306,21 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             self.idle.set()
             return
         LOOP_BATCHES.inc()
-        token = INLINE.set(True)
-        try:
+        with on_the_loop():
             await self.outbound_call(jobs)
-        finally:
-            INLINE.reset(token)
 
     def start_batch(self) -> tuple[Job[Any, Any], ...]:
         """Mark the model busy and take the next batch off the queue, counted."""
+        self.mark_busy()
+        return self.take_counted()
+
+    def mark_busy(self) -> None:
+        """The model is taken: no other batch starts until this one ends."""
         self.idle.clear()
         self._sema.acquire()
+
+    def take_counted(self) -> tuple[Job[Any, Any], ...]:
+        """The next batch off the queue, its reviews counted by tenant."""
         jobs = self.take_batch()
         if self.leases:
             self.count_reviews(jobs)
@@ -394,11 +405,8 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         awaited here.
         """
         jobs = self.start_batch()
-        token = INLINE.set(True)
-        try:
+        with on_the_loop():
             await self.outbound_call(jobs)
-        finally:
-            INLINE.reset(token)
 
     def count_reviews(self, jobs: tuple[Job[Any, Any], ...]) -> None:
         """Reviews sent to the model, by tenant (one increment per tenant)."""

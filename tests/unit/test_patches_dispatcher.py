@@ -36,11 +36,16 @@ class ThreadModel:
         return [item * 10 for item in items]
 
 
-def sized_dispatcher(model: ThreadModel, loop_batches: str = "never") -> object:
+def sized(loop_batches: str = "never") -> IdleDispatcher:
     """A dispatcher whose items are their own size (an int n: n reviews)."""
     idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
     idle.loop_batches = loop_batches
-    return idle(model)
+    return idle
+
+
+def sized_dispatcher(model: ThreadModel, loop_batches: str = "never") -> object:
+    """:func:`sized`'s call, with ``model`` as its batch callback."""
+    return sized(loop_batches)(model)
 
 
 def test_an_express_request_is_scored_at_once_beside_the_running_batch() -> None:
@@ -136,8 +141,7 @@ def test_batches_run_on_the_loop_as_loop_batches_says(
 def test_a_batch_on_the_loop_takes_what_queued_before_its_task_started() -> None:
     async def scenario() -> None:
         model = ThreadModel()
-        idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
-        idle.loop_batches = "always"
+        idle = sized("always")
         idle(model)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in range(2)]
@@ -160,8 +164,7 @@ def test_a_failing_express_call_is_raised_to_its_caller_and_inline_reset() -> No
                 raise ValueError("model failed")
             return await model(items)
 
-        idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
-        call = idle(failing)
+        call = sized()(failing)
         busy = asyncio.ensure_future(call(1))
         await turns()
         lease = leases.Lease("polite", express=True)
@@ -176,8 +179,7 @@ def test_a_failing_express_call_is_raised_to_its_caller_and_inline_reset() -> No
 
 def test_a_batch_on_the_loop_whose_requests_all_left_frees_the_model() -> None:
     async def scenario() -> None:
-        idle = IdleDispatcher(1000, 64, fallback=lambda: None, get_batch_size=int)
-        idle.loop_batches = "always"
+        idle = sized("always")
         model = ThreadModel()
         idle(model)
         future = asyncio.get_running_loop().create_future()
