@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from devtools.locust import run_locust
@@ -39,7 +40,12 @@ def tight_server(
 def test_open_loop_overload_serves_some_refuses_the_rest_cleanly(
     tight_server: str,
 ) -> None:
-    bodies = [b'{"texts": ["a fine, moving film"]}', b'{"texts": ["a dull mess"]}']
+    # 16 reviews a body, so 2,000 bodies/s is past 2 slots per worker however fast
+    # single reviews get.
+    bodies = [
+        orjson.dumps({"texts": [text] * 16})
+        for text in ("a fine, moving film", "a dull mess")
+    ]
     result = run_open_loop(f"{tight_server}/classify", bodies, rate=2000, seconds=4)
     print(f"open loop on the tight server: {result}")
     assert result["ok"] > 0 and result["refused"] > 0
@@ -54,7 +60,9 @@ def test_open_loop_overload_serves_some_refuses_the_rest_cleanly(
 
 
 def test_refusal_is_503_with_retry_after_and_the_error_body(tight_server: str) -> None:
-    body = {"texts": ["a fine, moving film"]}
+    # Full bodies: the server answers single reviews faster than 64 Python client
+    # threads can send them, so only the model's time per body fills the slots.
+    body = {"texts": ["a fine, moving film with a cast at its best"] * 256}
     with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=300)) as client:
         with concurrent.futures.ThreadPoolExecutor(64) as pool:
             answers = list(
@@ -68,6 +76,7 @@ def test_refusal_is_503_with_retry_after_and_the_error_body(tight_server: str) -
                 )
             )
     refused = [a for a in answers if a.status_code == 503]
+    print(f"burst on the tight server: {len(refused)} of {len(answers)} refused")
     assert {a.status_code for a in answers} <= {200, 503}
     assert refused, "600 requests from 64 threads must overload 2 slots per worker"
     first = refused[0]
