@@ -57,20 +57,19 @@ from sentiment import leases, pressure
 from sentiment.config import Settings
 from sentiment.http.direct import ENDPOINT as DIRECT_PATH
 from sentiment.http.direct import DirectClassify, DirectPath
-from sentiment.http.headers import RequestHeaders
+from sentiment.http.headers import RequestHeaders, timeout_seconds
+from sentiment.http.lanes import Share, Ticket
 from sentiment.http.overload import (
     OVERLOADED,
     REFUSAL_REASONS,
     AdmissionQueue,
     Decisions,
-    Share,
-    Ticket,
 )
 from sentiment.http.refusals import (
-    OVERLOAD_RETRY_S,
+    EdgeRefusals,
     Refusal,
+    bad_timeout,
     is_json,
-    retry_after,
     unsupported_media_type,
 )
 from sentiment.http.roles import RolePolicy
@@ -79,19 +78,13 @@ from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
 from sentiment.patches import client_gone, wrap_asgi_app
 from sentiment.telemetry.metrics import (
-    BATCH_DROPS,
     EXPECTED_WAIT,
-    EXPRESS_CALLS,
     IN_FLIGHT,
     LIMIT,
     QUEUE_DELAY,
     QUEUED,
-    REFUSALS,
     SERVICE_RATE,
-    TENANT_ADMITTED,
-    TENANT_LATENCY,
-    TENANT_REVIEWS,
-    TENANT_WAIT,
+    TenantSeries,
 )
 from sentiment.telemetry.request_ids import fresh_id
 
@@ -100,7 +93,6 @@ GAUGE_EVERY_S = 0.5
 # tenant's own rate limit, not a client that left.
 MARKS_PRESSURE = frozenset({*OVERLOADED, "over_share", "deadline"})
 TIMER_MIN_S = 0.005
-MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
 
 class Admission:
@@ -157,76 +149,10 @@ class Admission:
             settings.express_in_flight,
         )
         self.max_timeout_s = float(settings.timeout_s)
-        retry = [retry_after(OVERLOAD_RETRY_S)]
-        self.unauthorized = Refusal(
-            401,
-            "unauthorized",
-            "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
-            [(b"www-authenticate", b"Bearer")],
-        )
-        self.not_found = Refusal(
-            404, "no_such_route", "no such endpoint: see /docs.json for the routes"
-        )
-        self.no_such_model = Refusal(
-            404,
-            "no_such_route",
-            f"model not found: this server serves {settings.model_name}, at the "
-            f"version GET /v2/models/{settings.model_name} names",
-        )
-        self.bad_path = Refusal(
-            400, "bad_path", "the path must not contain control characters"
-        )
-        self.duplicate_header = Refusal(
-            400,
-            "duplicate_header",
-            "send Authorization, Content-Type and X-Request-Timeout-Ms at most "
-            "once each",
-        )
-        self.overloaded = Refusal(
-            503,
-            "overloaded",
-            "server busy: the request could not be served within "
-            f"max_queue_wait_ms={settings.max_queue_wait_ms}, retry later",
-            retry,
-        )
-        self.over_share = Refusal(
-            429,
-            "over_share",
-            "too many requests from this API key: it is over its share while "
-            "others wait, retry later",
-            retry,
-        )
-        self.rate_limited = Refusal(
-            429,
-            "rate_limited",
-            "too many requests from this API key: over its rate_per_s, retry later",
-            retry,
-        )
-        self.deadline = Refusal(
-            504,
-            "deadline_exceeded",
-            "the request could not be served within its X-Request-Timeout-Ms",
-        )
-        self.refusals = dict.fromkeys(REFUSAL_REASONS, self.overloaded) | {
-            "over_share": self.over_share,
-            "rate_limited": self.rate_limited,
-            "deadline": self.deadline,
-        }
-        names = self.tenants.names()
-        self.names = names
+        self.refused = EdgeRefusals.of(settings)
+        self.names = self.tenants.names()
         self.weights = [t.weight for t in self.tenants.tenants]
-        self.reasons = [
-            {r: REFUSALS.labels(reason=r, tenant=name) for r in REFUSAL_REASONS}
-            for name in names
-        ]
-        self.admitted_count = [TENANT_ADMITTED.labels(tenant=name) for name in names]
-        self.waits = [TENANT_WAIT.labels(tenant=name) for name in names]
-        self.latencies = [TENANT_LATENCY.labels(tenant=name) for name in names]
-        for name in names:  # every configured tenant's series exist from the start
-            TENANT_REVIEWS.labels(tenant=name)
-            EXPRESS_CALLS.labels(tenant=name)
-            for reason in ("deadline", "disconnect"):
-                BATCH_DROPS.labels(reason=reason, tenant=name)
+        self.series = [TenantSeries(name, REFUSAL_REASONS) for name in self.names]
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         LIMIT.set(settings.max_in_flight)
@@ -245,9 +171,9 @@ class Admission:
             return await refusal.send(send, headers.request_id or fresh_id().encode())
         tenant = self.tenants.find(headers.authorization)
         if headers.duplicated:
-            refusal = self.duplicate_header
+            refusal = self.refused.duplicate_header
         elif route.needs_key and tenant is None:
-            refusal = self.unauthorized
+            refusal = self.refused.unauthorized
         else:
             refusal = self.role.refusal(scope["path"])
         if refusal is not None:
@@ -289,7 +215,7 @@ class Admission:
         if reason is not None:
             if reason in MARKS_PRESSURE:
                 pressure.WORKER.mark(self.clock())  # when refused, not arrived
-            refusal = self.refusals[reason]
+            refusal = self.refused.by_reason[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
         started = ticket.arrived if ticket.admitted_at is None else ticket.admitted_at
         lease = leases.Lease(
@@ -309,14 +235,16 @@ class Admission:
         finally:
             leases.CURRENT.reset(token)
             done = self.clock()
-            self.latencies[tenant].observe(done - now)
+            self.series[tenant].latency.observe(done - now)
             self.carry_out(self.queue.finish(done, tenant, done - started))
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
         if CONTROL_CHARACTER.search(path):
-            return self.bad_path
-        return self.no_such_model if path.startswith("/v2/models/") else self.not_found
+            return self.refused.bad_path
+        if path.startswith("/v2/models/"):
+            return self.refused.no_such_model
+        return self.refused.not_found
 
     async def admitted(
         self,
@@ -354,12 +282,13 @@ class Admission:
         """Wake the admitted and the refused; refresh the gauges now and then."""
         now = self.clock()
         for ticket in decisions.admit:
-            self.admitted_count[ticket.tenant].inc()
-            self.waits[ticket.tenant].observe(now - ticket.arrived)
+            series = self.series[ticket.tenant]
+            series.admitted.inc()
+            series.wait.observe(now - ticket.arrived)
             if ticket.future is not None and not ticket.future.done():
                 ticket.future.set_result(None)
         for ticket, reason in decisions.refuse:
-            self.reasons[ticket.tenant][reason].inc()
+            self.series[ticket.tenant].refused[reason].inc()
             if ticket.future is not None and not ticket.future.done():
                 ticket.future.set_result(reason)
         self.arm_timer()
@@ -389,23 +318,6 @@ class Admission:
         """A held request's refusal is due."""
         self.timer = None
         self.carry_out(self.queue.tick(self.clock()))
-
-
-def timeout_seconds(value: bytes) -> float | None:
-    """``X-Request-Timeout-Ms`` in seconds; None unless a whole number above 0."""
-    if not value.isdigit() or len(value) > MAX_TIMEOUT_DIGITS or int(value) == 0:
-        return None
-    return int(value) / 1000
-
-
-def bad_timeout(value: bytes) -> Refusal:
-    """400 naming the header and the value it carried."""
-    return Refusal(
-        400,
-        "bad_timeout",
-        "X-Request-Timeout-Ms must be a whole number of milliseconds from 1 to "
-        f"999999999, got {value.decode(errors='replace')[:40]!r}",
-    )
 
 
 def install(

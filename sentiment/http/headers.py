@@ -11,6 +11,7 @@ from sentiment.telemetry.request_ids import client_request_id
 
 DEFAULT_CONTENT_TYPE = b"application/json"  # what a request without one is read as
 TIMEOUT_HEADER = b"x-request-timeout-ms"
+MAX_TIMEOUT_DIGITS = 9  # a deadline header longer than this is not a number we use
 
 
 @dataclass
@@ -53,3 +54,10 @@ class RequestHeaders:
             elif name == REQUEST_ID_HEADER and (valid := client_request_id(header[1])):
                 found.request_id = valid
         return found
+
+
+def timeout_seconds(value: bytes) -> float | None:
+    """``X-Request-Timeout-Ms`` in seconds; None unless a whole number above 0."""
+    if not value.isdigit() or len(value) > MAX_TIMEOUT_DIGITS or int(value) == 0:
+        return None
+    return int(value) / 1000

@@ -1,7 +1,9 @@
 """The overload policy: which waiting request goes in, which is held, which refused.
 
-Pure logic, the clock passed in, so it is tested on a fake clock;
-:class:`sentiment.http.admission.Admission` is the ASGI layer that runs it. The
+Pure logic, the clock passed in, so it is tested on a fake clock; its pieces are
+the tenants' lanes (:mod:`sentiment.http.lanes`) and what it measures
+(:mod:`sentiment.http.measures`). :class:`sentiment.http.admission.Admission`
+is the ASGI layer that runs it. The
 rules and why they were chosen are in :mod:`sentiment.http.admission` and
 docs/overload.md.
 
@@ -15,10 +17,12 @@ the others (work-conserving). Choosing is O(1); the timeouts are swept per lane.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from sentiment.http.lanes import Lane, Share, Ticket
+from sentiment.http.measures import ServiceRate, ServiceTime, TokenBucket
 
 # 503s (the server is past capacity), 429s (the tenant: over its share while
 # others wait, or over its own rate), a 504 (the request's deadline cannot be
@@ -26,40 +30,6 @@ from dataclasses import dataclass, field
 OVERLOADED = ("expected_wait", "missed_budget", "waited_too_long", "queue_full")
 TENANT_LIMITS = ("over_share", "rate_limited")
 REFUSAL_REASONS = (*OVERLOADED, *TENANT_LIMITS, "deadline", "disconnected")
-UNLIMITED = 1 << 30
-
-
-@dataclass
-class Ticket:
-    """One request waiting for admission.
-
-    Attributes:
-        arrived: when it arrived (the queue's clock).
-        future: set to None when admitted, or to the refusal's reason.
-        tenant: its tenant's lane (index into the queue's tenants).
-        deadline: when its client stops waiting (None: it named none).
-        gone: whether its client has disconnected (None: cannot be told).
-        admitted_at: when the queue let it in (None while it waits).
-        express: let in at once under its share past a full worker
-            (:meth:`AdmissionQueue.express`).
-    """
-
-    arrived: float
-    future: asyncio.Future[str | None] | None = None  # None in the unit tests
-    tenant: int = 0
-    deadline: float | None = None
-    gone: Callable[[], bool] | None = None
-    admitted_at: float | None = None
-    express: bool = False
-
-
-@dataclass(frozen=True)
-class Share:
-    """What the queue needs of a tenant: its weight and optional limits."""
-
-    weight: float = 1.0
-    max_in_flight: int | None = None
-    rate_per_s: float | None = None
 
 
 @dataclass
@@ -68,164 +38,6 @@ class Decisions:
 
     admit: list[Ticket] = field(default_factory=list)
     refuse: list[tuple[Ticket, str]] = field(default_factory=list)
-
-
-class TokenBucket:
-    """At most ``rate`` events a second, ``burst`` at once. Times in seconds."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.at: float | None = None
-
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one."""
-        self.refill(now)
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-    def refill(self, now: float) -> None:
-        """Add the tokens earned since the last call."""
-        if self.at is not None:
-            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-
-    def next_token_at(self, now: float) -> float | None:
-        """When the next token comes (None: never, the rate is 0)."""
-        self.refill(now)
-        if self.tokens >= 1:
-            return now
-        return None if self.rate <= 0 else now + (1 - self.tokens) / self.rate
-
-
-class ServiceRate:
-    """Requests a second the worker finishes while saturated (EWMA of windows).
-
-    Only windows in which a request was waiting at every finish count: below
-    capacity the finish rate measures the arrivals, not what the model can do.
-    """
-
-    WINDOW_S = 0.5
-    WEIGHT = 0.5
-
-    def __init__(self) -> None:
-        self.per_s: float | None = None
-        self.window_start: float | None = None
-        self.finished = 0
-        self.saturated = True
-
-    def finish(self, now: float, waiting: bool) -> bool:
-        """One request finished; ``waiting``: others were queued behind it.
-
-        Returns:
-            Whether the estimate changed.
-        """
-        if self.window_start is None:
-            self.window_start, self.finished, self.saturated = now, 0, True
-        self.finished += 1
-        self.saturated = self.saturated and waiting
-        elapsed = now - self.window_start
-        if elapsed < self.WINDOW_S:
-            return False
-        self.window_start = None
-        if self.saturated:
-            measured = self.finished / elapsed
-            self.per_s = (
-                measured
-                if self.per_s is None
-                else self.WEIGHT * measured + (1 - self.WEIGHT) * self.per_s
-            )
-        return self.saturated
-
-
-class ServiceTime:
-    """A high quantile of the seconds admitted requests spend inside the service.
-
-    From the queue's decision to the answer's last byte, over the last
-    :data:`SAMPLES` answers; recomputed at most every :data:`WINDOW_S` (a sort of
-    512 floats), so an answer costs an append. A deadline is met when the wait
-    for admission plus this is within it: the mean (Little's law) leaves every
-    request slower than the mean late, and under a flood the admitted ones all
-    wait until their last call (measured at 2x capacity, 200 ms deadlines: 22%
-    of the admitted requests took over 150 ms on the server, the slowest 324 ms).
-    """
-
-    SAMPLES = 512
-    MIN_SAMPLES = 64
-    WINDOW_S = 0.5
-
-    def __init__(self, quantile: float) -> None:
-        self.quantile = quantile
-        self.samples: deque[float] = deque(maxlen=self.SAMPLES)
-        self.seconds: float | None = None
-        self.at: float | None = None
-
-    def record(self, now: float, seconds: float) -> None:
-        """One admitted request took ``seconds`` inside the service."""
-        self.samples.append(seconds)
-        if len(self.samples) < self.MIN_SAMPLES:
-            return
-        if self.at is not None and now - self.at < self.WINDOW_S:
-            return
-        self.at = now
-        ordered = sorted(self.samples)
-        self.seconds = ordered[min(len(ordered) - 1, int(self.quantile * len(ordered)))]
-
-
-class Lane:
-    """One tenant's waiting requests, in arrival order, and its credit."""
-
-    def __init__(self, share: Share, quantum: float) -> None:
-        self.weight = share.weight
-        self.quantum = quantum
-        self.cap = share.max_in_flight or UNLIMITED
-        rate = share.rate_per_s
-        self.bucket = TokenBucket(rate, max(1.0, rate)) if rate else None
-        self.waiting: deque[Ticket] = deque()
-        self.in_flight = 0
-        self.deficit = 0.0
-        self.in_round = False
-
-    def servable(self, now: float, budget: float) -> bool:
-        """Whether it may take a slot now: below its cap, a request within budget.
-
-        The newest request is the last to pass the budget, so one look will do.
-        """
-        return (
-            self.in_flight < self.cap
-            and bool(self.waiting)
-            and now - self.waiting[-1].arrived <= budget
-        )
-
-    def take(self, now: float, budget: float) -> Ticket:
-        """Remove and return the oldest request within the budget (one must be).
-
-        Those older are held until :meth:`AdmissionQueue.expire` refuses them.
-        """
-        waiting = self.waiting
-        if now - waiting[0].arrived <= budget:
-            return waiting.popleft()
-        index = self.first_within_budget(now, budget)
-        ticket = waiting[index]
-        del waiting[index]
-        return ticket
-
-    def first_within_budget(self, now: float, budget: float) -> int:
-        """Index of the oldest request within the budget (binary search).
-
-        ``len(self.waiting)`` when every waiting request is past it.
-        """
-        low, high = 0, len(self.waiting)
-        while low < high:
-            middle = (low + high) // 2
-            if now - self.waiting[middle].arrived <= budget:
-                high = middle
-            else:
-                low = middle + 1
-        return low
 
 
 class AdmissionQueue:

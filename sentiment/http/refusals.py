@@ -8,11 +8,15 @@ uvicorn's parsing, against 600-800 us for a served review).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from starlette.types import Send
 
+from sentiment.config import Settings
 from sentiment.errors import SentimentError
+from sentiment.http.headers import MAX_TIMEOUT_DIGITS
+from sentiment.http.overload import REFUSAL_REASONS
 from sentiment.http.schemas import error_payload
 from sentiment.telemetry.metrics import REJECTIONS
 from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
@@ -84,3 +88,88 @@ def unsupported_media_type(content_type: bytes) -> Refusal:
         "Content-Type must be application/json, got "
         f"{content_type.decode(errors='replace')[:100]!r}",
     )
+
+
+def bad_timeout(value: bytes) -> Refusal:
+    """400 naming the header and the value it carried."""
+    return Refusal(
+        400,
+        "bad_timeout",
+        "X-Request-Timeout-Ms must be a whole number of milliseconds from 1 to "
+        f"{10**MAX_TIMEOUT_DIGITS - 1}, got {value.decode(errors='replace')[:40]!r}",
+    )
+
+
+@dataclass(frozen=True)
+class EdgeRefusals:
+    """The edge's fixed refusals, rendered once from the settings.
+
+    ``by_reason``: the answer to each of the admission queue's refusal reasons
+    (:data:`sentiment.http.overload.REFUSAL_REASONS`).
+    """
+
+    unauthorized: Refusal
+    not_found: Refusal
+    no_such_model: Refusal
+    bad_path: Refusal
+    duplicate_header: Refusal
+    by_reason: Mapping[str, Refusal]
+
+    @classmethod
+    def of(cls, settings: Settings) -> EdgeRefusals:
+        """Render every one of them for ``settings``."""
+        retry = [retry_after(OVERLOAD_RETRY_S)]
+        overloaded = Refusal(
+            503,
+            "overloaded",
+            "server busy: the request could not be served within "
+            f"max_queue_wait_ms={settings.max_queue_wait_ms}, retry later",
+            retry,
+        )
+        tenant_and_deadline = {
+            "over_share": Refusal(
+                429,
+                "over_share",
+                "too many requests from this API key: it is over its share while "
+                "others wait, retry later",
+                retry,
+            ),
+            "rate_limited": Refusal(
+                429,
+                "rate_limited",
+                "too many requests from this API key: over its rate_per_s, retry later",
+                retry,
+            ),
+            "deadline": Refusal(
+                504,
+                "deadline_exceeded",
+                "the request could not be served within its X-Request-Timeout-Ms",
+            ),
+        }
+        return cls(
+            unauthorized=Refusal(
+                401,
+                "unauthorized",
+                "missing or wrong API key: send 'Authorization: Bearer <API_KEY>'",
+                [(b"www-authenticate", b"Bearer")],
+            ),
+            not_found=Refusal(
+                404, "no_such_route", "no such endpoint: see /docs.json for the routes"
+            ),
+            no_such_model=Refusal(
+                404,
+                "no_such_route",
+                f"model not found: this server serves {settings.model_name}, at the "
+                f"version GET /v2/models/{settings.model_name} names",
+            ),
+            bad_path=Refusal(
+                400, "bad_path", "the path must not contain control characters"
+            ),
+            duplicate_header=Refusal(
+                400,
+                "duplicate_header",
+                "send Authorization, Content-Type and X-Request-Timeout-Ms at most "
+                "once each",
+            ),
+            by_reason=dict.fromkeys(REFUSAL_REASONS, overloaded) | tenant_and_deadline,
+        )

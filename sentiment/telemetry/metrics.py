@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import prometheus_client
 
 PREDICTIONS = prometheus_client.Counter(
@@ -125,3 +127,21 @@ SHADOW_DROPPED = prometheus_client.Counter(
     "sentiment_shadow_dropped_total",
     "Reviews not shadow-scored because the shadow fell behind (queue full)",
 )
+
+
+class TenantSeries:
+    """One tenant's admission series, labels bound once (no lookup per request).
+
+    Every series of a configured tenant exists from the start, so a dashboard
+    or alert sees 0 rather than nothing.
+    """
+
+    def __init__(self, tenant: str, reasons: Iterable[str]) -> None:
+        self.refused = {r: REFUSALS.labels(reason=r, tenant=tenant) for r in reasons}
+        self.admitted = TENANT_ADMITTED.labels(tenant=tenant)
+        self.wait = TENANT_WAIT.labels(tenant=tenant)
+        self.latency = TENANT_LATENCY.labels(tenant=tenant)
+        TENANT_REVIEWS.labels(tenant=tenant)
+        EXPRESS_CALLS.labels(tenant=tenant)
+        for reason in ("deadline", "disconnect"):
+            BATCH_DROPS.labels(reason=reason, tenant=tenant)
