@@ -28,7 +28,8 @@ from sentiment.errors import SentimentError, StartupError, TrainingError
 from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
 from sentiment.model.artifact import StoreModel, read_metadata
-from sentiment.training.behaviour import HEADLINE, POSITIVE, pass_rates, run_suite
+from sentiment.model.labels import POSITIVE
+from sentiment.training.behaviour import HEADLINE, pass_rates, run_suite
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
