@@ -3,9 +3,8 @@
 Pure logic, the clock passed in, so it is tested on a fake clock; its pieces are
 the tenants' lanes (:mod:`sentiment.http.lanes`) and what it measures
 (:mod:`sentiment.http.measures`). :class:`sentiment.http.admission.Admission`
-is the ASGI layer that runs it. The
-rules and why they were chosen are in :mod:`sentiment.http.admission` and
-docs/overload.md.
+is the ASGI layer that runs it. The rules and why they were chosen are in
+:mod:`sentiment.http.admission` and docs/overload.md.
 
 Each tenant (:mod:`sentiment.http.tenants`) waits in its own lane; a free slot
 goes to the lanes by deficit round robin (Shreedhar and Varghese, 1995): each
@@ -168,12 +167,16 @@ class AdmissionQueue:
             return True
         if len(self.lanes) == 1:
             return False
-        demand = lane.weight + sum(
+        demand = lane.weight + self.others_demand(lane)
+        return lane.in_flight + 1 <= self.limit * lane.weight / demand
+
+    def others_demand(self, lane: Lane) -> float:
+        """The weight of the other tenants with demand (a request inside or waiting)."""
+        return sum(
             other.weight
             for other in self.lanes
             if other is not lane and (other.in_flight or other.waiting)
         )
-        return lane.in_flight + 1 <= self.limit * lane.weight / demand
 
     def express(self, lane: Lane) -> bool:
         """Whether a request let in at once should skip the batching queue.
@@ -300,11 +303,7 @@ class AdmissionQueue:
         ``over_share`` (a 429) when the lane holds at least its weight's share of
         the slots while another tenant has demand; ``reason`` (a 503) otherwise.
         """
-        others = sum(
-            other.weight
-            for other in self.lanes
-            if other is not lane and (other.in_flight or other.waiting)
-        )
+        others = self.others_demand(lane)
         if not others:
             return reason
         share = lane.weight / (lane.weight + others)
