@@ -24,7 +24,7 @@ from sentiment.http.guard import ClassifyGuard
 from sentiment.http.oip import OpenInference
 from sentiment.http.openapi import service_spec
 from sentiment.http.operator import OperatorEndpoints
-from sentiment.http.routes import route_table
+from sentiment.http.routes import route_table, tracing_options
 from sentiment.http.schemas import TOP_FEATURES, Explanation, reviews_type
 from sentiment.jobs import runner
 from sentiment.jobs.status import JobStatus
@@ -57,11 +57,7 @@ configure_logging(SETTINGS.log_format)
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID
-    # OpenTelemetry creates a span per request even with no exporter configured,
-    # measured at ~10% of a worker's CPU: only trace the model's APIs when asked.
-    tracing={}
-    if SETTINGS.tracing
-    else {"excluded_urls": ["/classify", "/explain", "/v2/models"]},
+    tracing=tracing_options(SETTINGS.tracing),
 )
 class SentimentClassifier:
     """Serves the scikit-learn pipeline from the model store."""

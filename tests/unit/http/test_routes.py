@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from sentiment.http.routes import JOB, MODEL, OPEN, UPLOAD, RouteTable, default_table
+from sentiment.http.routes import (
+    JOB,
+    MODEL,
+    OPEN,
+    UPLOAD,
+    RouteTable,
+    default_table,
+    tracing_options,
+)
 
 LIVE = "v7"
 
@@ -86,3 +94,9 @@ def test_the_table_matches_the_routes_bentoml_builds() -> None:
         elif isinstance(route, Mount):
             assert route.path == "/static_content", route.path
     assert routes.find("/static_content/swagger-ui.css") == OPEN
+
+
+def test_the_model_routes_are_traced_only_when_asked() -> None:
+    assert tracing_options(True) == {}
+    untraced = tracing_options(False)["excluded_urls"]
+    assert untraced == ["/classify", "/explain", "/v2/models"]
