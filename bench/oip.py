@@ -7,7 +7,7 @@ costs. Model: ``SENTIMENT_MODEL_TAG`` (default: the production model, else the
 newest).
 
 Usage: ``python -m bench.oip [--rounds 3] [--duration 10]`` (part of
-``make bench``). Writes ``bench/oip.{json,md}``.
+``make bench``). Writes ``bench/results/oip.{json,md}``.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison and write bench/oip.{json,md}."""
+    """Run the comparison and write bench/results/oip.{json,md}."""
     return alternate_main("oip", __doc__ or "", measure, markdown, argv)
 
 

@@ -13,7 +13,7 @@ One run, one machine, the same model (``SENTIMENT_MODEL_TAG``, default
    CPU per refusal against per served single review at 64 connections.
 
 Usage: ``python -m bench.overload [--duration 8]`` (``make bench-overload``, and
-the overload section of ``make bench``). Writes ``bench/overload.{json,md,png}``.
+the overload section of ``make bench``). Writes ``bench/results/overload.{json,md,png}``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Usage: ``python -m bench.score_paths [--rows 200000]`` (``make bench-score``).
 Measures rows/s of the job endpoint, ``score.py`` and Spark local mode on the same
 reviews; the model's in-process rate at batch 4096 for reference; and /classify
 latency (wrk, single reviews, 16 connections) with and without a job running.
-Writes ``bench/results/score_paths.json`` and ``bench/score_paths.md``.
+Writes ``bench/results/score_paths.json`` (and prints it).
 """
 
 from __future__ import annotations

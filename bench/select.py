@@ -11,7 +11,7 @@ folds does not find it worse (p >= 0.05), and (3) the exact McNemar test on the
 evaluation slice (as the promotion gate runs it) does not find it worse
 (p >= 0.05). Among the non-inferior candidates at >= 10,000 reviews/s on one
 core (batch 128), the best behaved wins (the mean headline pass rate of the
-behaviour suite, :mod:`sentiment.behaviour`, to the point), then the fastest.
+behaviour suite, :mod:`sentiment.training.behaviour`, to the point), then the fastest.
 Every candidate's paired difference to the best is printed.
 """
 

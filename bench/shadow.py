@@ -7,7 +7,7 @@ model work as the live path: the dearest case). Runs alternate, A B A B ...,
 so the machine's noise hits both; the ratio of the medians is the cost.
 
 Usage: ``python -m bench.shadow [--rounds 3] [--duration 10]`` (part of
-``make bench``). Writes ``bench/shadow.{json,md}``.
+``make bench``). Writes ``bench/results/shadow.{json,md}``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison and write bench/shadow.{json,md}."""
+    """Run the comparison and write bench/results/shadow.{json,md}."""
     return alternate_main("shadow", __doc__ or "", measure, markdown, argv)
 
 

@@ -42,7 +42,7 @@ class ModelParams:
             or more with two adjacent letters swapped ("nejoyable").
         behaviour_blend: above 0, the counterfactuals train a second view of
             the same features, blended in at this weight
-            (:mod:`sentiment.stacking`); 0 trains one model on everything.
+            (:mod:`sentiment.training.stacking`); 0 trains one model on everything.
         behaviour_refit: above 0, the n-gram view is fitted on real reviews and
             only one scale per feature block is refitted with the
             counterfactuals, weighted this much

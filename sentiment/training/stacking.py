@@ -2,12 +2,13 @@
 
 The n-gram view is a logistic regression on real reviews only; the behaviour
 view is the same features fitted with the negated and polarity-swapped
-counterfactuals as well (:mod:`sentiment.augment`). The counterfactuals then move
-only the behaviour view's weights, and the blend ``(1 - a) * m_ngram + a *
-m_behaved`` lets the behaviour view decide where the n-gram view's margin is
-small (a sum's sign is its larger term's when they disagree). Both margins are
-linear in the same features, so the blend is one ``LogisticRegression`` with
-weights ``(1 - a) * w_ngram + a * w_behaved``: served at the cost of one model.
+counterfactuals as well (:mod:`sentiment.training.augment`). The counterfactuals
+then move only the behaviour view's weights, and the blend
+``(1 - a) * m_ngram + a * m_behaved`` lets the behaviour view decide where the
+n-gram view's margin is small (a sum's sign is its larger term's when they
+disagree). Both margins are linear in the same features, so the blend is one
+``LogisticRegression`` with weights ``(1 - a) * w_ngram + a * w_behaved``: served
+at the cost of one model.
 
 Or the views are kept apart and shared out by each text's length
 (:func:`fit_gated`, :class:`sentiment.model.gate.LengthGate`): the behaviour
@@ -41,7 +42,7 @@ def augmentations(
 ) -> tuple[list[str], list[str], list[float]]:
     """The counterfactual copies ``params`` asks for, with their sample weights.
 
-    The same copies :func:`sentiment.model.fit_pipeline` trains on.
+    The same copies :func:`sentiment.training.pipeline.fit_pipeline` trains on.
     """
     from sentiment.training.augment import counterfactuals, polarity_swaps
 

@@ -1,4 +1,4 @@
-"""Unit tests for sentiment.stacking: two views blended into one linear model."""
+"""Unit tests for sentiment.training.stacking: two views blended into one model."""
 
 from __future__ import annotations
 
