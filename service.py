@@ -2,9 +2,11 @@
 
 ``POST /classify`` answers one ``{"label", "score", "probabilities"}`` per text,
 merging concurrent requests into one model call; ``POST /explain`` says which
-n-grams drove each answer; ``/classify_file`` scores whole files as background
-jobs. This file is the composition root: settings, the service and its APIs, the
-middleware stack; the parts live in the ``sentiment`` package.
+n-grams drove each answer; V2 infer speaks the Open Inference Protocol;
+``/classify_file`` scores whole files as background jobs. This file is the
+composition root: settings, the service and its APIs, the model routes and
+their handlers, the middleware stack; the parts live in the ``sentiment``
+package (docs/layout.md, "How a request travels").
 """
 
 from __future__ import annotations
@@ -17,15 +19,12 @@ from bentoml.validators import ContentType
 
 from sentiment import patches
 from sentiment.config import load_settings
-from sentiment.http import admission
-from sentiment.http.connections import ConnectionRecycler, Recycling
-from sentiment.http.direct import direct_path
-from sentiment.http.guard import ClassifyGuard
+from sentiment.http import admission, handlers
 from sentiment.http.oip import OpenInference
 from sentiment.http.openapi import service_spec
 from sentiment.http.operator import OperatorEndpoints
-from sentiment.http.routes import route_table, tracing_options
-from sentiment.http.schemas import TOP_FEATURES, Explanation, reviews_type
+from sentiment.http.routes import V2_INFER, route_table
+from sentiment.http.schemas import TOP_FEATURES, Explanation, Prediction, reviews_type
 from sentiment.jobs import runner
 from sentiment.jobs.status import JobStatus
 from sentiment.lifecycle import live, registry, shadow
@@ -57,7 +56,6 @@ configure_logging(SETTINGS.log_format)
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID
-    tracing=tracing_options(SETTINGS.tracing),
 )
 class SentimentClassifier:
     """Serves the scikit-learn pipeline from the model store."""
@@ -77,21 +75,20 @@ class SentimentClassifier:
 
     @bentoml.api(
         route="/classify",
-        batchable=SETTINGS.batching,
+        batchable=True,
         max_batch_size=SETTINGS.max_batch_size,
         max_latency_ms=SETTINGS.max_latency_ms,
-        output_spec=patches.json_output(list[dict[str, Any]]),  # orjson, no re-check
     )
     def classify(
         self,
         texts: Reviews,  # type: ignore[valid-type]  # built from SETTINGS above
-    ) -> Annotated[list[dict[str, Any]], ContentType("application/json")]:
+    ) -> Annotated[list[Prediction], ContentType("application/json")]:
         """Classify reviews as positive or negative, in input order.
 
-        Plain dicts, sent as built (no validation of our own output: 3.5-4.4 us
-        per review in the profile); /docs.json still declares ``Prediction``.
+        Plain dicts, encoded as built by the edge (handlers.Classify): no check
+        of our own output, which cost 3.5-4.4 us per review in the profile.
         """
-        return live.predictions(self.model, texts, self.shadow)
+        return live.predictions(self.model, texts, self.shadow)  # type: ignore[return-value]
 
     @bentoml.api(route="/explain")
     def explain(
@@ -116,37 +113,38 @@ class SentimentClassifier:
 # mypy cannot see what a class decorator returns: name the Service it made.
 SERVICE = cast("bentoml.Service[SentimentClassifier]", SentimentClassifier)
 
+# The model's routes and their handlers, all answered on one path (the edge,
+# sentiment.http.edge): the only list of them.
+MODEL_ROUTES: dict[str, admission.BuildHandler] = {
+    "/classify": handlers.classify,
+    "/explain": handlers.explain,
+    V2_INFER: handlers.v2_infer,
+}
+
 
 def add_middleware(middleware: type, **options: Any) -> None:
     """Add an ASGI middleware (BentoML's protocol types it as a factory, hence Any)."""
     SERVICE.add_asgi_middleware(cast(Any, middleware), **options)
 
 
-# Added first runs first: after BentoML's own (metrics, tracing, timeout), a request
-# gets its ID, then meets the job status, the operator endpoints, the V2 protocol,
-# the guard, the recycler, then the API.
+# BentoML's own routes (health, docs, file jobs, metrics): after BentoML's
+# middlewares (metrics, tracing, timeout), a request gets its ID, then meets the
+# job status, the operator endpoints and the V2 health and metadata routes.
 add_middleware(RequestIds, access_log=SETTINGS.access_log)
 add_middleware(JobStatus)
 add_middleware(
-    OperatorEndpoints, model_info=live.active_info, spec=service_spec(SERVICE)
+    OperatorEndpoints,
+    model_info=live.active_info,
+    spec=service_spec(SERVICE, MODEL_ROUTES),
 )
-# V2 /infer becomes a /classify request here: the guard, batching, metrics apply.
-add_middleware(
-    OpenInference,
-    model_name=SETTINGS.model_name,
-    live_tag=live.active_tag,
-    max_body_bytes=SETTINGS.max_body_bytes,
-)
-on_classified = record_classified if SETTINGS.prediction_log else None
-add_middleware(ClassifyGuard, settings=SETTINGS, on_classified=on_classified)
-recycling = Recycling(SETTINGS.recycle_every)  # one count for both ways out
-add_middleware(ConnectionRecycler, recycling=recycling)
+add_middleware(OpenInference, model_name=SETTINGS.model_name, live_tag=live.active_tag)
 # Outside them all, BentoML's included: the edge decides from the head (admission)
-# and answers a plainly valid /classify itself, into BentoML's batching (direct).
+# and answers every model route itself, into BentoML's batching.
 admission.install(
     SERVICE,
     SETTINGS,
-    route_table(SERVICE, SETTINGS.model_name, live.active_version),
-    direct_path(SETTINGS, recycling, on_classified),
+    route_table(SERVICE, MODEL_ROUTES, SETTINGS.model_name, live.active_version),
+    MODEL_ROUTES,
+    record_classified if SETTINGS.prediction_log else None,
 )
 patches.keep_tasks_for(SETTINGS.job_retention_s)

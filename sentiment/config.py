@@ -47,8 +47,6 @@ class Settings(BaseSettings):
     max_batch_size: PositiveInt = 256
     max_latency_ms: PositiveInt = 1_000
     max_texts: PositiveInt = 256
-    batching: bool = True
-    direct_classify: bool = True
     recycle_every: NonNegativeInt = 32
     access_log: bool = False
     tracing: bool = False

@@ -85,3 +85,24 @@ def request(
         body=b"".join(m.get("body", b"") for m in sent[1:]),
         chunks_read=read,
     )
+
+
+def admission_for(app: ASGIApp, settings: Any, **options: Any) -> Any:
+    """An :class:`~sentiment.http.admission.Admission` whose edge is ``app``.
+
+    The model routes' handlers are replaced by ``app`` itself (a fake that
+    reads the body and answers), so admission is tested without a model.
+    """
+    from sentiment.http.admission import Admission
+    from sentiment.http.routes import V2_INFER, RouteTable
+
+    async def edge(scope: Scope, receive: Receive, send: Send, *_: Any) -> None:
+        await app(scope, receive, send)
+
+    routes = RouteTable(
+        ["/classify", "/explain", V2_INFER],
+        ["/classify_file"],
+        settings.model_name,
+        lambda: "",
+    )
+    return Admission(app, settings, routes, edge, **options)

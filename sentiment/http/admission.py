@@ -48,15 +48,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment import leases, pressure
 from sentiment.config import Settings
-from sentiment.http.direct import ENDPOINT as DIRECT_PATH
-from sentiment.http.direct import DirectClassify, DirectPath
+from sentiment.http.edge import Classified, ModelEdge
+from sentiment.http.handlers import Handler, ModelApis
 from sentiment.http.headers import RequestHeaders, timeout_seconds
 from sentiment.http.lanes import Share, Ticket
 from sentiment.http.overload import (
@@ -73,10 +73,16 @@ from sentiment.http.refusals import (
     unsupported_media_type,
 )
 from sentiment.http.roles import RolePolicy
-from sentiment.http.routes import CONTROL_CHARACTER, RouteTable, default_table
+from sentiment.http.routes import CONTROL_CHARACTER, Route, RouteTable
 from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
-from sentiment.patches import client_gone, wrap_asgi_app
+from sentiment.patches import (
+    BentoApis,
+    RequestSeries,
+    client_gone,
+    traced,
+    wrap_asgi_app,
+)
 from sentiment.telemetry.metrics import (
     EXPECTED_WAIT,
     IN_FLIGHT,
@@ -88,6 +94,10 @@ from sentiment.telemetry.metrics import (
 )
 from sentiment.telemetry.request_ids import fresh_id
 
+# Answers an admitted model request: (scope, receive, send, headers, handler key)
+ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[None]]
+# Builds a model route's handler over the worker's BentoML APIs
+BuildHandler = Callable[[ModelApis, Settings], Handler]
 GAUGE_EVERY_S = 0.5
 # Refusals that say the worker is past capacity (sentiment.pressure): not a
 # tenant's own rate limit, not a client that left.
@@ -112,8 +122,9 @@ class Admission:
     Args:
         app: BentoML's whole ASGI app.
         settings: the service's settings.
+        routes: the service's routes.
+        edge: answers an admitted model request (:class:`ModelEdge`).
         clock: seconds, monotonic (tests pass a fake).
-        routes: the service's routes (default: its APIs, no versioned V2 paths).
         tenants: who may call, and their shares (default: from ``settings``).
     """
 
@@ -121,15 +132,15 @@ class Admission:
         self,
         app: ASGIApp,
         settings: Settings,
+        routes: RouteTable,
+        edge: ModelServe,
         clock: Callable[[], float] = time.monotonic,
-        routes: RouteTable | None = None,
         tenants: TenantTable | None = None,
-        direct: DirectClassify | None = None,
     ) -> None:
         self.app = app
-        self.direct = direct
+        self.edge = edge
         self.clock = clock
-        self.routes = routes or default_table(settings.model_name)
+        self.routes = routes
         self.role = RolePolicy(settings.role, settings.jobs_url, settings.online_url)
         self.uploads = Uploads(app, settings)
         self.tenants = tenants or load_tenants(settings)
@@ -175,7 +186,7 @@ class Admission:
         elif route.needs_key and tenant is None:
             refusal = self.refused.unauthorized
         else:
-            refusal = self.role.refusal(scope["path"])
+            refusal = self.role.refusal(route)
         if refusal is not None:
             return await refusal.send(send, headers.request_id or fresh_id().encode())
         if headers.authorization:
@@ -189,7 +200,7 @@ class Admission:
         if not is_json(headers.content_type):
             refusal = unsupported_media_type(headers.content_type)
             return await refusal.send(send, headers.request_id or fresh_id().encode())
-        return await self.admit(scope, receive, send, headers, tenant or 0)
+        return await self.admit(scope, receive, send, headers, tenant or 0, route)
 
     async def admit(
         self,
@@ -198,6 +209,7 @@ class Admission:
         send: Send,
         headers: RequestHeaders,
         tenant: int,
+        route: Route,
     ) -> None:
         """Overload control for a model request, then the service with its lease."""
         request_id = headers.request_id
@@ -228,10 +240,7 @@ class Admission:
         )
         token = leases.CURRENT.set(lease)
         try:
-            if self.direct is not None and scope["path"] == DIRECT_PATH:
-                await self.direct(scope, receive, send, headers)
-            else:
-                await self.app(scope, receive, send)
+            await self.edge(scope, receive, send, headers, route.handler)
         finally:
             leases.CURRENT.reset(token)
             done = self.clock()
@@ -324,21 +333,25 @@ def install(
     service: Any,
     settings: Settings,
     routes: RouteTable,
-    direct: DirectPath | None = None,
+    handlers: Mapping[str, BuildHandler],
+    on_classified: Classified | None = None,
 ) -> None:
     """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
 
     Outermost, outside BentoML's own middlewares: a refusal decided inside them
-    would already have paid for metrics, tracing and the timeout. ``direct``
-    builds the worker's direct ``/classify`` path from BentoML's app and the
-    factory that made it (:func:`sentiment.http.direct.direct_path`; None: every
-    request takes BentoML's path). The tenants file is read here, at import, so
-    a bad one stops the start with one line.
+    would already have paid for metrics, tracing and the timeout. Each worker
+    builds its model routes' handlers over its BentoML APIs, and the
+    :class:`ModelEdge` that answers them. The tenants file is read here, at
+    import, so a bad one stops the start with one line.
     """
     tenants = load_tenants(settings)
 
     def wrap(app: ASGIApp, factory: Any) -> Admission:
-        fast = direct(app, factory) if direct is not None else None
-        return Admission(app, settings, routes=routes, tenants=tenants, direct=fast)
+        apis = BentoApis(factory)
+        built = {key: build(apis, settings) for key, build in handlers.items()}
+        edge: ModelServe = ModelEdge(built, settings, RequestSeries(app), on_classified)
+        if settings.tracing:
+            edge = traced(edge)
+        return Admission(app, settings, routes, edge, tenants=tenants)
 
     wrap_asgi_app(service, wrap)

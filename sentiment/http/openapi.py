@@ -1,9 +1,9 @@
-"""Correct BentoML's OpenAPI spec: declare the error bodies /classify really sends."""
+"""Correct BentoML's OpenAPI spec: declare the error bodies the model routes send."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sentiment.http.schemas import ErrorBody
@@ -17,9 +17,11 @@ ERROR_RESPONSES = {
     "its rate_per_s; retry after Retry-After seconds",
     "503": "Overloaded: could not be served within the queueing budget; retry "
     "after Retry-After seconds",
-    "504": "The request's own X-Request-Timeout-Ms could not be met",
+    "504": "The request's own X-Request-Timeout-Ms could not be met, or the whole "
+    "request took longer than SENTIMENT_TIMEOUT_S",
+    "500": "A failure of the server's own (its log has the request_id)",
 }
-NOT_ANSWERED = ("404", "500")  # BentoML declares these; /classify sends neither
+NOT_ANSWERED = ("404",)  # BentoML declares it; a model route never sends it
 
 
 def error_schemas() -> dict[str, Any]:
@@ -29,12 +31,10 @@ def error_schemas() -> dict[str, Any]:
     return {"Error": schema, **nested}
 
 
-def corrected_spec(
-    spec: dict[str, Any], paths: tuple[str, ...] = ("/classify", "/explain")
-) -> dict[str, Any]:
+def corrected_spec(spec: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """A copy of BentoML's spec with the real error responses of ``paths`` declared.
 
-    BentoML declares ``detail`` as a string and lists 404/500; the service answers
+    BentoML declares ``detail`` as a string and lists 404; the service answers
     every refusal with :class:`~sentiment.http.schemas.ErrorBody` instead.
     """
     fixed = copy.deepcopy(spec)
@@ -62,6 +62,13 @@ def declare_errors(post: dict[str, Any]) -> None:
     post["responses"] = responses
 
 
-def service_spec(service: Any) -> Callable[[], dict[str, Any]]:
-    """``GET /docs.json`` of ``service``: BentoML's spec with the real error bodies."""
-    return lambda: corrected_spec(service.openapi_spec.asdict())
+def service_spec(
+    service: Any, model_routes: Iterable[str]
+) -> Callable[[], dict[str, Any]]:
+    """``GET /docs.json`` of ``service``: BentoML's spec, the model routes' errors real.
+
+    ``model_routes``: the service's model routes; those BentoML documents (its
+    APIs' routes) get the error bodies the edge answers with.
+    """
+    paths = tuple(model_routes)
+    return lambda: corrected_spec(service.openapi_spec.asdict(), paths)

@@ -14,21 +14,11 @@ from __future__ import annotations
 from typing import Literal
 
 from sentiment.http.refusals import Refusal
+from sentiment.http.routes import Route
 
 Role = Literal["online", "jobs", "all"]
 JOB_PREFIX = "/classify_file"
-ONLINE_PATHS = frozenset({"/classify", "/explain"})
 MISDIRECTED = 421
-
-
-def is_job_route(path: str) -> bool:
-    """``/classify_file`` and its ``/submit``, ``/status``, ``/get`` ... routes."""
-    return path == JOB_PREFIX or path.startswith(f"{JOB_PREFIX}/")
-
-
-def is_online_route(path: str) -> bool:
-    """The model's request/response APIs: /classify, /explain, V2 inference."""
-    return path in ONLINE_PATHS or (path.startswith("/v2/") and path.endswith("/infer"))
 
 
 class RolePolicy:
@@ -62,10 +52,10 @@ class RolePolicy:
             f"/explain and V2 inference to the online deployment{online_where}",
         )
 
-    def refusal(self, path: str) -> Refusal | None:
-        """The 421 for ``path`` in this role, or None when the role serves it."""
-        if self.role == "online" and is_job_route(path):
+    def refusal(self, route: Route) -> Refusal | None:
+        """The 421 for ``route`` in this role, or None when the role serves it."""
+        if self.role == "online" and route.serves == "jobs":
             return self.no_jobs
-        if self.role == "jobs" and is_online_route(path):
+        if self.role == "jobs" and route.serves == "online":
             return self.no_online
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from sentiment.patches import swagger_assets
 
@@ -29,29 +30,47 @@ V2_ROUTES = ("/v2", "/v2/health/live", "/v2/health/ready")
 TASK_SUFFIXES = ("/submit", "/status", "/get", "/retry", "/cancel")
 
 
+Serves = Literal["any", "online", "jobs"]
+
+
 @dataclass(frozen=True)
 class Route:
     """What one path is.
 
     Attributes:
         needs_key: a request needs the API key (when the service has one).
-        model: a ``POST`` reaches the model: overload admission applies.
+        handler: the model handler a ``POST`` goes to, by its key in the
+            service's model routes (empty: BentoML answers it).
+        serves: which replica role answers it (:mod:`sentiment.http.roles`).
         upload: a ``POST`` carries a file: its size and type are checked first.
         starts_job: a ``POST`` starts a file job: it needs a free job slot.
     """
 
     needs_key: bool = False
-    model: bool = False
+    handler: str = ""
+    serves: Serves = "any"
     upload: bool = False
     starts_job: bool = False
 
+    @property
+    def model(self) -> bool:
+        """A ``POST`` reaches the model: overload admission and the edge apply."""
+        return bool(self.handler)
+
 
 OPEN = Route()
-MODEL = Route(needs_key=True, model=True)
-JOB = Route(needs_key=True)
-UPLOAD = Route(needs_key=True, upload=True, starts_job=True)
-RETRY = Route(needs_key=True, starts_job=True)
+JOB = Route(needs_key=True, serves="jobs")
+UPLOAD = Route(needs_key=True, serves="jobs", upload=True, starts_job=True)
+RETRY = Route(needs_key=True, serves="jobs", starts_job=True)
 TASK_ROUTES = {"/submit": UPLOAD, "/retry": RETRY}
+# The key of V2 inference among the model routes: /v2/models/<name>/infer and
+# its versioned form.
+V2_INFER = f"{V2_MODELS}/{{name}}/infer"
+
+
+def model_route(handler: str) -> Route:
+    """The route of a model handler: the key, online replicas, the edge."""
+    return Route(needs_key=True, handler=handler, serves="online")
 
 
 def static_routes() -> list[str]:
@@ -64,7 +83,8 @@ class RouteTable:
     """Every path the service answers, looked up exactly.
 
     Args:
-        model_routes: the routes of the model's APIs (``/classify``, ``/explain``).
+        model_routes: the model's routes, each its handler's key (``/classify``,
+            ``/explain``, :data:`V2_INFER`): the service's one list of them.
         task_routes: the routes of ``@bentoml.task`` APIs (``/classify_file``).
         model_name: the name V2 clients use (``/v2/models/<name>/...``).
         live_version: the version of the model serving now; the only version a
@@ -84,16 +104,20 @@ class RouteTable:
             (*BENTOML_ROUTES, METRICS_ROUTE, *OPERATOR_ROUTES, *V2_ROUTES, *static),
             OPEN,
         )
-        for path in model_routes:
-            self.exact[path] = MODEL
+        self.v2_model = f"{V2_MODELS}/{model_name}"
+        self.exact[self.v2_model] = OPEN
+        self.exact[f"{self.v2_model}/ready"] = OPEN
+        self.versioned = {"": OPEN, "ready": OPEN}
+        for key in model_routes:
+            if key == V2_INFER:
+                self.exact[f"{self.v2_model}/infer"] = model_route(key)
+                self.versioned["infer"] = model_route(key)
+            else:
+                self.exact[key] = model_route(key)
         for path in task_routes:
             self.exact[path] = UPLOAD
             for suffix in TASK_SUFFIXES:
                 self.exact[path + suffix] = TASK_ROUTES.get(suffix, JOB)
-        self.v2_model = f"{V2_MODELS}/{model_name}"
-        self.exact[self.v2_model] = OPEN
-        self.exact[f"{self.v2_model}/ready"] = OPEN
-        self.exact[f"{self.v2_model}/infer"] = MODEL
         self.versions_prefix = f"{self.v2_model}/versions/"
         self.live_version = live_version
 
@@ -105,41 +129,26 @@ class RouteTable:
         version, _, action = path[len(self.versions_prefix) :].partition("/")
         if not version or version != self.live_version():
             return None
-        return {"": OPEN, "ready": OPEN, "infer": MODEL}.get(
-            action if "/" not in action else "?"
-        )
+        return self.versioned.get(action if "/" not in action else "?")
 
     def paths(self) -> list[str]:
         """Every exact path (versioned V2 paths aside)."""
         return sorted(self.exact)
 
+    def model_handlers(self) -> set[str]:
+        """The handler keys of the model's routes."""
+        return {route.handler for route in self.exact.values() if route.model}
+
 
 def route_table(
-    service: object, model_name: str, live_version: Callable[[], str]
+    service: object,
+    model_routes: Iterable[str],
+    model_name: str,
+    live_version: Callable[[], str],
 ) -> RouteTable:
-    """The table of a BentoML service: its APIs' routes plus the fixed ones."""
+    """The table of a BentoML service: its model routes, its tasks, the fixed ones."""
     apis = getattr(service, "apis", {})
-    model_routes = [api.route for api in apis.values() if not api.is_task]
     task_routes = [api.route for api in apis.values() if api.is_task]
     return RouteTable(
         model_routes, task_routes, model_name, live_version, static_routes()
     )
-
-
-MODEL_APIS = ("/classify", "/explain")
-TASK_APIS = ("/classify_file",)
-
-
-def tracing_options(tracing: bool) -> dict[str, list[str]]:
-    """BentoML's ``tracing`` config: every route when asked, else not the model's.
-
-    OpenTelemetry creates a span per request even with no exporter configured,
-    measured at ~10% of a worker's CPU, so the model's routes are traced only
-    when ``SENTIMENT_TRACING`` asks for it.
-    """
-    return {} if tracing else {"excluded_urls": [*MODEL_APIS, V2_MODELS]}
-
-
-def default_table(model_name: str) -> RouteTable:
-    """This service's routes without BentoML's assets or versioned V2 paths."""
-    return RouteTable(MODEL_APIS, TASK_APIS, model_name, lambda: "")

@@ -2,7 +2,7 @@
 
 Pydantic models of an infer request, parsed first so a wrong type is a 400 naming
 the field; the texts of its one ``BYTES`` tensor; the response tensors and the
-model metadata. No ASGI here: :mod:`sentiment.http.oip` is the router that uses it.
+model metadata. No ASGI here: :class:`sentiment.http.handlers.V2Infer` answers with it.
 
 Input: one ``BYTES`` tensor of review texts, shape ``[N]`` or ``[N, 1]``, as
 JSON strings. Outputs: ``label`` (BYTES ``[N]``), ``score`` (FP32 ``[N]``, the
@@ -12,7 +12,6 @@ probability of the label) and ``probabilities`` (FP32 ``[N, 2]``, columns
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -234,24 +233,6 @@ def infer_response(
         answer["id"] = request.id
     answer["outputs"] = [{"name": name, **tensors[name]} for name in request.outputs]
     return answer
-
-
-def classify_error(body: bytes) -> str:
-    """A /classify refusal as one V2 error message naming each rule and item."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")[:500]
-    problems = []
-    for item in payload.get("detail") or []:
-        if not isinstance(item, dict):
-            continue
-        loc = [part for part in item.get("loc", []) if part not in ("body", "texts")]
-        where = (
-            f" at inputs[0].data[{loc[0]}]" if loc and isinstance(loc[0], int) else ""
-        )
-        problems.append(f"{item.get('type', 'invalid')}{where}: {item.get('msg', '')}")
-    return "; ".join(problems) or str(payload.get("error", "request refused"))
 
 
 def model_metadata(model_name: str, model_version: str) -> dict[str, Any]:

@@ -13,17 +13,15 @@ BentoML 1.4 has no public API for these; each is in this package, and
 - the model store's directory (:func:`model_store_path`);
 - the task ID BentoML puts on a task request's state (:func:`task_id_of`);
 - the Swagger UI assets BentoML serves (:func:`swagger_assets`);
-- an API's output descriptor that sends what the API built, as is, with orjson
-  (:func:`json_output`);
 - BentoML's per-request API lookups made once per worker: the bound API methods
   and the batch container of a list (:func:`bind_apis_once`);
 - a batch run on the event loop instead of BentoML's worker thread: a lone
   request's, an express request's, any under overload
   (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`,
   :meth:`~IdleDispatcher.run_express`, :meth:`~IdleDispatcher.run_on_loop`);
-- BentoML's batched call and its request series, for the direct ``/classify``
-  path (:func:`batch_caller`, :class:`EndpointMetrics`, in
-  :mod:`sentiment.patches.endpoint`);
+- BentoML's batched and threaded API calls, input models, request series and
+  tracing, for the model routes' one path (:class:`BentoApis`,
+  :class:`RequestSeries`, :func:`traced`, in :mod:`sentiment.patches.endpoint`);
 - the sync client's upload files, kept by its file manager (:func:`opened_files`,
   for :mod:`sentiment.client`).
 
@@ -38,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-import orjson
 
 from sentiment.patches.connections import (
     UVICORN_VERSION,
@@ -57,17 +54,19 @@ from sentiment.patches.dispatcher import (
     run_lone_batches_inline,
 )
 from sentiment.patches.endpoint import (
-    BatchCall,
+    BentoApis,
     EndpointMetrics,
-    batch_caller,
+    RequestSeries,
     metrics_middleware,
+    traced,
 )
 
 __all__ = [
-    "BatchCall",
+    "BentoApis",
     "EndpointMetrics",
-    "batch_caller",
+    "RequestSeries",
     "metrics_middleware",
+    "traced",
     "BENTOML_VERSION",
     "INLINE",
     "SHED_CHECK_S",
@@ -78,7 +77,6 @@ __all__ = [
     "client_gone",
     "fair_batch",
     "install",
-    "json_output",
     "keep_tasks_for",
     "model_store_path",
     "one_connection",
@@ -184,32 +182,3 @@ def bind_apis_once(instance: Any) -> None:
             instance.__dict__[name] = member.__get__(instance, type(instance))
     batch_types = DataContainerRegistry.CONTAINER_BATCH_TYPE_MAP
     batch_types.setdefault(LazyType.from_type(list), DefaultContainer)
-
-
-def json_output(annotation: Any) -> Any:
-    """BentoML's output descriptor for ``annotation``, sending a list with orjson.
-
-    BentoML's own (``IORootModel.to_http_response``) validates the list an API
-    returns against the annotation, dumps it to Python and then encodes it to
-    JSON: for /classify's list of prediction dicts, which the service builds
-    itself, that is 3.5-4.4 us per review, the largest cost outside the model
-    in the profile (bench/results/profile-before.md). This one keeps BentoML's
-    schema (same annotation, same name) and sends a list encoded in one orjson
-    call; anything else goes BentoML's way.
-    """
-    from _bentoml_sdk.io_models import ensure_io_descriptor
-    from starlette.responses import Response
-
-    base = ensure_io_descriptor(annotation)
-
-    async def to_http_response(cls: Any, obj: Any, serde: Any) -> Any:
-        if isinstance(obj, list):
-            body = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
-            return Response(body, media_type="application/json")
-        return await base.to_http_response.__func__(cls, obj, serde)  # type: ignore[attr-defined]
-
-    output: Any = type(
-        base.__name__, (base,), {"to_http_response": classmethod(to_http_response)}
-    )
-    output.media_type = "application/json"
-    return output

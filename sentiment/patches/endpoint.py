@@ -1,13 +1,14 @@
-"""The parts of BentoML's API endpoint that the edge's direct path reuses.
+"""The parts of BentoML's API endpoint that the model routes' one path reuses.
 
-:mod:`sentiment.http.direct` answers a plainly valid ``POST /classify`` without
-BentoML's request path (Starlette's routing, the IO descriptor, pydantic, the
-response object) but through what matters in it: the batching dispatcher that
-``ServiceAppFactory.batch_infer`` feeds (adaptive batching, across both paths),
-and BentoML's own request series (``bentoml_service_request_*``), which the
-dashboards, alerts and autoscaling read. Both are internals of
-``_bentoml_impl.server.app`` and ``bentoml._internal.server.http.instruments``,
-pinned by ``tests/unit/test_patches.py``.
+The edge (:mod:`sentiment.http.edge`) answers the model's routes without
+BentoML's request path (Starlette's routing, the IO descriptor, the response
+object) but through what matters in it: the batching dispatcher that
+``ServiceAppFactory.batch_infer`` feeds (:class:`BentoApis`), the API's own
+thread and input model, and BentoML's request series
+(``bentoml_service_request_*``, :class:`RequestSeries`), which the dashboards,
+alerts and autoscaling read. All are internals of ``_bentoml_impl.server.app``
+and ``bentoml._internal.server.http.instruments``, pinned by
+``tests/unit/test_patches.py``.
 """
 
 from __future__ import annotations
@@ -16,24 +17,50 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-BatchCall = Callable[[Any], Awaitable[Any]]
+from sentiment.errors import StartupError
+
+ModelCall = Callable[..., Awaitable[Any]]
 
 
-def batch_caller(factory: Any, api: str) -> BatchCall | None:
-    """``api``'s batched call as BentoML's endpoint makes it, after parsing.
+class BentoApis:
+    """The service's BentoML APIs as the edge's handlers call them.
 
-    ``factory`` is the worker's ``ServiceAppFactory``: its ``batch_infer``
-    queues the value in the API's dispatcher, which merges it with the other
-    requests' (from either path) into one model call. None when ``api`` has no
-    dispatcher (not batchable: ``batch_infer`` would fail with a KeyError).
+    ``factory`` is the worker's ``ServiceAppFactory``. Its service instance is
+    made at the app's start-up, after the edge is built, so each call looks it
+    up; its dispatchers exist from the start.
     """
-    if api not in factory.dispatchers:
-        return None
 
-    async def call(value: Any) -> Any:
-        return await factory.batch_infer(api, (value,), {})
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
 
-    return call
+    def batched(self, name: str) -> ModelCall:
+        """API ``name``'s call as BentoML's endpoint makes it, after parsing.
+
+        ``batch_infer`` queues the value in the API's dispatcher, which merges
+        it with the other requests' into one model call.
+        """
+        if name not in self.factory.dispatchers:
+            raise StartupError(f"the {name} API must be batchable")
+        batch_infer = self.factory.batch_infer
+
+        async def call(value: Any) -> Any:
+            return await batch_infer(name, (value,), {})
+
+        return call
+
+    def threaded(self, name: str) -> ModelCall:
+        """API ``name`` run on BentoML's thread, as its endpoint runs a sync API."""
+        factory = self.factory
+
+        async def call(**kwargs: Any) -> Any:
+            func = getattr(factory._service_instance, name).local
+            return await factory._to_thread(func, **kwargs)
+
+        return call
+
+    def input_model(self, name: str) -> Any:
+        """API ``name``'s input model (pydantic), which names what broke."""
+        return self.factory.service.apis[name].input_spec
 
 
 def metrics_middleware(app: Any) -> Any | None:
@@ -102,3 +129,49 @@ class EndpointMetrics:
             self.middleware.metrics_request_total.labels(**labels).inc()
             self.middleware.metrics_request_duration.labels(**labels).observe(seconds)
         self.in_progress.dec()
+
+
+class RequestSeries:
+    """Each model path's :class:`EndpointMetrics`, once BentoML's stack is built.
+
+    Until the first request has built the stack (:func:`metrics_middleware`),
+    a path's series counts nothing and is looked up again next time.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.by_path: dict[str, EndpointMetrics] = {}
+
+    def __call__(self, path: str) -> EndpointMetrics:
+        """The series of ``path``."""
+        series = self.by_path.get(path)
+        if series is None:
+            middleware = metrics_middleware(self.app)
+            series = EndpointMetrics(middleware, path)
+            if middleware is not None:
+                self.by_path[path] = series
+        return series
+
+
+def traced(serve: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """``serve(scope, receive, send, *rest)`` in a span, as BentoML traces a route.
+
+    The same OpenTelemetry ASGI middleware BentoML puts in its stack, with
+    BentoML's tracer provider (``SENTIMENT_TRACING=1``): the model's routes are
+    answered outside that stack, so the edge makes their spans itself.
+    """
+    from bentoml._internal.configuration.containers import BentoMLContainer
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    provider = BentoMLContainer.tracer_provider.get()
+
+    async def serve_traced(scope: Any, receive: Any, send: Any, *rest: Any) -> None:
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await serve(scope, receive, send, *rest)
+
+        middleware = OpenTelemetryMiddleware(
+            app, default_span_details=None, tracer_provider=provider
+        )
+        await middleware(scope, receive, send)
+
+    return serve_traced

@@ -33,7 +33,7 @@ def test_defaults() -> None:
     assert settings == Settings()
     assert settings.model_tag is None  # production, else the newest
     assert (settings.model_name, settings.model_poll_s) == ("sentiment", 2.0)
-    assert (settings.workers, settings.max_texts, settings.batching) == (2, 256, True)
+    assert (settings.workers, settings.max_texts, settings.tracing) == (2, 256, False)
 
 
 def test_read_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,10 +64,10 @@ def test_empty_value_means_default(monkeypatch: pytest.MonkeyPatch) -> None:
     [("0", False), ("off", False), ("No", False), ("1", True), ("true", True)],
 )
 def test_flags(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
-    monkeypatch.setenv("SENTIMENT_BATCHING", raw)
+    monkeypatch.setenv("SENTIMENT_ACCESS_LOG", raw)
     monkeypatch.setenv("SENTIMENT_TRACING", raw)
     settings = load_settings()
-    assert settings.batching is expected and settings.tracing is expected
+    assert settings.access_log is expected and settings.tracing is expected
 
 
 @pytest.mark.parametrize(

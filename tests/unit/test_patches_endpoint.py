@@ -1,7 +1,7 @@
 """Unit tests for sentiment.patches.endpoint: BentoML's batched call and series.
 
-The first tests fail loudly when BentoML changes under the direct path: the
-factory it captures, the call it makes, the series it keeps.
+The first tests fail loudly when BentoML changes under the edge: the factory it
+captures, the calls it makes, the series it keeps.
 """
 
 from __future__ import annotations
@@ -10,12 +10,19 @@ import asyncio
 import inspect
 from typing import Any
 
+import pytest
 from _bentoml_impl.server.app import ServiceAppFactory
 from _bentoml_sdk.service.factory import Service
 from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from sentiment.patches import EndpointMetrics, batch_caller, metrics_middleware
+from sentiment.errors import StartupError
+from sentiment.patches import (
+    BentoApis,
+    EndpointMetrics,
+    RequestSeries,
+    metrics_middleware,
+)
 
 LABELS = ["endpoint", "service_name", "service_version", "runner_name"]
 
@@ -49,7 +56,14 @@ def test_the_metrics_middleware_keeps_the_series_endpoint_metrics_binds() -> Non
     assert "track_inprogress" in call and "default_timer()" in call
 
 
-def test_batch_caller_hands_the_value_to_batch_infer_as_the_endpoint_does() -> None:
+def test_the_threaded_call_and_input_model_are_where_the_endpoint_finds_them() -> None:
+    endpoint = inspect.getsource(ServiceAppFactory.api_endpoint)
+    assert "getattr(self._service_instance, name).local" in endpoint
+    assert "await self._to_thread(func, *call_args, **call_kwargs)" in endpoint
+    assert "method.input_spec.from_http_request" in endpoint
+
+
+def test_batched_hands_the_value_to_batch_infer_as_the_endpoint_does() -> None:
     calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     class Factory:
@@ -61,19 +75,42 @@ def test_batch_caller_hands_the_value_to_batch_infer_as_the_endpoint_does() -> N
             calls.append((name, args, kwargs))
             return ["answer"]
 
-    call = batch_caller(Factory(), "classify")
-    assert call is not None
+    call = BentoApis(Factory()).batched("classify")
     assert asyncio.run(call(["a fine film"])) == ["answer"]
     assert calls == [("classify", (["a fine film"],), {})]
 
 
-def test_an_api_that_does_not_batch_has_no_batched_call() -> None:
-    """SENTIMENT_BATCHING=0: no dispatcher, so batch_infer would raise KeyError."""
-
+def test_an_api_that_does_not_batch_cannot_start() -> None:
     class Factory:
         dispatchers: dict[str, object] = {}
 
-    assert batch_caller(Factory(), "classify") is None
+    with pytest.raises(StartupError, match="classify API must be batchable"):
+        BentoApis(Factory()).batched("classify")
+
+
+def test_threaded_runs_the_bound_api_on_bentomls_thread() -> None:
+    ran: list[tuple[Any, dict[str, Any]]] = []
+
+    class Api:
+        @staticmethod
+        def local(**kwargs: Any) -> str:
+            return f"explained {kwargs}"
+
+    class Instance:
+        explain = Api()
+
+    class Factory:
+        _service_instance = Instance()
+
+        async def _to_thread(self, func: Any, **kwargs: Any) -> Any:
+            ran.append((func, kwargs))
+            return func(**kwargs)
+
+    call = BentoApis(Factory()).threaded("explain")
+    assert (
+        asyncio.run(call(texts=["a"], top=3)) == "explained {'texts': ['a'], 'top': 3}"
+    )
+    assert ran[0][1] == {"texts": ["a"], "top": 3}
 
 
 def set_up_middleware() -> RunnerTrafficMetricsMiddleware:
@@ -131,3 +168,18 @@ def test_endpoint_metrics_count_time_and_track_as_bentoml_does() -> None:
 def test_endpoint_metrics_without_bentoml_metrics_do_nothing() -> None:
     metrics = EndpointMetrics(None, "/classify")
     metrics.finished(200, metrics.started())  # no error, nothing to count
+
+
+def test_request_series_are_bound_per_path_once_bentoml_set_them_up() -> None:
+    middleware = set_up_middleware()
+
+    class App:
+        middleware_stack: Any = None
+
+    app = App()
+    series = RequestSeries(app)
+    assert series("/classify").middleware is None  # the stack is not built yet
+    app.middleware_stack = middleware
+    classify = series("/classify")
+    assert classify.middleware is middleware and series("/classify") is classify
+    assert series("/explain").labels["endpoint"] == "/explain"

@@ -10,8 +10,6 @@ import pytest
 from bentoml.exceptions import InternalServerError, InvalidArgument
 
 import service
-from sentiment.http.connections import ConnectionRecycler
-from sentiment.http.guard import ClassifyGuard
 from sentiment.http.oip import OpenInference
 from sentiment.http.operator import OperatorEndpoints
 from sentiment.jobs import runner
@@ -60,14 +58,7 @@ def test_middlewares_run_in_the_documented_order() -> None:
         JobStatus,
         OperatorEndpoints,
         OpenInference,
-        ClassifyGuard,
-        ConnectionRecycler,
     ]
-
-
-def test_the_guard_gets_the_service_settings() -> None:
-    options = dict(service.SentimentClassifier.middlewares)[ClassifyGuard]
-    assert options["settings"] is service.SETTINGS
 
 
 def test_a_job_that_cannot_run_records_why(

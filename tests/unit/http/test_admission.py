@@ -13,7 +13,7 @@ from starlette.types import Message, Receive, Scope, Send
 from sentiment import leases, pressure
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
-from tests.asgi import FakeApp, request
+from tests.asgi import FakeApp, admission_for, request
 from tests.unit.uploads import UPLOAD_TYPE, upload_body
 
 LIMIT, SERVICE_S = 4, 0.01  # capacity: 400 requests/s
@@ -76,7 +76,7 @@ def while_one_holds_the_slot(
 def test_overload_refusal_is_503_with_retry_after_and_the_error_shape() -> None:
     settings = Settings(max_in_flight=1, max_queue_wait_ms=1, refuse_after_ms=5)
     inner = BlockingApp()
-    admission = Admission(inner, settings)
+    admission = admission_for(inner, settings)
     refused = while_one_holds_the_slot(admission, inner, {b"x-request-id": b"req-42"})
     headers = dict(refused["headers"])
     body = json.loads(refused["body"])
@@ -89,7 +89,7 @@ def test_overload_refusal_is_503_with_retry_after_and_the_error_shape() -> None:
 
 
 def test_api_key_required_when_set() -> None:
-    admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
+    admission = admission_for(FakeApp(), Settings(API_KEY="s3cret"))
     missing = request(admission)
     wrong = request(admission, headers={b"authorization": b"Bearer nope"})
     right = request(admission, headers={b"authorization": b"Bearer s3cret"})
@@ -108,7 +108,7 @@ def test_api_key_required_when_set() -> None:
 def test_wrong_content_type_is_415_naming_it(content_type: bytes) -> None:
     app = FakeApp()
     result = request(
-        Admission(app, Settings()), headers={b"content-type": content_type}
+        admission_for(app, Settings()), headers={b"content-type": content_type}
     )
     assert result.status == 415 and app.seen == []
     assert json.loads(result.body)["detail"][0]["type"] == "unsupported_media_type"
@@ -117,11 +117,11 @@ def test_wrong_content_type_is_415_naming_it(content_type: bytes) -> None:
 
 def test_json_with_charset_is_accepted() -> None:
     charset = {b"content-type": b"application/json; charset=utf-8"}
-    assert request(Admission(FakeApp(), Settings()), headers=charset).status == 200
+    assert request(admission_for(FakeApp(), Settings()), headers=charset).status == 200
 
 
 def test_api_key_is_checked_before_content_type() -> None:
-    admission = Admission(FakeApp(), Settings(API_KEY="k"))
+    admission = admission_for(FakeApp(), Settings(API_KEY="k"))
     plain = {b"content-type": b"text/plain"}
     assert request(admission, headers=plain).status == 401
     auth = {b"authorization": b"Bearer k"}
@@ -140,7 +140,7 @@ def test_api_key_is_checked_before_content_type() -> None:
     ],
 )
 def test_file_jobs_need_the_api_key_too(path: str, method: str) -> None:
-    admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
+    admission = admission_for(FakeApp(), Settings(API_KEY="s3cret"))
     refused = request(admission, path=path, method=method)
     assert refused.status == 401
     assert json.loads(refused.body)["detail"][0]["type"] == "unauthorized"
@@ -149,7 +149,7 @@ def test_file_jobs_need_the_api_key_too(path: str, method: str) -> None:
     assert (
         request(admission, body, path=path, method=method, headers=auth).status == 200
     )
-    open_admission = Admission(FakeApp(), Settings())
+    open_admission = admission_for(FakeApp(), Settings())
     plain = {b"content-type": UPLOAD_TYPE}
     assert (
         request(open_admission, body, path=path, method=method, headers=plain).status
@@ -158,7 +158,7 @@ def test_file_jobs_need_the_api_key_too(path: str, method: str) -> None:
 
 
 def test_other_paths_pass_through_untouched() -> None:
-    admission = Admission(FakeApp(), Settings(API_KEY="s3cret"))
+    admission = admission_for(FakeApp(), Settings(API_KEY="s3cret"))
     assert request(admission, path="/livez", method="GET").status == 200
     assert admission.queue.in_flight == 0
 
@@ -179,7 +179,9 @@ def test_paths_that_are_not_exactly_a_route_never_pass(
 ) -> None:
     app = FakeApp()
     for auth in ({}, {b"authorization": b"Bearer k"}):
-        answer = request(Admission(app, Settings(API_KEY="k")), path=path, headers=auth)
+        answer = request(
+            admission_for(app, Settings(API_KEY="k")), path=path, headers=auth
+        )
         assert answer.status == status
         assert json.loads(answer.body)["detail"][0]["type"] == rule
     assert app.seen == []
@@ -192,7 +194,7 @@ def test_the_key_goes_no_further_than_the_edge() -> None:
         seen.append(scope["headers"])
         await FakeApp()(scope, receive, send)
 
-    admission = Admission(app, Settings(API_KEY="k"))
+    admission = admission_for(app, Settings(API_KEY="k"))
     headers = {b"authorization": b"Bearer k", b"x-other": b"1"}
     assert request(admission, headers=headers).status == 200
     assert (
@@ -204,7 +206,7 @@ def test_the_key_goes_no_further_than_the_edge() -> None:
 
 
 def test_protected_routes_need_the_key_whatever_the_method() -> None:
-    admission = Admission(FakeApp(), Settings(API_KEY="k"))
+    admission = admission_for(FakeApp(), Settings(API_KEY="k"))
     for method in ("GET", "PUT", "DELETE", "FOO"):
         assert request(admission, method=method).status == 401
 
@@ -225,7 +227,7 @@ def test_each_key_is_its_tenant_and_its_lease_reaches_the_service(
         seen.append(leases.current())
         await FakeApp()(scope, receive, send)
 
-    admission = Admission(app, tenants_settings(tmp_path))
+    admission = admission_for(app, tenants_settings(tmp_path))
     for key in (b"key-a", b"key-b"):
         answer = request(admission, headers={b"authorization": b"Bearer " + key})
         assert answer.status == 200
@@ -238,7 +240,7 @@ def test_each_key_is_its_tenant_and_its_lease_reaches_the_service(
 def test_a_malformed_deadline_header_is_400_naming_it(value: bytes) -> None:
     app = FakeApp()
     headers = {b"x-request-timeout-ms": value} if value else {}
-    answer = request(Admission(app, Settings()), headers=headers)
+    answer = request(admission_for(app, Settings()), headers=headers)
     if not value:
         assert answer.status == 200
         return
@@ -256,7 +258,7 @@ def test_the_deadline_is_clamped_to_the_server_timeout() -> None:
         await FakeApp()(scope, receive, send)
 
     clock = iter([100.0] * 10)
-    admission = Admission(app, Settings(timeout_s=2), clock=lambda: next(clock))
+    admission = admission_for(app, Settings(timeout_s=2), clock=lambda: next(clock))
     headers = {b"x-request-timeout-ms": b"60000"}
     assert request(admission, headers=headers).status == 200
     assert seen[0] is not None and seen[0].deadline == pytest.approx(102.0)
@@ -265,7 +267,7 @@ def test_the_deadline_is_clamped_to_the_server_timeout() -> None:
 def test_a_request_still_waiting_at_its_deadline_gets_504() -> None:
     settings = Settings(max_in_flight=1, max_queue_wait_ms=1000, refuse_after_ms=2000)
     inner = BlockingApp()
-    admission = Admission(inner, settings)
+    admission = admission_for(inner, settings)
     late = while_one_holds_the_slot(admission, inner, {b"x-request-timeout-ms": b"20"})
     assert late["status"] == 504
     assert json.loads(late["body"])["detail"][0]["type"] == "deadline_exceeded"
@@ -276,7 +278,7 @@ def test_a_tenant_over_its_rate_gets_429_with_retry_after(tmp_path: Path) -> Non
     path = tmp_path / "tenants.json"
     tenants = {"slow": {"key": "k", "rate_per_s": 1}}
     path.write_text(json.dumps({"tenants": tenants}))
-    admission = Admission(FakeApp(), Settings(tenants_file=path))
+    admission = admission_for(FakeApp(), Settings(tenants_file=path))
     auth = {b"authorization": b"Bearer k"}
     assert request(admission, headers=auth).status == 200
     refused = request(admission, headers=auth)
@@ -291,7 +293,9 @@ def test_the_time_inside_is_measured_from_admission_to_the_answer() -> None:
         now[0] += 0.03  # 30 ms inside the service
         await FakeApp()(scope, receive, send)
 
-    admission = Admission(app, Settings(deadline_quantile=0.99), clock=lambda: now[0])
+    admission = admission_for(
+        app, Settings(deadline_quantile=0.99), clock=lambda: now[0]
+    )
     assert admission.queue.inside is not None
     for _ in range(admission.queue.inside.MIN_SAMPLES):
         assert request(admission).status == 200
@@ -309,7 +313,7 @@ def test_a_refusal_for_overload_marks_the_worker_when_refused_not_when_arrived(
         settings = Settings(
             max_in_flight=1, max_queue_wait_ms=5000, refuse_after_ms=6000
         )
-        admission = Admission(inner, settings, clock=lambda: now[0])
+        admission = admission_for(inner, settings, clock=lambda: now[0])
 
         async def scenario() -> Message:
             holder = asyncio.create_task(call(admission))
@@ -332,7 +336,7 @@ def test_a_refusal_for_overload_marks_the_worker_when_refused_not_when_arrived(
             json.dumps({"tenants": {"slow": {"key": "k", "rate_per_s": 1}}})
         )
         pressure.WORKER.marked_at = float("-inf")
-        limited = Admission(FakeApp(), Settings(tenants_file=path))
+        limited = admission_for(FakeApp(), Settings(tenants_file=path))
         auth = {b"authorization": b"Bearer k"}
         assert request(limited, headers=auth).status == 200
         assert request(limited, headers=auth).status == 429

@@ -7,6 +7,7 @@ from typing import Any
 from sentiment.http.openapi import ERROR_RESPONSES, corrected_spec
 from sentiment.http.schemas import ErrorBody
 
+MODEL_PATHS = ("/classify", "/explain", "/v2/models/{name}/infer")
 BENTOML_LIKE_SPEC: dict[str, Any] = {
     "openapi": "3.0.2",
     "components": {"schemas": {"Input": {"type": "object"}}},
@@ -26,7 +27,7 @@ BENTOML_LIKE_SPEC: dict[str, Any] = {
 
 
 def test_declares_every_refusal_with_the_error_body() -> None:
-    spec = corrected_spec(BENTOML_LIKE_SPEC)
+    spec = corrected_spec(BENTOML_LIKE_SPEC, MODEL_PATHS)
     responses = spec["paths"]["/classify"]["post"]["responses"]
     assert set(responses) == {"200", *ERROR_RESPONSES}
     for status in ERROR_RESPONSES:
@@ -35,7 +36,7 @@ def test_declares_every_refusal_with_the_error_body() -> None:
 
 
 def test_error_schema_is_generated_from_the_model() -> None:
-    schemas = corrected_spec(BENTOML_LIKE_SPEC)["components"]["schemas"]
+    schemas = corrected_spec(BENTOML_LIKE_SPEC, MODEL_PATHS)["components"]["schemas"]
     assert schemas["Input"] == {"type": "object"}
     error = schemas["Error"]
     assert error["properties"]["detail"]["type"] == "array"
@@ -48,5 +49,5 @@ def test_error_schema_is_generated_from_the_model() -> None:
 
 def test_input_spec_is_not_modified() -> None:
     before = repr(BENTOML_LIKE_SPEC)
-    corrected_spec(BENTOML_LIKE_SPEC)
+    corrected_spec(BENTOML_LIKE_SPEC, MODEL_PATHS)
     assert repr(BENTOML_LIKE_SPEC) == before

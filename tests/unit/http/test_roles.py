@@ -7,8 +7,7 @@ import json
 import pytest
 
 from sentiment.config import Settings
-from sentiment.http.admission import Admission
-from tests.asgi import FakeApp, request
+from tests.asgi import FakeApp, admission_for, request
 
 JOB_ROUTES = ["/classify_file", "/classify_file/submit", "/classify_file/status"]
 ONLINE_ROUTES = ["/classify", "/explain", "/v2/models/sentiment/infer"]
@@ -16,7 +15,7 @@ EVERY_ROLE = ["/readyz", "/metrics", "/ui", "/model-info", "/v2/health/ready"]
 
 
 def answer(role: str, path: str, **urls: str) -> tuple[int, dict]:
-    edge = Admission(FakeApp(), Settings(role=role, **urls))  # type: ignore[arg-type]
+    edge = admission_for(FakeApp(), Settings(role=role, **urls))  # type: ignore[arg-type]
     method = "POST" if path in ONLINE_ROUTES else "GET"  # uploads are tested apart
     exchange = request(edge, path=path, method=method)
     body = json.loads(exchange.body) if exchange.status != 200 else {}

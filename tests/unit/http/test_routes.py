@@ -4,20 +4,20 @@ import pytest
 
 from sentiment.http.routes import (
     JOB,
-    MODEL,
     OPEN,
     UPLOAD,
+    V2_INFER,
     RouteTable,
-    default_table,
-    tracing_options,
+    model_route,
 )
 
 LIVE = "v7"
+CLASSIFY, EXPLAIN, INFER = (model_route(k) for k in ("/classify", "/explain", V2_INFER))
 
 
 def table() -> RouteTable:
     return RouteTable(
-        ["/classify", "/explain"],
+        ["/classify", "/explain", V2_INFER],
         ["/classify_file"],
         "sentiment",
         lambda: LIVE,
@@ -28,10 +28,10 @@ def table() -> RouteTable:
 @pytest.mark.parametrize(
     ("path", "route"),
     [
-        ("/classify", MODEL),
-        ("/explain", MODEL),
-        ("/v2/models/sentiment/infer", MODEL),
-        ("/v2/models/sentiment/versions/v7/infer", MODEL),
+        ("/classify", CLASSIFY),
+        ("/explain", EXPLAIN),
+        ("/v2/models/sentiment/infer", INFER),
+        ("/v2/models/sentiment/versions/v7/infer", INFER),
         ("/classify_file", UPLOAD),
         ("/classify_file/submit", UPLOAD),
         ("/classify_file/status", JOB),
@@ -71,10 +71,23 @@ def test_anything_not_exactly_a_route_is_unknown(path: str) -> None:
     assert table().find(path) is None
 
 
-def test_the_default_table_has_no_versioned_paths() -> None:
-    routes = default_table("sentiment")
-    assert routes.find("/classify") == MODEL
-    assert routes.find("/v2/models/sentiment/versions/x/infer") is None
+def test_each_model_route_carries_its_handler_and_role() -> None:
+    routes = table()
+    assert routes.model_handlers() == {"/classify", "/explain", V2_INFER}
+    assert all(
+        routes.find(p).serves  # type: ignore[union-attr]
+        == "online"
+        for p in ("/classify", "/explain")
+    )
+    assert routes.find("/classify_file/status").serves == "jobs"  # type: ignore[union-attr]
+    assert routes.find("/metrics").serves == "any"  # type: ignore[union-attr]
+
+
+def test_v2_infer_is_a_model_route_only_when_listed() -> None:
+    routes = RouteTable(["/classify"], [], "sentiment", lambda: LIVE)
+    assert routes.find("/v2/models/sentiment/infer") is None
+    assert routes.find("/v2/models/sentiment/versions/v7/infer") is None
+    assert routes.find("/v2/models/sentiment/versions/v7") == OPEN
 
 
 def test_the_table_matches_the_routes_bentoml_builds() -> None:
@@ -87,7 +100,9 @@ def test_the_table_matches_the_routes_bentoml_builds() -> None:
     app = service.SERVICE.to_asgi(is_main=True)
     while not isinstance(app, Starlette):
         app = app.app
-    routes = service.route_table(service.SERVICE, "sentiment", lambda: "")
+    routes = service.route_table(
+        service.SERVICE, service.MODEL_ROUTES, "sentiment", lambda: ""
+    )
     for route in app.routes:
         if isinstance(route, Route):
             assert routes.find(route.path) is not None, route.path
@@ -96,7 +111,9 @@ def test_the_table_matches_the_routes_bentoml_builds() -> None:
     assert routes.find("/static_content/swagger-ui.css") == OPEN
 
 
-def test_the_model_routes_are_traced_only_when_asked() -> None:
-    assert tracing_options(True) == {}
-    untraced = tracing_options(False)["excluded_urls"]
-    assert untraced == ["/classify", "/explain", "/v2/models"]
+def test_the_model_routes_are_the_services_model_apis_and_v2_infer() -> None:
+    """One list: every model route but V2's is a BentoML API of the service."""
+    import service
+
+    apis = {api.route for api in service.SERVICE.apis.values() if not api.is_task}
+    assert set(service.MODEL_ROUTES) == apis | {V2_INFER}

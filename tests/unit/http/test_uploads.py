@@ -8,7 +8,7 @@ from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from sentiment.http.uploads import FORWARDED_BOUNDARY, shortened
 from sentiment.jobs.slots import SLOTS
-from tests.asgi import FakeApp, request
+from tests.asgi import FakeApp, admission_for, request
 from tests.unit.uploads import BOUNDARY, UPLOAD_TYPE, upload_body
 
 SUBMIT = "/classify_file/submit"
@@ -20,7 +20,7 @@ def submit(app: Admission, body: bytes, content_type: bytes = UPLOAD_TYPE, **kw)
 
 def test_bentoml_gets_a_body_written_from_the_parsed_form() -> None:
     app = FakeApp()
-    assert submit(Admission(app, Settings()), upload_body()).status == 200
+    assert submit(admission_for(app, Settings()), upload_body()).status == 200
     (seen,) = app.seen
     assert FORWARDED_BOUNDARY in seen and BOUNDARY not in seen
     assert b'name="file"; filename="reviews.csv"' in seen
@@ -53,7 +53,7 @@ def test_uploads_that_are_not_one_file_and_text_fields_are_refused(
     body: bytes, content_type: bytes, status: int, expected: str
 ) -> None:
     app = FakeApp()
-    answer = submit(Admission(app, Settings()), body, content_type)
+    answer = submit(admission_for(app, Settings()), body, content_type)
     assert (answer.status, rule(answer)) == (status, expected)
     assert app.seen == [] and SLOTS.taken() == 0
 
@@ -78,13 +78,13 @@ def test_long_or_odd_file_names_are_shortened_keeping_extensions(name: str) -> N
 def test_the_forwarded_name_is_the_short_one() -> None:
     app = FakeApp()
     body = upload_body(filename=b"r" * 300 + b".csv")
-    assert submit(Admission(app, Settings()), body).status == 200
+    assert submit(admission_for(app, Settings()), body).status == 200
     assert b"r" * 129 not in app.seen[0] and b'.csv"' in app.seen[0]
 
 
 def test_a_chunked_upload_is_counted_and_stopped_at_the_cap() -> None:
     app = FakeApp()
-    admission = Admission(app, Settings(max_file_bytes=1000))
+    admission = admission_for(app, Settings(max_file_bytes=1000))
     body = upload_body(content=b"x" * 5000)
     answer = submit(admission, body, chunk_size=256)  # no content-length
     assert answer.status == 413
@@ -95,7 +95,7 @@ def test_a_chunked_upload_is_counted_and_stopped_at_the_cap() -> None:
 
 def test_a_declared_length_over_the_cap_is_refused_unread() -> None:
     app = FakeApp()
-    admission = Admission(app, Settings(max_file_bytes=1000))
+    admission = admission_for(app, Settings(max_file_bytes=1000))
     answer = request(
         admission,
         upload_body(),
@@ -112,13 +112,13 @@ def test_a_slot_is_held_while_bentoml_runs_the_request() -> None:
         seen.append(SLOTS.taken())
         await FakeApp()(scope, receive, send)
 
-    assert submit(Admission(app, Settings()), upload_body()).status == 200
+    assert submit(admission_for(app, Settings()), upload_body()).status == 200
     assert seen == [1] and SLOTS.taken() == 0
 
 
 @pytest.mark.parametrize("path", [SUBMIT, "/classify_file", "/classify_file/retry"])
 def test_a_full_worker_answers_429_to_whatever_starts_a_job(path: str) -> None:
-    admission = Admission(FakeApp(), Settings(max_jobs=2))
+    admission = admission_for(FakeApp(), Settings(max_jobs=2))
     held = [SLOTS.take(2), SLOTS.take(2)]
     busy = request(admission, upload_body(), {b"content-type": UPLOAD_TYPE}, path=path)
     assert busy.status == 429 and busy.headers[b"retry-after"] == b"10"
@@ -142,7 +142,7 @@ def test_a_job_outliving_its_request_keeps_the_slot() -> None:
 
 
 def test_refused_uploads_hold_no_slot() -> None:
-    admission = Admission(FakeApp(status=400), Settings(max_jobs=1))
+    admission = admission_for(FakeApp(status=400), Settings(max_jobs=1))
     for _ in range(3):
         assert submit(admission, upload_body()).status == 400
         assert submit(admission, upload_body(filename=None)).status == 400
@@ -172,5 +172,5 @@ def test_a_stalled_upload_gets_408_and_frees_its_slot(
         "path": SUBMIT,
         "headers": [(b"content-type", UPLOAD_TYPE)],
     }
-    asyncio.run(Admission(FakeApp(), Settings())(scope, receive, send))
+    asyncio.run(admission_for(FakeApp(), Settings())(scope, receive, send))
     assert sent[0]["status"] == 408 and SLOTS.taken() == 0

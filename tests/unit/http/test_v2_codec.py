@@ -132,24 +132,6 @@ def test_predictions_become_v2_tensors() -> None:
     assert [o["name"] for o in only["outputs"]] == ["score"] and "id" not in only
 
 
-def test_classify_refusals_name_the_rule_and_the_item() -> None:
-    body = json.dumps(
-        {
-            "error": "invalid",
-            "detail": [
-                {
-                    "type": "review_too_short",
-                    "loc": ["body", "texts", 1],
-                    "msg": "too short",
-                }
-            ],
-        }
-    ).encode()
-    assert v2_codec.classify_error(body) == (
-        "review_too_short at inputs[0].data[1]: too short"
-    )
-
-
 @pytest.mark.parametrize(
     ("body", "depth"),
     [

@@ -1,0 +1,370 @@
+"""The model routes' handlers: a request body in, an :class:`Answer` out.
+
+Each handler reads its protocol's body, checks the reviews with the rules of
+:mod:`sentiment.model.reviews`, calls the model through BentoML's batching (or
+its thread, for ``/explain``) and renders the answer in its protocol's shape:
+
+* :class:`Classify` (``POST /classify``) and :class:`Explain` (``POST /explain``)
+  refuse with :class:`ClassifyErrors` (``{"error", "detail", "request_id"}``);
+* :class:`V2Infer` (the Open Inference Protocol's infer) with :class:`V2Errors`
+  (``{"error"}``).
+
+A plainly valid ``{"texts": [...]}`` is parsed with orjson and checked over the
+whole batch at once; anything else is read by the API's own pydantic model,
+which only names what broke (the same 400 BentoML gave, byte for byte). The edge
+(:mod:`sentiment.http.edge`) reads the body and writes what every answer carries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from bentoml.exceptions import BentoMLException
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.types import Scope
+
+from sentiment import leases
+from sentiment.config import Settings
+from sentiment.errors import SentimentError, TensorError
+from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
+from sentiment.http.schemas import Explanation
+from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
+from sentiment.lifecycle import live
+from sentiment.model.reviews import stripped_if_valid
+from sentiment.telemetry.request_ids import current_request_id
+
+Header = tuple[bytes, bytes]
+ModelCall = Callable[..., Awaitable[Any]]
+BINARY_HEADER = b"inference-header-content-length"
+EXPLANATIONS = TypeAdapter(list[Explanation])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a handler answers; the edge adds the headers every answer carries.
+
+    Attributes:
+        status: the HTTP status.
+        body: the JSON body.
+        headers: headers of this answer only (``Retry-After``, ``Connection``).
+        rules: the rules a refusal names, counted in ``sentiment_rejections_total``.
+        logged: the ``/classify`` request and answer the prediction log keeps.
+    """
+
+    status: int
+    body: bytes
+    headers: tuple[Header, ...] = ()
+    rules: tuple[str, ...] = ()
+    logged: tuple[bytes, bytes] | None = None
+
+
+class Problem(Exception):
+    """A refusal a handler raises; its route's error shape renders it.
+
+    ``detail`` lists the broken rules with where they are (pydantic's errors);
+    without it, the refusal names one rule, ``rule``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        rule: str,
+        message: str,
+        detail: list[dict[str, Any]] | None = None,
+        headers: tuple[Header, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.rule = rule
+        self.message = message
+        self.detail = detail
+        self.headers = headers
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Each rule the refusal names."""
+        if not self.detail:
+            return (self.rule,)
+        return tuple(str(item.get("type", "invalid")) for item in self.detail)
+
+
+class ErrorShape(Protocol):
+    """How one protocol renders a refusal."""
+
+    def render(self, problem: Problem) -> Answer:
+        """The answer that refuses with ``problem``."""
+
+
+class ClassifyErrors:
+    """``{"error", "detail", "request_id"}``: ``/classify``'s and ``/explain``'s."""
+
+    def render(self, problem: Problem) -> Answer:
+        """The refusal with every broken rule and the request ID."""
+        detail = problem.detail or [
+            {"type": problem.rule, "loc": [], "msg": problem.message}
+        ]
+        payload = {
+            "error": problem.message,
+            "detail": detail,
+            "request_id": current_request_id(),
+        }
+        body = json.dumps(payload).encode()
+        return Answer(problem.status, body, problem.headers, problem.rules)
+
+
+class V2Errors:
+    """``{"error": "..."}``: the Open Inference Protocol's, one line."""
+
+    def render(self, problem: Problem) -> Answer:
+        """The refusal as one message naming each rule and its item."""
+        message = problem.message
+        if problem.detail is not None:
+            message = "; ".join(map(v2_problem, problem.detail)) or message
+        body = json_compact({"error": message})
+        return Answer(problem.status, body, problem.headers, problem.rules)
+
+
+def v2_problem(item: dict[str, Any]) -> str:
+    """One broken rule in V2's words: the review's index in the input tensor."""
+    loc = [part for part in item.get("loc", []) if part not in ("body", "texts")]
+    where = f" at inputs[0].data[{loc[0]}]" if loc and isinstance(loc[0], int) else ""
+    return f"{item.get('type', 'invalid')}{where}: {item.get('msg', '')}"
+
+
+class Handler(Protocol):
+    """A model route's handler (module docstring)."""
+
+    errors: ErrorShape
+
+    async def __call__(self, body: bytes, scope: Scope) -> Answer:
+        """Answer one request's ``body``; raise :class:`Problem` to refuse it."""
+
+
+def invalid(error: ValidationError) -> Problem:
+    """A 400 naming each broken rule and its item, as BentoML words it."""
+    return Problem(
+        400,
+        "invalid",
+        f"{error.error_count()} validation error for {error.title}",
+        [
+            dict(item)
+            for item in error.errors(include_context=False, include_input=False)
+        ],
+    )
+
+
+class Reviews:
+    """The texts of a ``{"texts": [...]}`` body, checked by the review rules.
+
+    Args:
+        model: the API's input model, which names what broke.
+        max_texts: the most reviews one request may carry.
+    """
+
+    def __init__(self, model: type[BaseModel], max_texts: int) -> None:
+        self.model = model
+        self.max_texts = max_texts
+
+    def from_json(self, body: bytes) -> list[str]:
+        """The stripped texts of a JSON body.
+
+        Raises:
+            Problem: a 400 naming every broken rule and item.
+        """
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            payload = None
+        if type(payload) is dict and len(payload) == 1:
+            texts = self.valid(payload.get("texts"))
+            if texts is not None:
+                return texts
+        try:
+            return list(self.model.model_validate_json(body or b"{}").texts)  # type: ignore[attr-defined]
+        except ValidationError as error:
+            raise invalid(error) from None
+
+    def from_list(self, texts: list[str]) -> list[str]:
+        """``texts`` (already strings) stripped, or a 400 naming what broke."""
+        valid = self.valid(texts)
+        if valid is not None:
+            return valid
+        try:
+            return list(self.model.model_validate({"texts": texts}).texts)  # type: ignore[attr-defined]
+        except ValidationError as error:
+            raise invalid(error) from None
+
+    def valid(self, texts: Any) -> list[str] | None:
+        """Stripped texts when all keep the rules (checked at once), else None."""
+        if type(texts) is not list or not 0 < len(texts) <= self.max_texts:
+            return None
+        try:
+            return stripped_if_valid(texts)
+        except TypeError:  # an item is not a string
+            return None
+
+
+class Scoring:
+    """The model's answers to checked texts, through BentoML's batching.
+
+    Args:
+        batch: the ``classify`` API's batched call (``BentoApis.batched``).
+        max_latency_ms: BentoML's batching budget, named in its 503.
+    """
+
+    def __init__(self, batch: ModelCall, max_latency_ms: int) -> None:
+        self.batch = batch
+        self.shed_message = (
+            "server busy: the request could not be served within "
+            f"max_latency_ms={max_latency_ms}, retry later"
+        )
+
+    async def __call__(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Score ``texts`` in the next batch.
+
+        Raises:
+            Problem: 504 past its deadline in the queue, 503 shed by the batching.
+        """
+        try:
+            predictions: list[dict[str, Any]] = await self.batch(texts)
+        except SentimentError as error:  # e.g. its deadline passed in the queue
+            raise self.problem(error.status, error.rule, str(error)) from None
+        except BentoMLException:  # the dispatcher shed it: it could not be in time
+            retry = (retry_after(OVERLOAD_RETRY_S),)
+            raise self.problem(503, "overloaded", self.shed_message, retry) from None
+        return predictions
+
+    @staticmethod
+    def problem(
+        status: int, rule: str, message: str, headers: tuple[Header, ...] = ()
+    ) -> Problem:
+        """A refusal naming its rule in ``detail`` (V2 words it ``rule: message``)."""
+        detail = [{"type": rule, "loc": [], "msg": message}]
+        return Problem(status, rule, message, detail, headers)
+
+
+class Classify:
+    """``POST /classify``: a label, a score and probabilities per review."""
+
+    errors: ErrorShape = ClassifyErrors()
+
+    def __init__(self, reviews: Reviews, scoring: Scoring) -> None:
+        self.reviews = reviews
+        self.scoring = scoring
+
+    async def __call__(self, body: bytes, scope: Scope) -> Answer:
+        """The predictions, in input order."""
+        predictions = await self.scoring(self.reviews.from_json(body))
+        answer = orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY)
+        return Answer(200, answer, logged=(body, answer))
+
+
+class Explain:
+    """``POST /explain``: the n-grams that pushed each review toward each label.
+
+    Args:
+        explain: the ``explain`` API run on BentoML's thread (``BentoApis.threaded``).
+        model: its input model (``texts`` and ``top``).
+    """
+
+    errors: ErrorShape = ClassifyErrors()
+
+    def __init__(self, explain: ModelCall, model: type[BaseModel]) -> None:
+        self.explain = explain
+        self.model = model
+
+    async def __call__(self, body: bytes, scope: Scope) -> Answer:
+        """The explanations, or 400/409 naming why not."""
+        try:
+            request = self.model.model_validate_json(body or b"{}")
+        except ValidationError as error:
+            raise invalid(error) from None
+        try:
+            explained = await self.explain(**dict(request))
+        except BentoMLException as error:  # too long (400), not explainable (409)
+            status = error.error_code.value
+            if status >= 500:
+                raise
+            rule = getattr(error, "rule", f"http_{status}")
+            raise Problem(status, rule, str(error)) from None
+        checked = EXPLANATIONS.validate_python(explained)
+        return Answer(200, EXPLANATIONS.dump_json(checked))
+
+
+class V2Infer:
+    """The Open Inference Protocol's ``POST /v2/models/{name}/infer``.
+
+    One ``BYTES`` tensor of reviews in (:mod:`sentiment.http.v2_codec`), the
+    same checks and batching as ``/classify``, ``label``, ``score`` and
+    ``probabilities`` tensors out.
+    """
+
+    errors: ErrorShape = V2Errors()
+
+    def __init__(self, reviews: Reviews, scoring: Scoring, model_name: str) -> None:
+        self.reviews = reviews
+        self.scoring = scoring
+        self.model_name = model_name
+
+    async def __call__(self, body: bytes, scope: Scope) -> Answer:
+        """The output tensors, or a 400 naming the field or the review."""
+        if any(name.lower() == BINARY_HEADER for name, _ in scope["headers"]):
+            raise Problem(400, TensorError.rule, BINARY_REFUSAL)
+        try:
+            request = parse_infer(body)
+        except TensorError as error:
+            raise Problem(error.status, error.rule, str(error)) from None
+        lease = leases.current()
+        if request.timeout_us is not None and lease is not None:
+            lease.tighten(time.monotonic() + request.timeout_us / 1e6)
+        version = live.active_version()
+        predictions = await self.scoring(self.reviews.from_list(request.texts))
+        payload = infer_response(predictions, request, self.model_name, version)
+        logged = (
+            orjson.dumps({"texts": request.texts}),
+            orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
+        )
+        return Answer(200, json_compact(payload), logged=logged)
+
+
+def json_compact(payload: dict[str, Any]) -> bytes:
+    """JSON as Starlette's JSONResponse renders it (compact, UTF-8)."""
+    return json.dumps(
+        payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+class ModelApis(Protocol):
+    """What a handler needs of BentoML's APIs (:class:`sentiment.patches.BentoApis`)."""
+
+    def batched(self, name: str) -> ModelCall:
+        """API ``name``'s call through its batching dispatcher."""
+
+    def threaded(self, name: str) -> ModelCall:
+        """API ``name`` run on BentoML's thread."""
+
+    def input_model(self, name: str) -> type[BaseModel]:
+        """API ``name``'s input model."""
+
+
+def classify(apis: ModelApis, settings: Settings) -> Classify:
+    """``/classify``'s handler over the ``classify`` API."""
+    reviews = Reviews(apis.input_model("classify"), settings.max_texts)
+    return Classify(reviews, Scoring(apis.batched("classify"), settings.max_latency_ms))
+
+
+def explain(apis: ModelApis, settings: Settings) -> Explain:
+    """``/explain``'s handler over the ``explain`` API."""
+    return Explain(apis.threaded("explain"), apis.input_model("explain"))
+
+
+def v2_infer(apis: ModelApis, settings: Settings) -> V2Infer:
+    """V2 infer's handler over the ``classify`` API, as ``/classify``'s."""
+    reviews = Reviews(apis.input_model("classify"), settings.max_texts)
+    scoring = Scoring(apis.batched("classify"), settings.max_latency_ms)
+    return V2Infer(reviews, scoring, settings.model_name)
