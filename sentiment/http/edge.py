@@ -32,7 +32,8 @@ from starlette.types import Receive, Scope, Send
 
 from sentiment.asgi import read_body
 from sentiment.config import Settings
-from sentiment.http.handlers import Answer, Handler, Problem
+from sentiment.http.answers import Answer, Problem
+from sentiment.http.handlers import Handler
 from sentiment.http.headers import RequestHeaders
 from sentiment.lifecycle import live
 from sentiment.telemetry.logs import SERVICE_LOGGER

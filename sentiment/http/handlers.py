@@ -2,12 +2,8 @@
 
 Each handler reads its protocol's body, checks the reviews with the rules of
 :mod:`sentiment.model.reviews`, calls the model through BentoML's batching (or
-its thread, for ``/explain``) and renders the answer in its protocol's shape:
-
-* :class:`Classify` (``POST /classify``) and :class:`Explain` (``POST /explain``)
-  refuse with :class:`ClassifyErrors` (``{"error", "detail", "request_id"}``);
-* :class:`V2Infer` (the Open Inference Protocol's infer) with :class:`V2Errors`
-  (``{"error"}``).
+its thread, for ``/explain``) and renders the answer; its refusals take its
+protocol's error shape (:mod:`sentiment.http.answers`).
 
 A plainly valid ``{"texts": [...]}`` is parsed with orjson and checked over the
 whole batch at once; anything else is read by the API's own pydantic model,
@@ -17,10 +13,8 @@ which only names what broke (the same 400 BentoML gave, byte for byte). The edge
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -31,109 +25,24 @@ from starlette.types import Scope
 from sentiment import leases
 from sentiment.config import Settings
 from sentiment.errors import SentimentError, TensorError
+from sentiment.http.answers import (
+    Answer,
+    ClassifyErrors,
+    ErrorShape,
+    Header,
+    Problem,
+    V2Errors,
+    json_compact,
+)
 from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import Explanation
 from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
 from sentiment.lifecycle import live
 from sentiment.model.reviews import stripped_if_valid
-from sentiment.telemetry.request_ids import current_request_id
 
-Header = tuple[bytes, bytes]
 ModelCall = Callable[..., Awaitable[Any]]
 BINARY_HEADER = b"inference-header-content-length"
 EXPLANATIONS = TypeAdapter(list[Explanation])
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a handler answers; the edge adds the headers every answer carries.
-
-    Attributes:
-        status: the HTTP status.
-        body: the JSON body.
-        headers: headers of this answer only (``Retry-After``, ``Connection``).
-        rules: the rules a refusal names, counted in ``sentiment_rejections_total``.
-        logged: the ``/classify`` request and answer the prediction log keeps.
-    """
-
-    status: int
-    body: bytes
-    headers: tuple[Header, ...] = ()
-    rules: tuple[str, ...] = ()
-    logged: tuple[bytes, bytes] | None = None
-
-
-class Problem(Exception):
-    """A refusal a handler raises; its route's error shape renders it.
-
-    ``detail`` lists the broken rules with where they are (pydantic's errors);
-    without it, the refusal names one rule, ``rule``.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        rule: str,
-        message: str,
-        detail: list[dict[str, Any]] | None = None,
-        headers: tuple[Header, ...] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.rule = rule
-        self.message = message
-        self.detail = detail
-        self.headers = headers
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        """Each rule the refusal names."""
-        if not self.detail:
-            return (self.rule,)
-        return tuple(str(item.get("type", "invalid")) for item in self.detail)
-
-
-class ErrorShape(Protocol):
-    """How one protocol renders a refusal."""
-
-    def render(self, problem: Problem) -> Answer:
-        """The answer that refuses with ``problem``."""
-
-
-class ClassifyErrors:
-    """``{"error", "detail", "request_id"}``: ``/classify``'s and ``/explain``'s."""
-
-    def render(self, problem: Problem) -> Answer:
-        """The refusal with every broken rule and the request ID."""
-        detail = problem.detail or [
-            {"type": problem.rule, "loc": [], "msg": problem.message}
-        ]
-        payload = {
-            "error": problem.message,
-            "detail": detail,
-            "request_id": current_request_id(),
-        }
-        body = json.dumps(payload).encode()
-        return Answer(problem.status, body, problem.headers, problem.rules)
-
-
-class V2Errors:
-    """``{"error": "..."}``: the Open Inference Protocol's, one line."""
-
-    def render(self, problem: Problem) -> Answer:
-        """The refusal as one message naming each rule and its item."""
-        message = problem.message
-        if problem.detail is not None:
-            message = "; ".join(map(v2_problem, problem.detail)) or message
-        body = json_compact({"error": message})
-        return Answer(problem.status, body, problem.headers, problem.rules)
-
-
-def v2_problem(item: dict[str, Any]) -> str:
-    """One broken rule in V2's words: the review's index in the input tensor."""
-    loc = [part for part in item.get("loc", []) if part not in ("body", "texts")]
-    where = f" at inputs[0].data[{loc[0]}]" if loc and isinstance(loc[0], int) else ""
-    return f"{item.get('type', 'invalid')}{where}: {item.get('msg', '')}"
 
 
 class Handler(Protocol):
@@ -330,13 +239,6 @@ class V2Infer:
             orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
         )
         return Answer(200, json_compact(payload), logged=logged)
-
-
-def json_compact(payload: dict[str, Any]) -> bytes:
-    """JSON as Starlette's JSONResponse renders it (compact, UTF-8)."""
-    return json.dumps(
-        payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode("utf-8")
 
 
 class ModelApis(Protocol):

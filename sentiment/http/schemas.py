@@ -146,9 +146,17 @@ class ErrorBody(BaseModel):
 
 
 def error_payload(
-    rule: str, message: str, request_id: str | None = None
+    rule: str,
+    message: str,
+    request_id: str | None = None,
+    detail: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of a refusal that breaks one rule."""
+    """The JSON body of a refusal: one broken rule, or pydantic's ``detail`` as is.
+
+    As is: pydantic's items keep their ``url``, as BentoML's 400 bodies had them.
+    """
+    if detail is not None:
+        return {"error": message, "detail": detail, "request_id": request_id}
     body = ErrorBody(
         error=message,
         detail=[BrokenRule(type=rule, loc=[], msg=message)],

@@ -153,17 +153,22 @@ class RequestSeries:
         return series
 
 
-def traced(serve: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+def traced(
+    serve: Callable[..., Awaitable[None]], provider: Any = None
+) -> Callable[..., Awaitable[None]]:
     """``serve(scope, receive, send, *rest)`` in a span, as BentoML traces a route.
 
     The same OpenTelemetry ASGI middleware BentoML puts in its stack, with
-    BentoML's tracer provider (``SENTIMENT_TRACING=1``): the model's routes are
-    answered outside that stack, so the edge makes their spans itself.
+    BentoML's tracer provider unless ``provider`` is given (``SENTIMENT_TRACING=1``):
+    the model's routes are answered outside that stack, so the edge makes their
+    spans itself.
     """
-    from bentoml._internal.configuration.containers import BentoMLContainer
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-    provider = BentoMLContainer.tracer_provider.get()
+    if provider is None:
+        from bentoml._internal.configuration.containers import BentoMLContainer
+
+        provider = BentoMLContainer.tracer_provider.get()
 
     async def serve_traced(scope: Any, receive: Any, send: Any, *rest: Any) -> None:
         async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -564,7 +564,7 @@ def test_retries_need_a_free_slot_too(hostile: Hostile) -> None:
     assert hostile.wait(running.json()["task_id"], timeout=300)["status"] == "completed"
 
 
-# Found by review of the direct /classify path: odd bodies it must read as
+# Found by review of the edge's /classify path: odd bodies it must read as
 # BentoML does, a stalled body, and tiny deadlines.
 REVIEW_BODY = json.dumps(REVIEW).encode()
 FILM_TEXT = REVIEW["texts"][0]
@@ -664,7 +664,7 @@ def test_stalled_bodies_are_answered_504_and_free_their_slots(
 ) -> None:
     """More stalled bodies than admission's limit: 504s at SENTIMENT_TIMEOUT_S.
 
-    The direct path read the body outside BentoML's timeout: 70 connections
+    The edge once read the body outside BentoML's timeout: 70 connections
     that sent a head and one byte kept every request 503 while they stayed.
     """
     head = (

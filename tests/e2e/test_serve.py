@@ -165,7 +165,7 @@ def local_modules_imported_by(entry: Path) -> set[Path]:
 def test_local_module_finder_sees_the_package() -> None:
     modules = local_modules_imported_by(PROJECT_DIR / "service.py")
     assert Path("sentiment/model/artifact.py") in modules
-    assert Path("sentiment/http/guard.py") in modules
+    assert Path("sentiment/http/edge.py") in modules
 
 
 def test_built_bento_has_every_module_the_service_imports(built_bento: str) -> None:

@@ -183,3 +183,32 @@ def test_request_series_are_bound_per_path_once_bentoml_set_them_up() -> None:
     classify = series("/classify")
     assert classify.middleware is middleware and series("/classify") is classify
     assert series("/explain").labels["endpoint"] == "/explain"
+
+
+def test_traced_serves_the_request_inside_a_server_span() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    from sentiment.patches import traced
+    from tests.asgi import FakeApp, request
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app, seen = FakeApp(), []
+
+    async def serve(scope: Any, receive: Any, send: Any, *rest: Any) -> None:
+        seen.append(rest)
+        await app(scope, receive, send)
+
+    serve_traced = traced(serve, provider)
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        await serve_traced(scope, receive, send, "headers", "/classify")
+
+    assert request(asgi).status == 200 and seen == [("headers", "/classify")]
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert "POST /classify" in names

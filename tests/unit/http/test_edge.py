@@ -11,8 +11,8 @@ import pytest
 from starlette.types import Message, Scope
 
 from sentiment.config import Settings
+from sentiment.http.answers import Answer, ClassifyErrors, Problem, V2Errors
 from sentiment.http.edge import DRAIN_FACTOR, ModelEdge, Recycling
-from sentiment.http.handlers import Answer, ClassifyErrors, Problem, V2Errors
 from sentiment.http.headers import RequestHeaders
 from sentiment.lifecycle import live
 from tests.asgi import request

@@ -15,16 +15,8 @@ from pydantic import BaseModel
 
 from sentiment import leases
 from sentiment.errors import DeadlineExceeded
-from sentiment.http.handlers import (
-    Classify,
-    ClassifyErrors,
-    Explain,
-    Problem,
-    Reviews,
-    Scoring,
-    V2Errors,
-    V2Infer,
-)
+from sentiment.http.answers import ClassifyErrors, Problem, V2Errors
+from sentiment.http.handlers import Classify, Explain, Reviews, Scoring, V2Infer
 from sentiment.http.schemas import TOP_FEATURES, reviews_type
 
 MAX_TEXTS = 4
