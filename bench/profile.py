@@ -59,7 +59,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "dispatcher and batching",
         ("dispatcher.py", "batch_infer", "container.py", "to_thread"),
     ),
-    ("direct /classify path (parse, answer)", ("sentiment/http/direct.py",)),
+    (
+        "the edge's model path (parse, answer)",
+        ("sentiment/http/edge.py", "sentiment/http/handlers.py"),
+    ),
     (
         "our middlewares",
         (

@@ -1,4 +1,4 @@
-"""ASGI plumbing all layers share: a capped body read, replayed, a response rewritten.
+"""ASGI plumbing the layers share: a capped body read, replayed, a response rewritten.
 
 A leaf: it imports nothing from the package, so the jobs layer and the HTTP edge
 read and rewrite bodies the same way.
@@ -102,14 +102,6 @@ def rewrite_response(
         await send({"type": "http.response.body", "body": body})
 
     return send_rewritten
-
-
-def header_value(start: Message, name: bytes) -> bytes:
-    """One header of a response start (empty when absent)."""
-    for key, value in start.get("headers", []):
-        if key.lower() == name:
-            return bytes(value)
-    return b""
 
 
 def with_length(start: Message, body: bytes) -> Message:

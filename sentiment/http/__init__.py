@@ -1,1 +1,1 @@
-"""The edge: routes, admission, refusals, uploads, the guard, V2, operator endpoints."""
+"""The edge: routes, admission, the model routes' one path, uploads, V2, operators."""

@@ -177,7 +177,7 @@ def predictions(
     """``model``'s answers to validated texts; labels counted, shadow fed.
 
     Plain dicts built in one pass (:func:`sentiment.model.labels.to_predictions`);
-    BentoML sends them as they are (:func:`sentiment.patches.json_output`).
+    the edge sends them as they are (:class:`sentiment.http.handlers.Classify`).
     """
     if not texts:
         return []

@@ -97,7 +97,7 @@ def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
     timeout); a layer that must run before them wraps the app the worker asks
     the service for with ``to_asgi``. ``factory`` is the ``ServiceAppFactory``
     that built the app (``Service.to_asgi`` does the same two steps, but drops
-    it): its batching is what :func:`batch_caller` calls. Idempotent: a second
+    it): its APIs are what :class:`BentoApis` calls. Idempotent: a second
     call keeps the first.
     """
     service_class = type(service)

@@ -38,6 +38,34 @@ def test_raw_http_classifies_and_rejects(server_url: str) -> None:
     assert empty.status_code == 400
 
 
+def test_a_clients_mistake_is_not_logged_as_the_servers(
+    server_url: str, server_log: Path
+) -> None:
+    """A 4xx on a model route is an access-log matter, never an ERROR or traceback."""
+    before = len(server_log.read_bytes())
+    mistakes = [
+        ("/classify", b'{"texts": ["meh"]}'),
+        ("/classify", b'{"texts": ['),
+        ("/classify", b'{"texts": "not a list"}'),
+        ("/explain", b'{"texts": ["a fine film"], "top": 0}'),
+        ("/v2/models/sentiment/infer", b'{"inputs": []}'),
+        (
+            "/v2/models/sentiment/infer",
+            b'{"inputs": [{"name": "text", "shape": [1], '
+            b'"datatype": "BYTES", "data": ["77"]}]}',
+        ),
+    ]
+    for path, body in mistakes:
+        headers = {"content-type": "application/json"}
+        answer = httpx.post(f"{server_url}{path}", content=body, headers=headers)
+        assert answer.status_code == 400, (path, answer.text)
+    assert httpx.post(
+        f"{server_url}/classify", json={"texts": ["a fine film"]}
+    ).is_success
+    logged = server_log.read_bytes()[before:].decode(errors="replace")
+    assert "ERROR" not in logged and "Traceback" not in logged, logged[-3000:]
+
+
 def test_64_concurrent_requests_are_correct_and_in_order(
     server_url: str, clear_reviews: list[tuple[str, str]]
 ) -> None:

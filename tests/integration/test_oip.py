@@ -1,4 +1,4 @@
-"""The Open Inference Protocol endpoints, in process: answers, errors, the guard."""
+"""The Open Inference Protocol endpoints, in process: answers and errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""sentiment.asgi: one capped body reader for the guard, V2 and uploads."""
+"""sentiment.asgi: one capped body reader for the edge and uploads."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ LEAVES = LAYERS[0]
 
 
 def module_name(path: Path) -> str:
-    """``sentiment.http.guard`` for ``sentiment/http/guard.py``."""
+    """``sentiment.http.edge`` for ``sentiment/http/edge.py``."""
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
