@@ -93,7 +93,7 @@ def test_a_plainly_valid_body_is_scored_stripped_and_logged() -> None:
     ],
 )
 def test_an_invalid_body_gets_bentomls_400_byte_for_byte(body: bytes) -> None:
-    """The body BentoML's endpoint gave, with the request ID (none outside a request)."""
+    """The body BentoML's endpoint gave, with the request ID (None: no request)."""
     from pydantic import ValidationError
 
     handler, batch = classify()
