@@ -17,10 +17,8 @@ BentoML 1.4 has no public API for these; each is in this package, and
   (:func:`json_output`);
 - BentoML's per-request API lookups made once per worker: the bound API methods
   and the batch container of a list (:func:`bind_apis_once`);
-- a batch run on the event loop instead of BentoML's worker thread: a lone
-  request's, an express request's, any under overload
-  (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`,
-  :meth:`~IdleDispatcher.run_express`, :meth:`~IdleDispatcher.run_on_loop`);
+- a lone client's batch run on the event loop instead of BentoML's worker
+  thread (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`);
 - BentoML's batched call and its request series, for the direct ``/classify``
   path (:func:`batch_caller`, :class:`EndpointMetrics`, in
   :mod:`sentiment.patches.endpoint`);
