@@ -41,7 +41,7 @@ CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
 JOB_OPTIONS = runner.JobOptions.from_settings(SETTINGS)
-patches.install(SETTINGS.dispatch, SETTINGS.loop_batches)  # before BentoML's queue
+patches.install(SETTINGS.dispatch)  # before BentoML's queue
 configure_logging(SETTINGS.log_format)
 
 

@@ -223,23 +223,11 @@ def server_cores(url: str) -> Iterator[dict[str, float]]:
 
 @contextmanager
 def server_view(url: str) -> Iterator[dict[str, Any]]:
-    """The server's cores while the block runs, and b's requests scored express."""
+    """The server's cores while the block runs."""
     view: dict[str, Any] = {}
-    before = scrape(url)
     with server_cores(url) as used:
         yield view
-    after = scrape(url)
-
-    def delta(series: str) -> float:
-        return tenant_value(after, series, "b") - tenant_value(before, series, "b")
-
-    admitted = delta("sentiment_tenant_admitted_total")
     view["server_cores"] = round(used["server_cores"], 2)
-    view["b_express_share"] = (
-        round(delta("sentiment_express_requests_total") / admitted, 3)
-        if admitted
-        else None
-    )
 
 
 def cost_lines(a64: dict[str, Any], b8: dict[str, Any]) -> list[str]:

@@ -16,11 +16,3 @@ def sample_sum(exposition: str, name: str, **labels: str) -> float:
         ):
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-def sample_value(exposition: str, name: str) -> float | None:
-    """The value of ``name``'s unlabelled sample (``name value``), None without one."""
-    for line in exposition.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None

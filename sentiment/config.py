@@ -53,18 +53,14 @@ class Settings(BaseSettings):
     max_in_flight: PositiveInt = 64
     in_flight_target_ms: NonNegativeInt = 12
     min_in_flight: PositiveInt = 32
-    deadline_quantile: float = Field(default=0.0, ge=0.0, lt=1.0)
-    express_in_flight: NonNegativeInt = 0
     max_queue_wait_ms: PositiveInt = 750
     refuse_after_ms: PositiveInt = 2_000
     max_queue: PositiveInt = 4_096
-    quick_refusal_share: NonNegativeFloat = 0.0
     tenants_file: Path | None = None
     gc_threshold: PositiveInt = 10_000
     max_body_bytes: PositiveInt = 1 << 20
     timeout_s: PositiveInt = 10
     dispatch: Literal["idle", "cork"] = "idle"
-    loop_batches: Literal["never", "overload", "always"] = "never"
     max_file_bytes: PositiveInt = 50 * 10**6
     max_inflated_bytes: PositiveInt = 100 * 10**6
     max_rows: PositiveInt = 1_000_000

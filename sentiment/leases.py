@@ -28,8 +28,6 @@ class Lease:
             after arrival), the clamp of :meth:`tighten`.
         weight: the tenant's weight, for a batch formed when more is queued than
             one batch takes.
-        express: let in under its tenant's share while the worker was full: a
-            small one is scored at once, beside the running batch.
     """
 
     tenant: str
@@ -37,7 +35,6 @@ class Lease:
     gone: Callable[[], bool] | None = None
     latest: float = float("inf")
     weight: float = 1.0
-    express: bool = False
 
     def late(self, now: float) -> bool:
         """Whether the deadline has passed at ``now`` (monotonic seconds)."""

@@ -53,14 +53,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sentiment import leases, pressure
+from sentiment import leases
 from sentiment.config import Settings
 from sentiment.http.edge import Classified, ModelEdge
 from sentiment.http.handlers import Handler, ModelApis
 from sentiment.http.headers import RequestHeaders, timeout_seconds
 from sentiment.http.lanes import Share, Ticket
 from sentiment.http.overload import (
-    OVERLOADED,
     REFUSAL_REASONS,
     AdmissionQueue,
     Decisions,
@@ -99,9 +98,6 @@ ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[Non
 # Builds a model route's handler over the worker's BentoML APIs
 BuildHandler = Callable[[ModelApis, Settings], Handler]
 GAUGE_EVERY_S = 0.5
-# Refusals that say the worker is past capacity (sentiment.pressure): not a
-# tenant's own rate limit, not a client that left.
-MARKS_PRESSURE = frozenset({*OVERLOADED, "over_share", "deadline"})
 TIMER_MIN_S = 0.005
 
 
@@ -149,15 +145,12 @@ class Admission:
             settings.max_queue_wait_ms / 1000,
             settings.refuse_after_ms / 1000,
             settings.max_queue,
-            settings.quick_refusal_share,
             [
                 Share(t.weight, t.max_in_flight, t.rate_per_s)
                 for t in self.tenants.tenants
             ],
             settings.in_flight_target_ms / 1000,
             settings.min_in_flight,
-            settings.deadline_quantile,
-            settings.express_in_flight,
         )
         self.max_timeout_s = float(settings.timeout_s)
         self.refused = EdgeRefusals.of(settings)
@@ -223,20 +216,16 @@ class Admission:
                 return await refusal.send(send, request_id or fresh_id().encode())
             deadline = now + min(timeout_s, self.max_timeout_s)
         gone = client_gone(receive)
-        reason, ticket = await self.admitted(tenant, deadline, gone)
+        reason = await self.admitted(tenant, deadline, gone)
         if reason is not None:
-            if reason in MARKS_PRESSURE:
-                pressure.WORKER.mark(self.clock())  # when refused, not arrived
             refusal = self.refused.by_reason[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
-        started = ticket.arrived if ticket.admitted_at is None else ticket.admitted_at
         lease = leases.Lease(
             self.names[tenant],
             deadline,
             gone,
             latest,
             self.weights[tenant],
-            ticket.express,
         )
         token = leases.CURRENT.set(lease)
         try:
@@ -245,7 +234,7 @@ class Admission:
             leases.CURRENT.reset(token)
             done = self.clock()
             self.series[tenant].latency.observe(done - now)
-            self.carry_out(self.queue.finish(done, tenant, done - started))
+            self.carry_out(self.queue.finish(done, tenant))
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
@@ -260,23 +249,17 @@ class Admission:
         tenant: int,
         deadline: float | None,
         gone: Callable[[], bool] | None,
-    ) -> tuple[str | None, Ticket]:
-        """Wait for admission: None to go in, else the refusal's reason.
-
-        Returns:
-            The reason, and the ticket (when the queue decided, from which the
-            time inside the service counts; whether it goes the express way).
-        """
+    ) -> str | None:
+        """Wait for admission: None to go in, else the refusal's reason."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str | None] = loop.create_future()
         ticket = Ticket(self.clock(), future, tenant, deadline, gone)
         self.carry_out(self.queue.arrive(ticket, ticket.arrived))
         try:
-            reason = future.result() if future.done() else await future
+            return future.result() if future.done() else await future
         except asyncio.CancelledError:
             self.forget(ticket)
             raise
-        return reason, ticket
 
     def forget(self, ticket: Ticket) -> None:
         """A waiting request's task was cancelled (shutdown): drop or release it."""

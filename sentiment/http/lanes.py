@@ -27,9 +27,6 @@ class Ticket:
         tenant: its tenant's lane (index into the queue's tenants).
         deadline: when its client stops waiting (None: it named none).
         gone: whether its client has disconnected (None: cannot be told).
-        admitted_at: when the queue let it in (None while it waits).
-        express: let in at once under its share past a full worker
-            (:meth:`sentiment.http.overload.AdmissionQueue.express`).
     """
 
     arrived: float
@@ -37,8 +34,6 @@ class Ticket:
     tenant: int = 0
     deadline: float | None = None
     gone: Callable[[], bool] | None = None
-    admitted_at: float | None = None
-    express: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sentiment.http.lanes import Lane, Share, Ticket
-from sentiment.http.measures import ServiceRate, ServiceTime, TokenBucket
+from sentiment.http.measures import ServiceRate
 
 # 503s (the server is past capacity), 429s (the tenant: over its share while
 # others wait, or over its own rate), a 504 (the request's deadline cannot be
 # met), and requests whose client left (nothing is sent that anyone reads).
-OVERLOADED = ("expected_wait", "missed_budget", "waited_too_long", "queue_full")
+OVERLOADED = ("waited_too_long", "queue_full")
 TENANT_LIMITS = ("over_share", "rate_limited")
 REFUSAL_REASONS = (*OVERLOADED, *TENANT_LIMITS, "deadline", "disconnected")
 
@@ -45,12 +45,10 @@ class AdmissionQueue:
     Args:
         limit: most requests inside the service at once.
         budget: the longest a request may have waited and still be admitted.
-        refuse_after: when a request that missed the budget gets its refusal at
-            the latest (back-pressure when quick refusals run out).
+        refuse_after: when a request that missed the budget gets its refusal;
+            until then it is held (its client sends nothing more meanwhile).
         max_queue: most waiting requests; beyond it the longest lane's oldest is
             refused.
-        quick_share: refusals answered as soon as they are known, as a share of
-            the measured service rate (1.0: one quick refusal per request served).
         tenants: each tenant's weight and limits, in lane order (default: one).
         target: seconds of work to keep inside the service (0: ``limit`` fixed).
             Then the limit follows the measured service rate (Little's law: rate
@@ -58,8 +56,6 @@ class AdmissionQueue:
             happens in the lanes, where the tenants' shares are decided, and not
             in the service's own first-come queues.
         min_limit: the least the limit may fall to (bulk bodies still batch).
-        quantile: of the measured time inside the service, what a deadline
-            leaves room for (0: the mean, Little's law).
     """
 
     def __init__(
@@ -68,12 +64,9 @@ class AdmissionQueue:
         budget: float,
         refuse_after: float,
         max_queue: int,
-        quick_share: float = 0.0,
         tenants: Sequence[Share] = (Share(),),
         target: float = 0.0,
         min_limit: int = 1,
-        quantile: float = 0.0,
-        express_in_flight: int = 0,
     ) -> None:
         self.limit = limit
         self.max_limit = limit
@@ -89,11 +82,7 @@ class AdmissionQueue:
         self.lanes = [Lane(share, share.weight / least) for share in tenants]
         self.round: deque[Lane] = deque()
         self.round_weight = 0.0
-        self.quick_share = quick_share
-        self.quick = TokenBucket(0.0, 0.0)
         self.service = ServiceRate()
-        self.inside = ServiceTime(quantile) if quantile else None
-        self.express_in_flight = express_in_flight
 
     @property
     def waiting(self) -> list[Ticket]:
@@ -105,8 +94,7 @@ class AdmissionQueue:
 
         Over its tenant's rate it gets a 429 at once. When its expected wait
         (its lane's backlog over the lane's share of the measured service rate)
-        is past its deadline, a 504 at once; past the budget, a 503 at once
-        while quick refusals last. Otherwise it waits in its lane.
+        is past its deadline, a 504 at once. Otherwise it waits in its lane.
         """
         decisions = self.expire(now)
         lane = self.lanes[ticket.tenant]
@@ -114,15 +102,11 @@ class AdmissionQueue:
             decisions.refuse.append((ticket, "rate_limited"))
             return decisions
         if lane.in_flight < lane.cap and not lane.waiting and self.has_room(lane):
-            ticket.express = self.express(lane)
             self.admit(lane, ticket, decisions, now)
             return decisions
         wait = self.expected_wait(now, lane)
         if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
             decisions.refuse.append((ticket, "deadline"))
-            return self.fill(decisions, now)
-        if wait > self.budget and self.quick.take(now):
-            decisions.refuse.append((ticket, self.blame(lane, "expected_wait")))
             return self.fill(decisions, now)
         lane.waiting.append(ticket)
         self.queued += 1
@@ -135,14 +119,11 @@ class AdmissionQueue:
         return self.fill(decisions, now)
 
     def service_time(self) -> float:
-        """Seconds an admitted request spends inside the service, at the worst.
+        """Seconds an admitted request spends inside the service, on average.
 
-        The measured quantile (:class:`ServiceTime`) once known; before, and
-        without one, Little's law: the requests inside over the measured rate
-        (0 until it is measured).
+        Little's law: the requests inside over the measured rate (0 until it
+        is measured).
         """
-        if self.inside is not None and self.inside.seconds is not None:
-            return self.inside.seconds
         rate = self.service.per_s
         return self.in_flight / rate if rate else 0.0
 
@@ -178,23 +159,10 @@ class AdmissionQueue:
             if other is not lane and (other.in_flight or other.waiting)
         )
 
-    def express(self, lane: Lane) -> bool:
-        """Whether a request let in at once should skip the batching queue.
-
-        Only past a full worker (at its limit, or others waiting), for a tenant
-        under its share (:meth:`has_room`) with fewer than ``express_in_flight``
-        requests inside: it is scored beside the running batch instead of
-        behind it and the next (``patches.IdleDispatcher``).
-        """
-        return lane.in_flight < self.express_in_flight and (
-            self.in_flight >= self.limit or self.queued > 0
-        )
-
     def admit(
         self, lane: Lane, ticket: Ticket, decisions: Decisions, now: float
     ) -> None:
         """Let ``ticket`` in."""
-        ticket.admitted_at = now
         self.in_flight += 1
         lane.in_flight += 1
         decisions.admit.append(ticket)
@@ -215,22 +183,14 @@ class AdmissionQueue:
         weights = self.round_weight + (0.0 if lane.in_round else lane.weight)
         return (ahead + 1) / (rate * lane.weight / weights)
 
-    def finish(
-        self, now: float, tenant: int = 0, inside: float | None = None
-    ) -> Decisions:
-        """An admitted request of ``tenant`` was answered: let the next ones in.
-
-        ``inside``: the seconds it spent inside the service, when known.
-        """
-        if inside is not None and self.inside is not None:
-            self.inside.record(now, inside)
+    def finish(self, now: float, tenant: int = 0) -> Decisions:
+        """An admitted request of ``tenant`` was answered: let the next ones in."""
         self.in_flight -= 1
         lane = self.lanes[tenant]
         lane.in_flight -= 1
         if lane.waiting:
             self.join_round(lane)
         if self.service.finish(now, bool(self.queued)):
-            self.pace_quick_refusals(now)
             self.size_limit()
         return self.tick(now)
 
@@ -240,12 +200,6 @@ class AdmissionQueue:
         if self.target and rate:
             wanted = round(rate * self.target)
             self.limit = max(self.min_limit, min(self.max_limit, wanted))
-
-    def pace_quick_refusals(self, now: float) -> None:
-        """Quick refusals follow the service rate: their CPU stays a fixed share."""
-        rate = self.quick_share * (self.service.per_s or 0.0)
-        self.quick.refill(now)
-        self.quick.rate, self.quick.burst = rate, max(1.0, rate / 10) if rate else 0.0
 
     def tick(self, now: float) -> Decisions:
         """Refuse the requests whose time has come; admit while there is room."""
@@ -318,11 +272,7 @@ class AdmissionQueue:
             head = lane.waiting[0]
             forced = head.arrived + self.refuse_after
             missed = head.arrived + self.budget
-            if missed > now:
-                when = min(forced, missed)
-            else:
-                quick = self.quick.next_token_at(now)
-                when = forced if quick is None else min(forced, quick)
+            when = min(forced, missed) if missed > now else forced
             if head.deadline is not None:
                 when = min(when, head.deadline)
             due = when if due is None else min(due, when)
@@ -332,8 +282,8 @@ class AdmissionQueue:
         """Refuse the requests whose time is up, from the head of each lane.
 
         Past ``refuse_after``, past their own deadline, or their client gone: at
-        once. Past the budget: at once while quick refusals last; else at
-        ``refuse_after`` (held: their clients wait instead of sending again).
+        once. Past the budget: at ``refuse_after`` (held: their clients wait
+        instead of sending again).
         A request deeper in a lane whose deadline passed is refused when it
         reaches the head or is next in line to be admitted.
         """
@@ -348,8 +298,6 @@ class AdmissionQueue:
                     reason = self.blame(lane, "waited_too_long")
                 elif head.deadline is not None and now >= head.deadline:
                     reason = "deadline"
-                elif now - head.arrived > self.budget and self.quick.take(now):
-                    reason = self.blame(lane, "missed_budget")
                 else:
                     break
                 waiting.popleft()

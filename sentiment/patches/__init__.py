@@ -15,10 +15,8 @@ BentoML 1.4 has no public API for these; each is in this package, and
 - the Swagger UI assets BentoML serves (:func:`swagger_assets`);
 - BentoML's per-request API lookups made once per worker: the bound API methods
   and the batch container of a list (:func:`bind_apis_once`);
-- a batch run on the event loop instead of BentoML's worker thread: a lone
-  request's, an express request's, any under overload
-  (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`,
-  :meth:`~IdleDispatcher.run_express`, :meth:`~IdleDispatcher.run_on_loop`);
+- a lone client's batch run on the event loop instead of BentoML's worker
+  thread (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`);
 - BentoML's batched and threaded API calls, input models, request series and
   tracing, for the model routes' one path (:class:`BentoApis`,
   :class:`RequestSeries`, :func:`traced`, in :mod:`sentiment.patches.endpoint`);

@@ -19,11 +19,6 @@ disconnected (cancelled: nobody reads the answer) while they sat in the queue,
 and counts them (``sentiment_batch_dropped_total``) and the reviews it sends per
 tenant (``sentiment_tenant_reviews_total``).
 
-Two opt-in ways past the usual path (off by default, docs/overload.md): an
-express request (``SENTIMENT_EXPRESS_IN_FLIGHT``) is scored at once beside the
-running batch, and under overload (``SENTIMENT_LOOP_BATCHES=overload``) batches
-run on the event loop instead of BentoML's thread.
-
 This replaces a BentoML internal, so it is pinned: :func:`install` patches only
 the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
 warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
@@ -46,24 +41,18 @@ from typing import Any
 import bentoml
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 
-from sentiment import leases, pressure
+from sentiment import leases
 from sentiment.errors import DeadlineExceeded
 from sentiment.patches.connections import one_connection
 from sentiment.telemetry.logs import SERVICE_LOGGER
-from sentiment.telemetry.metrics import (
-    BATCH_DROPS,
-    EXPRESS_CALLS,
-    LOOP_BATCHES,
-    TENANT_REVIEWS,
-)
+from sentiment.telemetry.metrics import BATCH_DROPS, TENANT_REVIEWS
 
 BENTOML_VERSION = "1.4.40"
 WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
-EXPRESS_MAX_ITEMS = 8  # reviews an express request may carry (scored unbatched)
 SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sheds
 logger = logging.getLogger(SERVICE_LOGGER)
-# Set while a batch runs on the event loop (a lone client's, an express request's,
-# any under overload): BentoML's thread hop skipped.
+# Set while a lone client's batch runs on the event loop: BentoML's thread hop
+# skipped.
 INLINE: ContextVar[bool] = ContextVar("sentiment_inline_batch", default=False)
 
 
@@ -80,10 +69,6 @@ def on_the_loop() -> Iterator[None]:
 class IdleDispatcher(CorkDispatcher[Any, Any]):
     """``CorkDispatcher`` that dispatches the queue as soon as the model is idle."""
 
-    # Where batches run: "never" (BentoML's thread), "overload" (on the loop
-    # while admission refuses) or "always"; set by install.
-    loop_batches = "never"
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Each queued job's lease, by its future (attrs' Job has slots, no room).
@@ -94,10 +79,6 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         lease = leases.current()
         if lease is None:
             return await super().inbound_call(data)
-        if lease.express and self._sema.is_locked():
-            size = self.get_batch_size(data)
-            if self.fits_express(size, lease):
-                return await self.run_express(data, size, lease)
         future: asyncio.Future[Any] = self._loop.create_future()
         self.leases[future] = lease
         self._queue.append(Job(time.time(), data, future))
@@ -112,34 +93,6 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             return await future
         finally:
             del self.leases[future]
-
-    def fits_express(self, size: int, lease: leases.Lease) -> bool:
-        """Whether an express request is small, in time, and its client there."""
-        return (
-            size <= EXPRESS_MAX_ITEMS
-            and not lease.abandoned()
-            and not lease.late(time.monotonic())
-        )
-
-    async def run_express(self, data: Any, size: int, lease: leases.Lease) -> Any:
-        """Score one request at once on the event loop, beside the running batch.
-
-        For a tenant under its share while another fills the worker
-        (``Lease.express``): in the queue it would wait for the batch running
-        in BentoML's thread and then ride the next, two batch cycles of the
-        other tenant's work. Inline, its one small model call (about 0.4 ms for
-        a review) shares the GIL with the running batch instead of waiting for
-        it. It costs what an unbatched call costs, so admission grants it only
-        to a tenant with few requests inside.
-        """
-        TENANT_REVIEWS.labels(tenant=lease.tenant).inc(size)
-        EXPRESS_CALLS.labels(tenant=lease.tenant).inc()
-        try:
-            with on_the_loop():
-                outputs = await self.callback((data,))
-        except Exception as error:  # as BentoML's batch call hands errors back
-            return error
-        return outputs[0]
 
     def goes_now(self, lease: leases.Lease) -> bool:
         """Whether a request that just arrived is alone, the model idle, it wanted.
@@ -264,50 +217,8 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             self.idle.set()
 
     def dispatch(self) -> None:
-        """Send everything queued (up to ``max_batch_size``) to the model now.
-
-        On BentoML's thread, or on the event loop when :meth:`on_loop` says so.
-        """
-        if self.on_loop():
-            self.mark_busy()
-            self._loop.create_task(self.run_on_loop())
-            return
+        """Send everything queued (up to ``max_batch_size``) to BentoML's thread."""
         self._loop.create_task(self.outbound_call(self.start_batch()))
-
-    def on_loop(self) -> bool:
-        """Whether the next batch runs on the event loop (``loop_batches``).
-
-        ``overload`` (opt-in): within a second of a refusal by admission
-        (:mod:`sentiment.pressure`). Then the loop never runs out of work, and
-        a model thread, which gives the GIL back at each numpy call and must
-        wait for the loop to hand it back, took 135-370 ms over batches that
-        take 5-17 (docs/overload.md). Otherwise the thread is as fast or
-        faster: the loop reads the next requests while a batch runs. Not the
-        default: it answers more under a flood, but the clients that reconnect
-        meanwhile wait longer to be read (docs/overload.md).
-        """
-        if self.loop_batches == "overload":
-            return pressure.WORKER.on()
-        return self.loop_batches == "always"
-
-    async def run_on_loop(self) -> None:
-        """The next batch, taken as this task starts, run on the event loop.
-
-        Taken here, not at :meth:`dispatch`: the task starts after the tasks
-        already scheduled, which queue their requests first and join it.
-        """
-        try:
-            jobs = self.take_counted()
-        except Exception:  # the model must not stay marked busy
-            logger.exception("error forming a batch on the event loop")
-            jobs = ()
-        if not jobs:  # every queued request left meanwhile, or it failed
-            self._sema.release()
-            self.idle.set()
-            return
-        LOOP_BATCHES.inc()
-        with on_the_loop():
-            await self.outbound_call(jobs)
 
     def start_batch(self) -> tuple[Job[Any, Any], ...]:
         """Mark the model busy and take the next batch off the queue, counted."""
@@ -454,12 +365,11 @@ def fair_batch(
     return chosen
 
 
-def install(policy: str, loop_batches: str = "never") -> bool:
+def install(policy: str) -> bool:
     """Make BentoML build :class:`IdleDispatcher` for batchable APIs.
 
     Args:
         policy: ``idle`` (this module) or ``cork`` (BentoML's own, unchanged).
-        loop_batches: where its batches run (:meth:`IdleDispatcher.on_loop`).
 
     Returns:
         Whether the idle dispatcher is now in use.
@@ -467,11 +377,6 @@ def install(policy: str, loop_batches: str = "never") -> bool:
     from _bentoml_impl.server import app
 
     if policy != "idle":
-        if loop_batches != "never":
-            logger.warning(
-                "SENTIMENT_LOOP_BATCHES=%s needs SENTIMENT_DISPATCH=idle: ignored",
-                loop_batches,
-            )
         app.CorkDispatcher = CorkDispatcher  # type: ignore[attr-defined]
         return False
     if bentoml.__version__ != BENTOML_VERSION:
@@ -482,7 +387,6 @@ def install(policy: str, loop_batches: str = "never") -> bool:
             bentoml.__version__,
         )
         return False
-    IdleDispatcher.loop_batches = loop_batches
     app.CorkDispatcher = IdleDispatcher  # type: ignore[attr-defined]
     run_lone_batches_inline()
     return True
@@ -493,9 +397,8 @@ def run_lone_batches_inline() -> None:
 
     A sync batchable API runs in ``ServiceAppFactory.batch_infer``'s callback as
     ``await self._to_thread(func, batch)``; only :class:`IdleDispatcher` sets
-    :data:`INLINE` (a lone client's batch, an express request, batches under
-    overload), so every other call (other APIs, batches below capacity) still
-    goes to BentoML's thread. Idempotent.
+    :data:`INLINE` (a lone client's batch), so every other call (other APIs,
+    batches under load) still goes to BentoML's thread. Idempotent.
     """
     from _bentoml_impl.server.app import ServiceAppFactory
 

@@ -85,15 +85,6 @@ TENANT_REVIEWS = prometheus_client.Counter(
     "Reviews sent to the model in an adaptive batch, by tenant",
     labelnames=["tenant"],
 )
-EXPRESS_CALLS = prometheus_client.Counter(
-    "sentiment_express_requests_total",
-    "Requests of a tenant under its share scored at once, beside the running batch",
-    labelnames=["tenant"],
-)
-LOOP_BATCHES = prometheus_client.Counter(
-    "sentiment_loop_batches_total",
-    "Batches run on the event loop, not BentoML's thread (SENTIMENT_LOOP_BATCHES)",
-)
 BATCH_DROPS = prometheus_client.Counter(
     "sentiment_batch_dropped_total",
     "Admitted requests left out of their batch: deadline passed or client gone",
@@ -142,6 +133,5 @@ class TenantSeries:
         self.wait = TENANT_WAIT.labels(tenant=tenant)
         self.latency = TENANT_LATENCY.labels(tenant=tenant)
         TENANT_REVIEWS.labels(tenant=tenant)
-        EXPRESS_CALLS.labels(tenant=tenant)
         for reason in ("deadline", "disconnect"):
             BATCH_DROPS.labels(reason=reason, tenant=tenant)

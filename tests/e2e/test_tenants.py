@@ -6,11 +6,10 @@ at the issue's scale are `make bench-overload`'s tenants section.
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 
 from devtools.locust import run_locust
 from devtools.openloop import run_open_loops
-from devtools.prometheus import sample_sum, sample_value
+from devtools.prometheus import sample_sum
 from devtools.servers import PROJECT_DIR, bentoml_serve, free_port, isolated_home
 from ops.servers import serve_command
 
@@ -95,71 +94,6 @@ def test_a_polite_tenant_is_served_beside_a_flooding_one(tenants_server: str) ->
     assert sample_sum(metrics, "sentiment_tenant_reviews_total", tenant="b") >= 200
     for key in KEYS.values():
         assert key not in metrics, "a key is never a label"
-
-
-# Each opt-in way past the batching queue, and how many times it engaged.
-PAST_THE_QUEUE: dict[str, tuple[dict[str, str], Callable[[str], float]]] = {
-    "express": (
-        {"SENTIMENT_EXPRESS_IN_FLIGHT": "4"},
-        lambda m: sample_sum(m, "sentiment_express_requests_total", tenant="b"),
-    ),
-    "loop batches": (
-        {"SENTIMENT_LOOP_BATCHES": "overload"},
-        lambda m: sample_value(m, "sentiment_loop_batches_total") or 0.0,
-    ),
-}
-
-
-@pytest.fixture(scope="module", params=sorted(PAST_THE_QUEUE))
-def past_the_queue(
-    request: pytest.FixtureRequest,
-    trained_model: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, Callable[[str], float]]]:
-    """The tenants server with one opt-in way past the queue; its URL and counter."""
-    settings, engaged = PAST_THE_QUEUE[request.param]
-    work = tmp_path_factory.mktemp("past-the-queue")
-    env = {
-        **TIGHT,
-        "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json")),
-        **settings,
-    }
-    with bentoml_serve("service:SentimentClassifier", work / "serve.log", env) as url:
-        yield url, engaged
-
-
-def test_each_way_past_the_queue_engages_and_answers_as_the_batch_would(
-    past_the_queue: tuple[str, Callable[[str], float]],
-) -> None:
-    url, engaged = past_the_queue
-    texts = ["a fine, moving film", "a dull mess", "not bad at all", "I wept."]
-    auth = {"Authorization": f"Bearer {KEYS['b']}"}
-    quiet = httpx.post(
-        f"{url}/classify", json={"texts": texts}, headers=auth, timeout=30
-    ).json()
-    answers: list[tuple[str, dict[str, object]]] = []
-
-    def polite() -> None:
-        with httpx.Client(timeout=30, headers=auth) as client:
-            for _ in range(100):
-                for text in texts:
-                    reply = client.post(f"{url}/classify", json={"texts": [text]})
-                    assert reply.status_code == 200, reply.text
-                    answers.append((text, reply.json()[0]))
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        done = pool.submit(polite)
-        (flood,) = run_open_loops([load(url, "a", 4000, 4, bodies=FLOOD)])
-        done.result()
-    print(f"flooding a: {flood}")
-    assert flood["refused"] > 0, "the flood was past the server's capacity"
-    expected = dict(zip(texts, quiet, strict=True))
-    for text, answer in answers:
-        assert answer["label"] == expected[text]["label"], text
-        assert answer["score"] == pytest.approx(expected[text]["score"], abs=1e-9)
-    metrics = httpx.get(f"{url}/metrics").text
-    assert engaged(metrics) > 0, "it never engaged"
-    assert sample_sum(metrics, "sentiment_express_requests_total", tenant="a") == 0
 
 
 def test_deadlines_are_kept_or_refused_and_malformed_ones_are_400(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from sentiment import leases, pressure
+from sentiment import leases
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from tests.asgi import FakeApp, admission_for, request
@@ -284,62 +284,3 @@ def test_a_tenant_over_its_rate_gets_429_with_retry_after(tmp_path: Path) -> Non
     refused = request(admission, headers=auth)
     assert refused.status == 429 and refused.headers[b"retry-after"] == b"1"
     assert json.loads(refused.body)["detail"][0]["type"] == "rate_limited"
-
-
-def test_the_time_inside_is_measured_from_admission_to_the_answer() -> None:
-    now = [100.0]
-
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        now[0] += 0.03  # 30 ms inside the service
-        await FakeApp()(scope, receive, send)
-
-    admission = admission_for(
-        app, Settings(deadline_quantile=0.99), clock=lambda: now[0]
-    )
-    assert admission.queue.inside is not None
-    for _ in range(admission.queue.inside.MIN_SAMPLES):
-        assert request(admission).status == 200
-    assert admission.queue.inside.seconds == pytest.approx(0.03)
-
-
-def test_a_refusal_for_overload_marks_the_worker_when_refused_not_when_arrived(
-    tmp_path: Path,
-) -> None:
-    saved = pressure.WORKER.marked_at
-    now = [50.0]
-    try:
-        pressure.WORKER.marked_at = float("-inf")
-        inner = BlockingApp()
-        settings = Settings(
-            max_in_flight=1, max_queue_wait_ms=5000, refuse_after_ms=6000
-        )
-        admission = admission_for(inner, settings, clock=lambda: now[0])
-
-        async def scenario() -> Message:
-            holder = asyncio.create_task(call(admission))
-            await asyncio.sleep(0)
-            deadline = {b"x-request-timeout-ms": b"2000"}
-            waiting = asyncio.create_task(call(admission, deadline))
-            await asyncio.sleep(0)
-            assert pressure.WORKER.marked_at == float("-inf"), "held: no mark"
-            now[0] = 52.5  # past its deadline while it still waits
-            admission.carry_out(admission.queue.tick(now[0]))
-            refused = await waiting
-            inner.release.set()
-            assert (await holder)["status"] == 200
-            return refused
-
-        assert asyncio.run(scenario())["status"] == 504
-        assert pressure.WORKER.marked_at == 52.5, "marked when refused"
-        path = tmp_path / "tenants.json"
-        path.write_text(
-            json.dumps({"tenants": {"slow": {"key": "k", "rate_per_s": 1}}})
-        )
-        pressure.WORKER.marked_at = float("-inf")
-        limited = admission_for(FakeApp(), Settings(tenants_file=path))
-        auth = {b"authorization": b"Bearer k"}
-        assert request(limited, headers=auth).status == 200
-        assert request(limited, headers=auth).status == 429
-        assert pressure.WORKER.marked_at == float("-inf"), "its own rate: no mark"
-    finally:
-        pressure.WORKER.marked_at = saved

@@ -8,15 +8,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from sentiment.http.lanes import Share, Ticket
-from sentiment.http.measures import ServiceTime
 from sentiment.http.overload import AdmissionQueue, Decisions
 
 LIMIT, SERVICE_S = 4, 0.01  # capacity: 400 requests/s
 BUDGET, REFUSE_AFTER, MAX_QUEUE = 0.5, 1.0, 10_000
 
 
-def new_queue(max_queue: int = MAX_QUEUE, quick_share: float = 0.0) -> AdmissionQueue:
-    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, max_queue, quick_share)
+def new_queue(max_queue: int = MAX_QUEUE) -> AdmissionQueue:
+    return AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, max_queue)
 
 
 @dataclass
@@ -137,35 +136,7 @@ def test_over_max_queue_the_oldest_is_refused() -> None:
     assert queue.arrive(third, 0.3).refuse == [(first, "queue_full")]
 
 
-def test_quick_refusals_need_a_measured_rate_and_stop_at_their_share() -> None:
-    sim = Simulation(queue=new_queue(quick_share=1.0))
-    capacity = LIMIT / SERVICE_S
-    sim.run(rate=capacity / 2, start=0.0, seconds=1.0)  # idle: nothing measured
-    assert sim.queue.service.per_s is None and sim.refused == {}
-    sim.run(rate=4 * capacity, start=1.0, seconds=4.0)
-    quick = sim.refused.get("expected_wait", 0) + sim.refused.get("missed_budget", 0)
-    assert sim.queue.service.per_s == pytest.approx(capacity, rel=0.05)
-    assert quick > 0, "past the measured rate's budget of waiting, refuse at once"
-    assert quick <= capacity * 4.0 * 1.1, "quick refusals stay within their share"
-    assert len(sim.admitted_waits) >= 0.95 * capacity * 4.0, "the model stays busy"
-    assert max(sim.admitted_waits) <= BUDGET
-    assert sim.accounted == sim.arrivals
-
-
-def test_quick_refusal_comes_at_arrival_when_the_queue_is_a_budget_long() -> None:
-    queue = new_queue(quick_share=1.0)
-    queue.service.per_s = LIMIT / SERVICE_S
-    queue.pace_quick_refusals(0.0)
-    for _ in range(LIMIT):
-        queue.arrive(Ticket(0.0), 0.0)
-    within_budget = int(BUDGET * queue.service.per_s)
-    for _ in range(within_budget):
-        assert queue.arrive(Ticket(0.0), 0.0).refuse == []
-    late = Ticket(0.1)  # quick refusals earned since 0.0
-    assert queue.arrive(late, 0.1).refuse == [(late, "expected_wait")]
-
-
-def test_without_quick_refusals_overload_is_only_held() -> None:
+def test_past_capacity_requests_are_held_not_refused_at_once() -> None:
     sim = Simulation()
     sim.run(rate=4 * LIMIT / SERVICE_S, start=0.0, seconds=3.0)
     assert set(sim.refused) == {"waited_too_long"}
@@ -444,119 +415,3 @@ def test_without_a_target_the_limit_is_fixed() -> None:
     finish_at(queue, rate=2_000, seconds=2)
     assert queue.service.per_s is not None
     assert queue.limit == 64
-
-
-def quantile_queue() -> AdmissionQueue:
-    """A queue that leaves deadlines room for the 99th percentile inside."""
-    queue = AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, quantile=0.99)
-    queue.service.per_s = LIMIT / SERVICE_S  # 400/s: Little's law says 10 ms
-    return queue
-
-
-def test_a_deadline_leaves_room_for_the_slow_answers_not_the_mean() -> None:
-    queue = quantile_queue()
-    for _ in range(LIMIT):
-        queue.arrive(Ticket(0.0), 0.0)
-    # 1 answer in 50 took 100 ms inside: the 99th percentile, where the mean is 12.
-    for i in range(ServiceTime.SAMPLES):
-        queue.finish(0.001 * i, inside=0.1 if i % 50 == 0 else 0.01)
-        queue.arrive(Ticket(0.001 * i), 0.001 * i)
-    assert queue.service_time() == pytest.approx(0.1)
-    now = 0.6
-    hopeless = Ticket(now, deadline=now + 0.09)
-    assert queue.arrive(hopeless, now).refuse == [(hopeless, "deadline")]
-
-
-def test_with_the_quantile_a_waiting_request_goes_in_only_with_room_for_it() -> None:
-    queue = quantile_queue()
-    for _ in range(LIMIT):
-        queue.arrive(Ticket(0.0), 0.0)
-    queue.inside.seconds = 0.05  # type: ignore[union-attr]  # measured: 50 ms
-    tight = Ticket(0.0, deadline=0.2)
-    queue.arrive(tight, 0.0)
-    # At 0.16 only 40 ms are left, less than the 50 the slow answers take: 504.
-    decisions = queue.finish(0.16)
-    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
-
-
-def test_the_time_inside_counts_from_the_admission_decision() -> None:
-    queue = quantile_queue()
-    for _ in range(LIMIT):
-        queue.arrive(Ticket(0.0), 0.0)
-    waiting = Ticket(0.0)
-    queue.arrive(waiting, 0.0)
-    assert queue.finish(0.3).admit == [waiting]
-    assert waiting.admitted_at == pytest.approx(0.3)
-
-
-def flood_with_slow_answers(quantile: float) -> tuple[int, int]:
-    """4x capacity for 3 s, 200 ms deadlines; 1 answer in 50 takes 120 ms, not 10.
-
-    Returns:
-        The answers that came after their deadline, and all answers.
-    """
-    queue = AdmissionQueue(LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, quantile=quantile)
-    finishing: list[tuple[float, int, float, Ticket]] = []  # done, order, inside
-    step, now, count, late, served = SERVICE_S / (4 * LIMIT), 0.0, 0, 0, 0
-
-    def start(decisions: Decisions, at: float) -> None:
-        nonlocal count
-        for ticket in decisions.admit:
-            count += 1
-            inside = 0.12 if count % 50 == 0 else SERVICE_S
-            heapq.heappush(finishing, (at + inside, count, inside, ticket))
-
-    while now < 3.0:
-        while finishing and finishing[0][0] <= now:
-            done, _, inside, ticket = heapq.heappop(finishing)
-            served += 1
-            late += ticket.deadline is not None and done > ticket.deadline
-            start(queue.finish(done, inside=inside), done)
-        start(queue.arrive(Ticket(now, deadline=now + 0.2), now), now)
-        now += step
-    return late, served
-
-
-def test_deadlines_under_a_flood_with_slow_answers_are_met_by_the_quantile() -> None:
-    capacity = LIMIT / (0.98 * SERVICE_S + 0.02 * 0.12)  # the mean time inside
-    late_mean, served_mean = flood_with_slow_answers(quantile=0.0)
-    late, served = flood_with_slow_answers(quantile=0.99)
-    assert late_mean > 100, "the mean (Little's law) leaves the slow answers late"
-    assert late <= 5, "the 99th percentile leaves them room"
-    assert served >= 0.9 * capacity * 3.0, "and the model stays busy"
-    assert served >= 0.98 * served_mean
-
-
-def test_only_a_tenant_under_its_share_past_a_full_worker_goes_express() -> None:
-    shares = [Share(), Share()]
-    queue = AdmissionQueue(
-        LIMIT, BUDGET, REFUSE_AFTER, MAX_QUEUE, tenants=shares, express_in_flight=1
-    )
-    flood = [Ticket(0.0, tenant=0) for _ in range(LIMIT + 3)]
-    for ticket in flood:
-        queue.arrive(ticket, 0.0)
-    assert not any(t.express for t in flood), "the tenant filling the worker: never"
-    polite = [Ticket(0.0, tenant=1) for _ in range(2)]
-    for ticket in polite:
-        assert queue.arrive(ticket, 0.0).admit == [ticket], "under its share: at once"
-    assert [t.express for t in polite] == [True, False], "express_in_flight=1"
-
-
-def test_no_express_while_the_worker_has_room_or_when_it_is_off() -> None:
-    room = AdmissionQueue(
-        LIMIT,
-        BUDGET,
-        REFUSE_AFTER,
-        MAX_QUEUE,
-        tenants=[Share(), Share()],
-        express_in_flight=4,
-    )
-    first = Ticket(0.0, tenant=1)
-    room.arrive(first, 0.0)
-    assert first.express is False, "an idle worker: the batch is as quick"
-    off = two_tenants(1, 1)  # express_in_flight defaults to 0
-    for _ in range(LIMIT + 3):
-        off.arrive(Ticket(0.0, tenant=0), 0.0)
-    polite = Ticket(0.0, tenant=1)
-    assert off.arrive(polite, 0.0).admit == [polite]
-    assert polite.express is False

@@ -18,7 +18,7 @@ def test_a_tenants_series_read_zero_from_the_start() -> None:
             "sentiment_admission_refusals_total", reason=reason, tenant="series-test"
         )
         assert refused == 0.0
-    for name in ("sentiment_tenant_admitted_total", "sentiment_express_requests_total"):
+    for name in ("sentiment_tenant_admitted_total", "sentiment_tenant_reviews_total"):
         assert value(name, tenant="series-test") == 0.0
     dropped = "sentiment_batch_dropped_total"
     assert value(dropped, reason="disconnect", tenant="series-test") == 0.0
