@@ -18,6 +18,7 @@ import bentoml
 from bentoml.validators import ContentType
 
 from sentiment import patches
+from sentiment.batching import dispatcher
 from sentiment.config import load_settings
 from sentiment.http import admission, handlers
 from sentiment.http.oip import OpenInference
@@ -41,7 +42,7 @@ CHOICE = registry.serving_choice(SETTINGS.model_tag, SETTINGS.model_name)
 Reviews = reviews_type(SETTINGS.max_texts)
 ExplainReviews = reviews_type(32)
 JOB_OPTIONS = runner.JobOptions.from_settings(SETTINGS)
-patches.install(SETTINGS.dispatch)  # before BentoML's queue
+dispatcher.install(SETTINGS.dispatch)  # before BentoML's queue
 configure_logging(SETTINGS.log_format)
 
 

@@ -2,7 +2,7 @@
 
 Subpackages by layer, bottom first (docs/layout.md has every module): the leaves
 ``errors``, ``files``, ``asgi``; ``config``; ``features`` and ``telemetry``;
-``patches`` (BentoML internals); ``model``; ``training`` and ``jobs``;
+``patches`` (BentoML internals); ``batching``; ``model``; ``training`` and ``jobs``;
 ``lifecycle``; ``http``; and ``client`` for users. Imports point down only
 (``tests/unit/test_layers.py``).
 """

@@ -2,7 +2,7 @@
 
 A leaf. The edge (:mod:`sentiment.http.admission`) sets one :class:`Lease` per
 admitted model request in a context variable; BentoML runs the API in the same
-task, so the batching dispatcher (:mod:`sentiment.patches`) finds it beside the
+task, so the batching dispatcher (:mod:`sentiment.batching`) finds it beside the
 request's job and leaves out of a batch the request whose deadline has passed or
 whose client has gone. The V2 route may tighten the deadline once it has read the
 body's ``timeout`` parameter.

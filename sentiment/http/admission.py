@@ -35,8 +35,8 @@ A request may name its own deadline, ``X-Request-Timeout-Ms`` (clamped to
 wait is past it gets a 504 at once; one still waiting when it passes gets its
 504 then. Admitted, it carries a :class:`sentiment.leases.Lease` (tenant,
 deadline, whether its client is still there) into BentoML's batching queue,
-where :class:`sentiment.patches.IdleDispatcher` leaves it out of the batch if
-the deadline passed or the client left meanwhile.
+where :class:`sentiment.batching.dispatcher.IdleDispatcher` leaves it out of the
+batch if the deadline passed or the client left meanwhile.
 
 So an admitted request never waited longer than the budget, the number of requests
 inside the service stays where batching is efficient (BentoML's batching queue

@@ -3,7 +3,6 @@
 BentoML 1.4 has no public API for these; each is in this package, and
 ``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
 
-- the batching dispatcher (:class:`IdleDispatcher`, :func:`install`);
 - whether a request's client has disconnected, read from uvicorn's request
   cycle behind ``receive`` (:func:`client_gone`);
 - the worker's ASGI app, wrapped on the way out of ``Service.to_asgi``
@@ -15,16 +14,16 @@ BentoML 1.4 has no public API for these; each is in this package, and
 - the Swagger UI assets BentoML serves (:func:`swagger_assets`);
 - BentoML's per-request API lookups made once per worker: the bound API methods
   and the batch container of a list (:func:`bind_apis_once`);
-- a lone client's batch run on the event loop instead of BentoML's worker
-  thread (:func:`run_lone_batches_inline`, :meth:`IdleDispatcher.run_alone`);
 - BentoML's batched and threaded API calls, input models, request series and
   tracing, for the model routes' one path (:class:`BentoApis`,
   :class:`RequestSeries`, :func:`traced`, in :mod:`sentiment.patches.endpoint`);
 - the sync client's upload files, kept by its file manager (:func:`opened_files`,
   for :mod:`sentiment.client`).
 
-The batching dispatcher is :mod:`sentiment.patches.dispatcher`, the reaches into
-uvicorn's request cycle :mod:`sentiment.patches.connections`; the rest is here.
+The reaches into uvicorn's request cycle are :mod:`sentiment.patches.connections`;
+the rest is here. One reach lives elsewhere: the batching dispatcher, a subclass
+of BentoML's, beside the policy it runs (:mod:`sentiment.batching.dispatcher`,
+installed only on :data:`BENTOML_VERSION`; ``tests/unit/batching/`` checks it).
 """
 
 from __future__ import annotations
@@ -41,16 +40,6 @@ from sentiment.patches.connections import (
     one_connection,
     watch_connections,
 )
-from sentiment.patches.dispatcher import (
-    BENTOML_VERSION,
-    INLINE,
-    SHED_CHECK_S,
-    WARM_UP_BATCHES,
-    IdleDispatcher,
-    fair_batch,
-    install,
-    run_lone_batches_inline,
-)
 from sentiment.patches.endpoint import (
     BentoApis,
     EndpointMetrics,
@@ -59,6 +48,9 @@ from sentiment.patches.endpoint import (
     traced,
 )
 
+# The BentoML every reach here, and the batching dispatcher, was written for.
+BENTOML_VERSION = "1.4.40"
+
 __all__ = [
     "BentoApis",
     "EndpointMetrics",
@@ -66,20 +58,13 @@ __all__ = [
     "metrics_middleware",
     "traced",
     "BENTOML_VERSION",
-    "INLINE",
-    "SHED_CHECK_S",
     "UVICORN_VERSION",
-    "WARM_UP_BATCHES",
-    "IdleDispatcher",
     "bind_apis_once",
     "client_gone",
-    "fair_batch",
-    "install",
     "keep_tasks_for",
     "model_store_path",
     "one_connection",
     "opened_files",
-    "run_lone_batches_inline",
     "swagger_assets",
     "task_id_of",
     "task_store",

@@ -17,7 +17,8 @@ LAYERS: list[set[str]] = [
     {"errors", "files", "asgi", "leases", "__init__"},  # leaves
     {"config"},  # settings from the environment (raises SettingsError)
     {"features", "telemetry"},
-    {"patches"},  # BentoML's internals, reached from here only
+    {"patches"},  # BentoML's internals, reached from here (and batching's dispatcher)
+    {"batching"},  # the batching policy and the BentoML dispatcher that runs it
     {"model"},
     {"training", "jobs"},
     {"lifecycle"},

@@ -1,4 +1,4 @@
-"""Adaptive batching that never makes a lone request wait: dispatch when idle.
+"""BentoML's batching queue run by our policy: dispatch when the model is idle.
 
 BentoML 1.4's ``CorkDispatcher`` holds a request while
 ``n * (wn + dt + a) <= optimizer.wait * 0.95``, where ``optimizer.wait`` is the
@@ -8,22 +8,20 @@ logged as the next wait: the learned delay sustains itself (measured: a lone
 100-review request took 141 ms p50 after a burst, against 44 ms with FastAPI).
 
 :class:`IdleDispatcher` keeps BentoML's queue, batch assembly, shedding (503 when
-a request cannot meet ``max_latency_ms``) and metrics, and changes one decision:
-when the model is idle, whatever is queued goes now. Under concurrency, requests
-that arrive while a batch runs form the next batch, so batching still pays; alone,
-a request goes straight to the model.
-
-It also leaves out of a batch the requests whose :class:`sentiment.leases.Lease`
-says their deadline passed (answered 504 ``deadline_exceeded``) or their client
-disconnected (cancelled: nobody reads the answer) while they sat in the queue,
-and counts them (``sentiment_batch_dropped_total``) and the reviews it sends per
-tenant (``sentiment_tenant_reviews_total``).
+a request cannot meet ``max_latency_ms``) and metrics, and takes its decisions
+from :mod:`sentiment.batching.policy`: when the model is idle, whatever is queued
+goes now. Under concurrency, requests that arrive while a batch runs form the
+next batch, so batching still pays; alone, a request goes straight to the model.
+Here is only the tie to BentoML's queue: each job's
+:class:`sentiment.leases.Lease`, the futures answered, the series counted, and a
+lone client's batch run on the event loop.
 
 This replaces a BentoML internal, so it is pinned: :func:`install` patches only
-the version it was written for (:data:`BENTOML_VERSION`) and otherwise logs a
-warning and leaves BentoML's dispatcher in place; ``tests/unit/test_patches.py``
-fails when the version or the internals it relies on change. Upstream, a
-dispatcher option to skip the cork when idle would make this module unnecessary.
+the version it was written for (:data:`sentiment.patches.BENTOML_VERSION`) and
+otherwise logs a warning and leaves BentoML's dispatcher in place;
+``tests/unit/batching/test_dispatcher.py`` fails when the internals it relies
+on change. Upstream, a dispatcher option to skip the cork when idle would make
+this module unnecessary.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -42,13 +40,12 @@ import bentoml
 from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
 
 from sentiment import leases
+from sentiment.batching import policy
 from sentiment.errors import DeadlineExceeded
-from sentiment.patches.connections import one_connection
+from sentiment.patches import BENTOML_VERSION, one_connection
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import BATCH_DROPS, TENANT_REVIEWS
 
-BENTOML_VERSION = "1.4.40"
-WARM_UP_BATCHES = 20  # batches seen before trusting the latency model
 SHED_CHECK_S = 0.01  # while a batch runs, how often the queue is checked for sheds
 logger = logging.getLogger(SERVICE_LOGGER)
 # Set while a lone client's batch runs on the event loop: BentoML's thread hop
@@ -66,6 +63,22 @@ def on_the_loop() -> Iterator[None]:
         INLINE.reset(token)
 
 
+class OptimizerFit:
+    """BentoML's linear fit of batch durations, read live (a :class:`policy.Fit`).
+
+    Not copied into a :class:`policy.BatchFit` per request: the copy cost each
+    arriving request 0.3 us (timeit: 0.90 against 0.62 us for :meth:`goes_now`).
+    """
+
+    def __init__(self, optimizer: Any) -> None:
+        self.optimizer = optimizer
+
+    def expected_s(self, size: int) -> float:
+        """Seconds a batch of ``size`` items should take (0 until warmed up)."""
+        fit = self.optimizer
+        return policy.expected_batch_s(fit.o_a, fit.o_b, len(fit.o_stat), size)
+
+
 class IdleDispatcher(CorkDispatcher[Any, Any]):
     """``CorkDispatcher`` that dispatches the queue as soon as the model is idle."""
 
@@ -73,6 +86,7 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         super().__init__(*args, **kwargs)
         # Each queued job's lease, by its future (attrs' Job has slots, no room).
         self.leases: dict[asyncio.Future[Any], leases.Lease] = {}
+        self.fit = OptimizerFit(self.optimizer)
 
     async def inbound_call(self, data: Any) -> Any:
         """BentoML's, plus the request's lease kept beside its job."""
@@ -95,20 +109,10 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             del self.leases[future]
 
     def goes_now(self, lease: leases.Lease) -> bool:
-        """Whether a request that just arrived is alone, the model idle, it wanted.
-
-        Then its own call dispatches it: waking the controller first cost a
-        condition's notify, a task switch and the controller's checks, about
-        0.1 ms of a lone 100-review request. A request still within its first
-        instant cannot be shed (it has not waited); an abandoned one, or one its
-        batch would answer late, goes the controller's way, which leaves it out.
-        """
-        return (
-            len(self._queue) == 1
-            and not self._sema.is_locked()
-            and not lease.abandoned()
-            and not lease.late(time.monotonic() + self.expected_batch_s(1))
-        )
+        """Whether the request just queued goes at once (:func:`policy.goes_now`)."""
+        busy = self._sema.is_locked()
+        queued = len(self._queue)
+        return policy.goes_now(lease, queued, busy, time.monotonic(), self.fit)
 
     async def controller(self) -> None:
         """Wait for requests; shed those that cannot make it; dispatch when idle."""
@@ -128,74 +132,51 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 logger.exception("error in the batching dispatcher")
 
     def leave_out_the_abandoned(self) -> bool:
-        """Take out of the queue the jobs past their deadline or whose client left.
+        """Answer, and take out of the queue, the jobs :func:`policy.leave_out` drops.
 
         Checked as the batch is about to form, so a request the model has not
-        reached yet costs no model time once nobody waits for it. "Past its
-        deadline" counts the batch's own expected time: one that would be
-        answered late is left out now, not scored for nobody (measured at 2x
-        capacity with 200 ms deadlines: the slowest answer took 346 ms without).
+        reached yet costs no model time once nobody waits for it: a late one is
+        answered 504 ``deadline_exceeded``, one whose client left is cancelled.
 
         Returns:
             Whether the queue is now empty (nothing to dispatch).
         """
         if not self.leases:
             return False
-        now = time.monotonic() + self.expected_batch_s(len(self._queue))
-        kept: deque[Job[Any, Any]] = deque()
-        for job in self._queue:
-            lease = self.leases.get(job.future)
-            if lease is None or job.future.done():
-                kept.append(job)
-            elif lease.abandoned():
-                BATCH_DROPS.labels(reason="disconnect", tenant=lease.tenant).inc()
+        queue = self._queue
+        size = min(len(queue), self.max_batch_size)
+        ends_at = time.monotonic() + self.fit.expected_s(size)
+        kept, dropped = policy.leave_out(
+            ((job, self.lease_unless_answered(job)) for job in queue), ends_at
+        )
+        for job, lease, reason in dropped:
+            BATCH_DROPS.labels(reason=reason, tenant=lease.tenant).inc()
+            if reason == "disconnect":
                 job.future.cancel()
-            elif lease.late(now):
-                BATCH_DROPS.labels(reason="deadline", tenant=lease.tenant).inc()
-                job.future.set_result(DeadlineExceeded(DeadlineExceeded.passed))
             else:
-                kept.append(job)
-        if len(kept) != len(self._queue):
-            self._queue.clear()
-            self._queue.extend(kept)
-        return not self._queue
+                job.future.set_result(DeadlineExceeded(DeadlineExceeded.passed))
+        if dropped:
+            queue.clear()
+            queue.extend(kept)
+        return not queue
 
-    def expected_batch_s(self, queued: int) -> float:
-        """Seconds a batch of the queued jobs should take (0 until warmed up).
-
-        BentoML's linear fit of batch durations, trusted after
-        :data:`WARM_UP_BATCHES` batches (as in :meth:`shed_one_if_late`).
-        """
-        if len(self.optimizer.o_stat) < WARM_UP_BATCHES:
-            return 0.0
-        size = min(queued, self.max_batch_size)
-        return float(self.optimizer.o_a * size + self.optimizer.o_b)
+    def lease_unless_answered(self, job: Job[Any, Any]) -> leases.Lease | None:
+        """A queued job's lease; None without one or once its future is done."""
+        return None if job.future.done() else self.leases.get(job.future)
 
     def shed_one_if_late(self) -> bool:
-        """Cancel (503) the oldest request if it cannot meet ``max_latency``.
-
-        The time a batch will take comes from BentoML's linear fit of batch
-        durations, but only once it has seen :data:`WARM_UP_BATCHES` batches:
-        before that its guesses (a fixed 1/15 of the budget per request, or a
-        fit to a slow first call) shed requests that would have been fast.
-        Until then only a request that has already waited the budget is shed.
-        """
-        queued = len(self._queue)
+        """Cancel (503) the oldest request if :func:`policy.sheds_oldest` says so."""
         waited = time.time() - self._queue[0].enqueue_time
-        expected = 0.0
-        if len(self.optimizer.o_stat) >= WARM_UP_BATCHES:
-            expected = self.optimizer.o_a * queued + self.optimizer.o_b
         busy = self._sema.is_locked()
-        if (queued > 1 and waited + expected >= self.max_latency) or (
-            busy and queued == 1 and waited >= self.max_latency
-        ):
+        queued = len(self._queue)
+        if policy.sheds_oldest(queued, waited, busy, self.max_latency, self.fit):
             self._queue.popleft().future.cancel()
             return True
         return False
 
     @functools.cached_property
     def idle(self) -> asyncio.Event:
-        """Set when no batch runs: cleared by :meth:`dispatch`, set when it ends."""
+        """Set when no batch runs: cleared by :meth:`start_batch`, set when it ends."""
         return asyncio.Event()
 
     async def until_idle(self) -> None:
@@ -222,36 +203,20 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
 
     def start_batch(self) -> tuple[Job[Any, Any], ...]:
         """Mark the model busy and take the next batch off the queue, counted."""
-        self.mark_busy()
-        return self.take_counted()
-
-    def mark_busy(self) -> None:
-        """The model is taken: no other batch starts until this one ends."""
         self.idle.clear()
         self._sema.acquire()
-
-    def take_counted(self) -> tuple[Job[Any, Any], ...]:
-        """The next batch off the queue, its reviews counted by tenant."""
         jobs = self.take_batch()
         if self.leases:
             self.count_reviews(jobs)
         return jobs
 
     def take_batch(self) -> tuple[Job[Any, Any], ...]:
-        """The next batch: the whole queue when it fits, else by tenant (DRR).
-
-        When more is queued than one batch takes (``max_batch_size`` items),
-        first come, first served would make a tenant's one review wait behind
-        every batch of another's backlog (bulk bodies: 64 requests of 100
-        reviews are 25 batches). Then the batch is filled by deficit round
-        robin over the tenants' jobs, in arrival order within each, each tenant
-        earning its lease's weight in items per round: admission already split
-        the *requests* by weight, and this only decides which of them are
-        scored first, so what each tenant is served in the long run is what it
-        was admitted (weights counted once).
-        """
+        """The next batch: the whole queue, or :func:`policy.fair_batch`'s jobs."""
         queue = self._queue
-        if not self.leases or len(queue) < 2 or not self.several_tenants():
+        if not self.leases or len(queue) < 2:
+            return tuple(self._get_inputs())
+        owners = [self.leases.get(job.future) for job in queue]
+        if not policy.several_tenants(owners):
             return tuple(self._get_inputs())
         # BentoML's batch size of a 100-review list takes about 8 us: only now,
         # with several tenants queued (measured: sizing every queue cost the
@@ -259,14 +224,8 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         sizes = [self.get_batch_size(job.data) for job in queue]
         if sum(sizes) <= self.max_batch_size:
             return tuple(self._get_inputs())
-        lanes: dict[str, deque[tuple[Job[Any, Any], int]]] = {}
-        weights: dict[str, float] = {}
-        for job, size in zip(queue, sizes, strict=True):
-            lease = self.leases.get(job.future)
-            name = self.tenant_of(job)
-            lanes.setdefault(name, deque()).append((job, size))
-            weights[name] = 1.0 if lease is None else lease.weight
-        chosen = fair_batch(lanes, weights, self.max_batch_size)
+        lanes, weights = policy.tenant_lanes(zip(queue, sizes, owners, strict=True))
+        chosen = policy.fair_batch(lanes, weights, self.max_batch_size)
         taken = {id(job) for job in chosen}
         rest = [job for job in queue if id(job) not in taken]
         queue.clear()
@@ -275,43 +234,19 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
         queue.extend(rest)
         return batch
 
-    def several_tenants(self) -> bool:
-        """Whether the queued jobs with a lease belong to more than one tenant.
-
-        A job without one is the rest of a request BentoML split across two
-        batches (its child job has a new future): counted as a tenant of its
-        own, it made every bulk batch of one tenant go the fair way (about 0.5
-        ms of batch sizes per batch on the event loop).
-        """
-        first: str | None = None
-        for job in self._queue:
-            lease = self.leases.get(job.future)
-            if lease is None:
-                continue
-            if first is None:
-                first = lease.tenant
-            elif lease.tenant != first:
-                return True
-        return False
-
-    def tenant_of(self, job: Job[Any, Any]) -> str:
-        """The tenant of a queued job ("" for one without a lease)."""
-        lease = self.leases.get(job.future)
-        return "" if lease is None else lease.tenant
-
     async def run_alone(self) -> None:
         """Run the one queued request's batch in this task, on the event loop.
 
         Only for a request that :meth:`goes_now`, is the only one in the
         dispatcher and comes on the worker's only open connection (a lone
-        client; :func:`one_connection`):
-        the loop then has nothing else to do while the model runs, and BentoML's
-        hop to its worker thread and back (``anyio.to_thread``, two wake-ups) is
-        pure latency. Under load the thread path stays: while a batch runs there,
-        the loop reads the next requests, which form the next batch (run here,
-        every request of single reviews at 64 connections was its own batch:
-        1,375 against 2,950 reviews/s, also when gated on the requests inside
-        the edge, which admission lets in a few at a time). Needs
+        client; :func:`sentiment.patches.one_connection`): the loop then has
+        nothing else to do while the model runs, and BentoML's hop to its worker
+        thread and back (``anyio.to_thread``, two wake-ups) is pure latency.
+        Under load the thread path stays: while a batch runs there, the loop
+        reads the next requests, which form the next batch (run here, every
+        request of single reviews at 64 connections was its own batch: 1,375
+        against 2,950 reviews/s, also when gated on the requests inside the
+        edge, which admission lets in a few at a time). Needs
         :func:`run_lone_batches_inline` installed, else it is a plain dispatch
         awaited here.
         """
@@ -328,41 +263,6 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
                 reviews[lease.tenant] += self.get_batch_size(job.data)
         for tenant, count in reviews.items():
             TENANT_REVIEWS.labels(tenant=tenant).inc(count)
-
-
-def fair_batch(
-    lanes: dict[str, deque[tuple[Job[Any, Any], int]]],
-    weights: dict[str, float],
-    capacity: int,
-) -> list[Job[Any, Any]]:
-    """Jobs for one batch of ``capacity`` items, by deficit round robin.
-
-    Each round, every tenant with jobs left earns ``weight / lightest`` batch
-    items' worth of credit (the lightest one item) and takes its jobs in order
-    while its credit covers them. The last job taken may pass ``capacity``:
-    BentoML's batch assembly splits it. O(jobs) per batch.
-    """
-    lightest = min(weights[name] for name in lanes)
-    credit = dict.fromkeys(lanes, 0.0)
-    chosen: list[Job[Any, Any]] = []
-    room = capacity
-    while room > 0 and lanes:
-        for name in list(lanes):
-            lane = lanes[name]
-            credit[name] += weights[name] / lightest
-            # A job larger than the room left goes once the credit covers the
-            # room (it is split): credit starts afresh each batch, so waiting
-            # for its whole size could keep it out for as long as others queue.
-            while lane and room > 0 and min(lane[0][1], room) <= credit[name]:
-                job, size = lane.popleft()
-                credit[name] -= size
-                room -= size
-                chosen.append(job)
-            if not lane:
-                del lanes[name]
-            if room <= 0:
-                break
-    return chosen
 
 
 def install(policy: str) -> bool:
@@ -398,7 +298,7 @@ def run_lone_batches_inline() -> None:
     A sync batchable API runs in ``ServiceAppFactory.batch_infer``'s callback as
     ``await self._to_thread(func, batch)``; only :class:`IdleDispatcher` sets
     :data:`INLINE` (a lone client's batch), so every other call (other APIs,
-    batches under load) still goes to BentoML's thread. Idempotent.
+    every other batch) still goes to BentoML's thread. Idempotent.
     """
     from _bentoml_impl.server.app import ServiceAppFactory
 
