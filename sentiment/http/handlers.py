@@ -32,11 +32,15 @@ from sentiment.http.answers import (
     Header,
     Problem,
     V2Errors,
-    json_compact,
 )
 from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import Explanation
-from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
+from sentiment.http.v2_codec import (
+    BINARY_REFUSAL,
+    infer_response,
+    parse_infer,
+    plain_infer,
+)
 from sentiment.lifecycle import live
 from sentiment.model.reviews import stripped_if_valid
 
@@ -215,17 +219,20 @@ class V2Infer:
 
     errors: ErrorShape = V2Errors()
 
-    def __init__(self, reviews: Reviews, scoring: Scoring, model_name: str) -> None:
+    def __init__(
+        self, reviews: Reviews, scoring: Scoring, model_name: str, logs: bool = False
+    ) -> None:
         self.reviews = reviews
         self.scoring = scoring
         self.model_name = model_name
+        self.logs = logs  # the prediction log is on: hand it the /classify request
 
     async def __call__(self, body: bytes, scope: Scope) -> Answer:
         """The output tensors, or a 400 naming the field or the review."""
         if any(name.lower() == BINARY_HEADER for name, _ in scope["headers"]):
             raise Problem(400, TensorError.rule, BINARY_REFUSAL)
         try:
-            request = parse_infer(body)
+            request = plain_infer(body) or parse_infer(body)
         except TensorError as error:
             raise Problem(error.status, error.rule, str(error)) from None
         lease = leases.current()
@@ -234,11 +241,13 @@ class V2Infer:
         version = live.active_version()
         predictions = await self.scoring(self.reviews.from_list(request.texts))
         payload = infer_response(predictions, request, self.model_name, version)
-        logged = (
-            orjson.dumps({"texts": request.texts}),
-            orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
-        )
-        return Answer(200, json_compact(payload), logged=logged)
+        logged = None
+        if self.logs:
+            logged = (
+                orjson.dumps({"texts": request.texts}),
+                orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
+            )
+        return Answer(200, orjson.dumps(payload), logged=logged)
 
 
 class ModelApis(Protocol):
@@ -269,4 +278,5 @@ def v2_infer(apis: ModelApis, settings: Settings) -> V2Infer:
     """V2 infer's handler over the ``classify`` API, as ``/classify``'s."""
     reviews = Reviews(apis.input_model("classify"), settings.max_texts)
     scoring = Scoring(apis.batched("classify"), settings.max_latency_ms)
-    return V2Infer(reviews, scoring, settings.model_name)
+    logs = settings.prediction_log is not None
+    return V2Infer(reviews, scoring, settings.model_name, logs)

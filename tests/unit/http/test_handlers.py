@@ -210,7 +210,8 @@ def test_explain_bad_input_names_the_field() -> None:
 
 def v2(batch: FakeBatch | None = None) -> tuple[V2Infer, FakeBatch]:
     batch = batch or FakeBatch()
-    return V2Infer(Reviews(Input, MAX_TEXTS), Scoring(batch, 250), "sentiment"), batch
+    reviews, scoring = Reviews(Input, MAX_TEXTS), Scoring(batch, 250)
+    return V2Infer(reviews, scoring, "sentiment", logs=True), batch
 
 
 def infer_body(*texts: object, **extra: Any) -> bytes:

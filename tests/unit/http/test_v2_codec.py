@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiment import errors
 from sentiment.http import v2_codec
@@ -201,3 +203,112 @@ def test_the_timeout_parameter_is_the_requests_deadline_in_microseconds() -> Non
 def test_a_bad_timeout_parameter_is_400_naming_it(value: object) -> None:
     with pytest.raises(errors.TensorError, match=r"parameters\.timeout"):
         v2_codec.parse_infer(infer_body(parameters={"timeout": value}))
+
+
+SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+)
+ANY_JSON = st.recursive(
+    SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+TEXT_ITEM = st.one_of(
+    st.text(max_size=5), st.lists(st.text(max_size=5), max_size=2), SCALAR
+)
+
+
+@st.composite
+def v2_requests(draw: st.DrawFn) -> dict[str, object]:
+    """V2 requests near the plain shape: right, slightly wrong or odd."""
+    data = draw(st.lists(TEXT_ITEM, max_size=3))
+    shape = draw(
+        st.sampled_from([[len(data)], [len(data), 1], [len(data) + 1], [len(data), 2]])
+        | st.lists(st.integers(-1, 3) | st.booleans(), max_size=3)
+    )
+    tensor: dict[str, object] = {"name": "text", "datatype": "BYTES", "shape": shape}
+    tensor["data"] = data
+    if draw(st.booleans()):
+        tensor["datatype"] = draw(st.sampled_from(["BYTES", "FP32", 1]))
+    if draw(st.booleans()):
+        tensor["parameters"] = draw(
+            st.dictionaries(
+                st.sampled_from(["content_type", "binary_data_size"]),
+                ANY_JSON,
+                max_size=2,
+            )
+        )
+    request: dict[str, object] = {"inputs": [tensor]}
+    if draw(st.booleans()):
+        request["id"] = draw(SCALAR)
+    if draw(st.booleans()):
+        request["parameters"] = draw(
+            st.dictionaries(st.sampled_from(["timeout", "x"]), ANY_JSON, max_size=2)
+        )
+    if draw(st.booleans()):
+        request["outputs"] = draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {"name": st.sampled_from(["label", "score", "x", 3])}
+                ),
+                max_size=2,
+            )
+        )
+    if draw(st.booleans()):
+        request[draw(st.sampled_from(["extra", "inputs"]))] = draw(ANY_JSON)
+    return request
+
+
+def read_with(reader: object, body: bytes) -> object:
+    """What ``reader`` makes of ``body``: the request, or the error's message."""
+    try:
+        return reader(body)  # type: ignore[operator]
+    except errors.TensorError as error:
+        return str(error)
+
+
+@settings(max_examples=400, deadline=None)
+@given(v2_requests())
+def test_the_plain_reader_reads_as_the_full_parser(request: dict[str, object]) -> None:
+    body = json.dumps(request).encode()
+    plain = read_with(v2_codec.plain_infer, body)
+    if plain is not None:
+        assert plain == read_with(v2_codec.parse_infer, body)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {
+            "inputs": [
+                {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}
+            ]
+        },
+        {
+            "id": "7",
+            "inputs": [
+                {
+                    "name": "text",
+                    "datatype": "BYTES",
+                    "shape": [2, 1],
+                    "data": [["a"], ["b"]],
+                    "parameters": {"content_type": "str"},
+                }
+            ],
+            "outputs": [{"name": "label"}],
+            "parameters": {"timeout": 5000},
+        },
+    ],
+)
+def test_the_clients_requests_take_the_plain_reader(
+    request_: dict[str, object],
+) -> None:
+    body = json.dumps(request_).encode()
+    assert v2_codec.plain_infer(body) == v2_codec.parse_infer(body)
