@@ -27,7 +27,7 @@ LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries test test-unit \
 	test-integration test-e2e lint format clean
 
 help: ## Show the targets
@@ -201,6 +201,9 @@ system-deps: ## Install the suite's system packages (as root with apt), else say
 
 test: system-deps $(DEV_STAMP) $(BULK_STAMP) $(CLIENTS_STAMP) $(MLSERVER_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+canaries: $(DEV_STAMP) ## The checks of every reach into BentoML's and uvicorn's internals (run them on a new BentoML)
+	$(BIN)/python -m pytest tests/unit/test_patches.py tests/unit/test_patches_endpoint.py tests/unit/batching/test_dispatcher.py
 
 test-unit: $(DEV_STAMP) ## Unit tests only
 	$(BIN)/python -m pytest tests/unit

@@ -16,12 +16,11 @@ Here is only the tie to BentoML's queue: each job's
 :class:`sentiment.leases.Lease`, the futures answered, the series counted, and a
 lone client's batch run on the event loop.
 
-This replaces a BentoML internal, so it is pinned: :func:`install` patches only
-the version it was written for (:data:`sentiment.patches.BENTOML_VERSION`) and
-otherwise logs a warning and leaves BentoML's dispatcher in place;
-``tests/unit/batching/test_dispatcher.py`` fails when the internals it relies
-on change. Upstream, a dispatcher option to skip the cork when idle would make
-this module unnecessary.
+This replaces a BentoML internal, so it is pinned: its private imports come
+from :mod:`sentiment.patches.internals`, which refuses any BentoML but the
+tested one, and ``tests/unit/batching/test_dispatcher.py`` fails when the
+internals it relies on change. Upstream, a dispatcher option to skip the cork
+when idle would make this module unnecessary.
 """
 
 from __future__ import annotations
@@ -36,13 +35,16 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-import bentoml
-from bentoml._internal.marshal.dispatcher import CorkDispatcher, Job
-
 from sentiment import leases
 from sentiment.batching import policy
 from sentiment.errors import DeadlineExceeded
-from sentiment.patches import BENTOML_VERSION, one_connection
+from sentiment.patches import one_connection
+from sentiment.patches.internals import (
+    CorkDispatcher,
+    Job,
+    ServiceAppFactory,
+    bentoml_app,
+)
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import BATCH_DROPS, TENANT_REVIEWS
 
@@ -274,20 +276,10 @@ def install(policy: str) -> bool:
     Returns:
         Whether the idle dispatcher is now in use.
     """
-    from _bentoml_impl.server import app
-
     if policy != "idle":
-        app.CorkDispatcher = CorkDispatcher  # type: ignore[attr-defined]
+        bentoml_app.CorkDispatcher = CorkDispatcher  # type: ignore[attr-defined]
         return False
-    if bentoml.__version__ != BENTOML_VERSION:
-        logger.warning(
-            "SENTIMENT_DISPATCH=idle is written for BentoML %s, this is %s: "
-            "keeping BentoML's own dispatcher",
-            BENTOML_VERSION,
-            bentoml.__version__,
-        )
-        return False
-    app.CorkDispatcher = IdleDispatcher  # type: ignore[attr-defined]
+    bentoml_app.CorkDispatcher = IdleDispatcher  # type: ignore[attr-defined]
     run_lone_batches_inline()
     return True
 
@@ -300,8 +292,6 @@ def run_lone_batches_inline() -> None:
     :data:`INLINE` (a lone client's batch), so every other call (other APIs,
     every other batch) still goes to BentoML's thread. Idempotent.
     """
-    from _bentoml_impl.server.app import ServiceAppFactory
-
     to_thread = ServiceAppFactory._to_thread
     if getattr(to_thread, "inline_by_sentiment", False):
         return

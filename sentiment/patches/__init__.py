@@ -1,7 +1,9 @@
-"""Every reach into BentoML's internals, pinned to the version it was written for.
+"""Every reach into BentoML's and uvicorn's internals, behind one version check.
 
-BentoML 1.4 has no public API for these; each is in this package, and
-``tests/unit/test_patches.py`` fails when BentoML changes under one of them:
+BentoML 1.4 has no public API for these; each is in this package, its private
+imports all in :mod:`sentiment.patches.internals`, which refuses to load on a
+BentoML or uvicorn other than the ones pinned, and ``tests/unit/test_patches.py``
+(``make canaries``) fails when BentoML changes under one of them:
 
 - whether a request's client has disconnected, read from uvicorn's request
   cycle behind ``receive`` (:func:`client_gone`);
@@ -23,7 +25,8 @@ BentoML 1.4 has no public API for these; each is in this package, and
 The reaches into uvicorn's request cycle are :mod:`sentiment.patches.connections`;
 the rest is here. One reach lives elsewhere: the batching dispatcher, a subclass
 of BentoML's, beside the policy it runs (:mod:`sentiment.batching.dispatcher`,
-installed only on :data:`BENTOML_VERSION`; ``tests/unit/batching/`` checks it).
+its private imports from :mod:`~sentiment.patches.internals` too;
+``tests/unit/batching/`` checks it).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from typing import Any
 import bentoml
 
 from sentiment.patches.connections import (
-    UVICORN_VERSION,
     client_gone,
     one_connection,
     watch_connections,
@@ -47,9 +49,17 @@ from sentiment.patches.endpoint import (
     metrics_middleware,
     traced,
 )
-
-# The BentoML every reach here, and the batching dispatcher, was written for.
-BENTOML_VERSION = "1.4.40"
+from sentiment.patches.internals import (
+    TESTED,
+    APIMethod,
+    BentoMLContainer,
+    DataContainerRegistry,
+    DefaultContainer,
+    LazyType,
+    ServiceAppFactory,
+    Sqlite3Store,
+    bentoml_server,
+)
 
 __all__ = [
     "BentoApis",
@@ -57,8 +67,7 @@ __all__ = [
     "RequestSeries",
     "metrics_middleware",
     "traced",
-    "BENTOML_VERSION",
-    "UVICORN_VERSION",
+    "TESTED",
     "bind_apis_once",
     "client_gone",
     "keep_tasks_for",
@@ -91,8 +100,6 @@ def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
     def to_asgi(self: Any, is_main: bool = True) -> Any:
         if self is not service:
             return build(self, is_main)
-        from _bentoml_impl.server.app import ServiceAppFactory
-
         self.inject_config()  # what Service.to_asgi does, keeping the factory
         factory = ServiceAppFactory(self, is_main=is_main)
         return wrap(factory(), factory)
@@ -104,22 +111,16 @@ def wrap_asgi_app(service: Any, wrap: Callable[[Any, Any], Any]) -> None:
 
 def keep_tasks_for(retention_s: float) -> None:
     """BentoML deletes finished tasks older than this when one finishes (24 h)."""
-    from _bentoml_impl.tasks.result import Sqlite3Store
-
     Sqlite3Store.RESULT_RETENTION = int(retention_s)
 
 
 def task_store() -> Path:
     """BentoML's task database (it holds each job's upload and result)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
     return Path(BentoMLContainer.result_store_file.get())
 
 
 def model_store_path() -> Path:
     """The model store in use (a bento's own when serving a bento)."""
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
     return Path(BentoMLContainer.model_store.get()._path)
 
 
@@ -130,9 +131,7 @@ def task_id_of(ctx: bentoml.Context) -> str | None:
 
 def swagger_assets() -> Path:
     """The directory of the Swagger UI files BentoML serves under /static_content."""
-    from bentoml._internal import server
-
-    return Path(server.__file__).parent / "static_content"
+    return Path(bentoml_server.__file__).parent / "static_content"
 
 
 def opened_files(client: bentoml.SyncHTTPClient) -> list[Any]:
@@ -153,13 +152,6 @@ def bind_apis_once(instance: Any) -> None:
     a list's entry in the batch-type map is found at the first lookup.
     Measured on a lone client with 100 reviews: see bench/results/bulk.md.
     """
-    from _bentoml_sdk.method import APIMethod
-    from bentoml._internal.runner.container import (
-        DataContainerRegistry,
-        DefaultContainer,
-    )
-    from bentoml._internal.types import LazyType
-
     for name, member in vars(type(instance)).items():
         if isinstance(member, APIMethod):
             instance.__dict__[name] = member.__get__(instance, type(instance))

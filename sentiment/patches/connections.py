@@ -1,7 +1,7 @@
 """uvicorn's request cycle behind ``receive``: a client gone, the open connections.
 
-Pinned to :data:`UVICORN_VERSION`; ``tests/unit/test_patches.py`` fails when
-uvicorn changes under either reach.
+Pinned with BentoML (:data:`sentiment.patches.internals.TESTED`);
+``tests/unit/test_patches.py`` fails when uvicorn changes under either reach.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sentiment import leases
-
-UVICORN_VERSION = "0.54.0"
 
 
 def client_gone(receive: Any) -> Callable[[], bool] | None:

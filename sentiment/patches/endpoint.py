@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sentiment.errors import StartupError
+from sentiment.patches.internals import BentoMLContainer, RunnerTrafficMetricsMiddleware
 
 ModelCall = Callable[..., Awaitable[Any]]
 
@@ -70,10 +71,6 @@ def metrics_middleware(app: Any) -> Any | None:
     any request), and the middleware creates its series then. None when metrics
     are off, or before that first call.
     """
-    from bentoml._internal.server.http.instruments import (
-        RunnerTrafficMetricsMiddleware,
-    )
-
     node = getattr(app, "middleware_stack", None)
     while node is not None:
         if isinstance(node, RunnerTrafficMetricsMiddleware):
@@ -91,7 +88,7 @@ class EndpointMetrics:
     """
 
     def __init__(self, middleware: Any | None, endpoint: str) -> None:
-        from bentoml._internal.context import server_context
+        from bentoml import server_context
 
         self.middleware = middleware
         self.labels = {
@@ -166,8 +163,6 @@ def traced(
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     if provider is None:
-        from bentoml._internal.configuration.containers import BentoMLContainer
-
         provider = BentoMLContainer.tracer_provider.get()
 
     async def serve_traced(scope: Any, receive: Any, send: Any, *rest: Any) -> None:

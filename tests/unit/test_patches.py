@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 
 from sentiment import leases
+from sentiment.errors import StartupError
 from sentiment.patches import (
-    BENTOML_VERSION,
-    UVICORN_VERSION,
+    TESTED,
     bind_apis_once,
     client_gone,
     connections,
@@ -31,10 +31,43 @@ from sentiment.patches import (
 
 
 def test_bentoml_is_the_version_the_patches_were_written_for() -> None:
-    assert bentoml.__version__ == BENTOML_VERSION, (
+    assert bentoml.__version__ == TESTED["bentoml"], (
         "BentoML changed: re-check sentiment/patches/ and "
-        "sentiment/batching/dispatcher.py against it, then update BENTOML_VERSION"
+        "sentiment/batching/dispatcher.py against it, then update TESTED"
     )
+
+
+def test_another_version_is_one_line_naming_both_and_the_canaries() -> None:
+    from sentiment.patches.internals import version_problem
+
+    assert version_problem() is None
+    problem = version_problem({"bentoml": "1.4.41", "uvicorn": TESTED["uvicorn"]})
+    assert problem is not None and "\n" not in problem
+    assert "bentoml 1.4.41 (written for 1.4.40)" in problem
+    assert "uvicorn" not in problem.split("installed:")[1]
+    assert "`make canaries`" in problem
+
+
+def test_on_another_version_no_private_name_is_imported() -> None:
+    """The check runs before the imports: a changed BentoML cannot half-patch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib.metadata as m, sys\n"
+        "real = m.version\n"
+        "m.version = lambda n: '9.9.9' if n == 'bentoml' else real(n)\n"
+        "try:\n"
+        "    import sentiment.patches\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+        "print('_bentoml_impl.server.app' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0].startswith(StartupError.__name__) and "bentoml 9.9.9" in out[0]
+    assert out[-1] == "False"
 
 
 def test_the_worker_builds_its_app_with_to_asgi_and_sets_the_task_id() -> None:
@@ -90,7 +123,7 @@ def test_the_store_internals_the_patches_read_are_there() -> None:
 def test_wrap_asgi_app_wraps_only_that_service_once_with_its_factory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from _bentoml_impl.server import app
+    import sentiment.patches
 
     class Factory:
         def __init__(self, service: Any, is_main: bool) -> None:
@@ -108,7 +141,7 @@ def test_wrap_asgi_app_wraps_only_that_service_once_with_its_factory(
         def to_asgi(self, is_main: bool = True) -> str:
             return "own app"
 
-    monkeypatch.setattr(app, "ServiceAppFactory", Factory)
+    monkeypatch.setattr(sentiment.patches, "ServiceAppFactory", Factory)
     service, other = Service(), Service()
     seen: list[Any] = []
 
@@ -138,7 +171,7 @@ def test_keep_tasks_for_sets_bentomls_retention() -> None:
 def test_uvicorn_keeps_the_disconnected_flag_client_gone_reads() -> None:
     from uvicorn.protocols.http import h11_impl, httptools_impl
 
-    assert uvicorn.__version__ == UVICORN_VERSION, (
+    assert uvicorn.__version__ == TESTED["uvicorn"], (
         "uvicorn changed: re-check sentiment/patches/connections.py"
     )
     protocols = (

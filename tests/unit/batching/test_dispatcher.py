@@ -14,8 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-import bentoml
-import pytest
 from bentoml._internal.marshal.dispatcher import CorkDispatcher
 from prometheus_client import REGISTRY
 
@@ -51,20 +49,6 @@ def test_install_switches_the_class_bentoml_builds() -> None:
         assert install("idle") is True and app.CorkDispatcher is IdleDispatcher
         assert install("cork") is False and app.CorkDispatcher is CorkDispatcher
     finally:
-        install("idle")
-
-
-def test_install_on_another_bentoml_keeps_bentomls_dispatcher(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from _bentoml_impl.server import app
-
-    try:
-        install("cork")
-        monkeypatch.setattr(bentoml, "__version__", "0.0.0")
-        assert install("idle") is False and app.CorkDispatcher is CorkDispatcher
-    finally:
-        monkeypatch.undo()
         install("idle")
 
 
