@@ -1,47 +1,19 @@
 """Overload control: admit, hold or refuse a request before BentoML reads it.
 
 :class:`Admission` is the outermost layer of each worker, in front of BentoML's own
-middlewares. For ``POST /classify`` and ``/explain`` it decides from the headers
-alone, with answers built once at start:
-
-* 401 (wrong API key) and 415 (not JSON) at once;
-* otherwise the request is *admitted* when fewer than the limit are inside the
-  service (``max_in_flight``, or what the worker finishes in
-  ``in_flight_target_ms`` at its measured rate, at least ``min_in_flight``), or
-  *queued*.
-
-The queue (:class:`sentiment.http.overload.AdmissionQueue`, pure logic with the
-clock passed in) is the overload policy, chosen by measurement (docs/overload.md):
-
-* a finished request lets the **oldest queued request that is still within the
-  budget** in (``max_queue_wait_ms``): first come, first served while the queue
-  keeps up, so a crowd of clients all get served at capacity;
-* a request that has waited past the budget will not be served: it is **held**
-  (back-pressure: its client sends nothing more meanwhile) and answered 503 with
-  ``Retry-After`` after ``refuse_after_ms``. Refusing it at once would make a
-  client that retries at once cost a refusal per round trip: measured, those
-  refusals filled the CPUs and goodput collapsed;
-* beyond ``max_queue`` waiting requests the oldest is refused at once (memory).
-
-Each tenant (:mod:`sentiment.http.tenants`, found from the API key) waits in its
-own lane and the slots go round the lanes by weight (deficit round robin), so a
-tenant with a thousand connections gets its share and no more while another
-wants the rest; what one does not use goes to the others. A tenant over its
-share while others wait is refused with 429 instead of 503, over its own
-``rate_per_s`` with 429 at once.
-
-A request may name its own deadline, ``X-Request-Timeout-Ms`` (clamped to
-``SENTIMENT_TIMEOUT_S``; malformed: 400 ``bad_timeout``). One whose expected
-wait is past it gets a 504 at once; one still waiting when it passes gets its
-504 then. Admitted, it carries a :class:`sentiment.leases.Lease` (tenant,
-deadline, whether its client is still there) into BentoML's batching queue,
-where :class:`sentiment.batching.dispatcher.IdleDispatcher` leaves it out of the
-batch if the deadline passed or the client left meanwhile.
-
-So an admitted request never waited longer than the budget, the number of requests
-inside the service stays where batching is efficient (BentoML's batching queue
-never has to shed), and a refusal costs a few microseconds of Python on top of
-uvicorn's parsing.
+middlewares. It decides from the head alone, with answers built once at start:
+the route (404), the key (401), the role (421), the ``Content-Type`` (415), and
+for a model route admission by the queue
+(:class:`sentiment.http.overload.AdmissionQueue`, pure logic with the clock passed
+in): admitted while fewer than the limit are inside the service, else queued,
+first come first served within ``max_queue_wait_ms``; one past the budget is
+held and refused 503 with ``Retry-After`` after ``refuse_after_ms`` (refused at
+once, a client that retries at once costs a refusal per round trip); tenants
+wait in their own lanes, served by weight, 429 over their share or rate;
+``X-Request-Timeout-Ms`` deadlines get their 504 when they cannot be met. An
+admitted request carries a :class:`sentiment.leases.Lease` (tenant, deadline,
+whether its client is still there) to the edge (:mod:`sentiment.http.edge`) and
+into BentoML's batching queue. docs/overload.md has the design and its numbers.
 """
 
 from __future__ import annotations

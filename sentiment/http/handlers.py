@@ -35,12 +35,8 @@ from sentiment.http.answers import (
 )
 from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
 from sentiment.http.schemas import Explanation
-from sentiment.http.v2_codec import (
-    BINARY_REFUSAL,
-    infer_response,
-    parse_infer,
-    plain_infer,
-)
+from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
+from sentiment.http.v2_plain import plain_infer
 from sentiment.lifecycle import live
 from sentiment.model.reviews import stripped_if_valid
 

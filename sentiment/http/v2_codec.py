@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, StrictInt, StrictStr, ValidationError
 
 from sentiment.errors import TensorError
@@ -115,100 +114,6 @@ def parse_infer(body: bytes) -> InferRequest:
         requested_outputs(names),
         None if request.id is None else str(request.id),
         timeout_of(request.parameters),
-    )
-
-
-PLAIN_REQUEST_KEYS = frozenset({"id", "inputs", "outputs", "parameters"})
-PLAIN_TENSOR_KEYS = frozenset({"name", "shape", "datatype", "data", "parameters"})
-SCALARS = (str, int, float, bool, type(None))
-
-
-def plain_infer(body: bytes) -> InferRequest | None:
-    """A plain infer request read with orjson, or None for :func:`parse_infer`.
-
-    Plain: one ``BYTES`` tensor of strings, its shape right, parameters flat
-    (so it nests 4 deep at most), no key the protocol does not name. It reads
-    as :func:`parse_infer` would read it, in about a tenth of the time; anything
-    else goes to :func:`parse_infer`, which names what is wrong.
-
-    Raises:
-        TensorError: an unknown output or a bad timeout, as :func:`parse_infer`.
-    """
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if type(payload) is not dict or not payload.keys() <= PLAIN_REQUEST_KEYS:
-        return None
-    inputs, request_id = payload.get("inputs"), payload.get("id")
-    if type(inputs) is not list or len(inputs) != 1 or type(inputs[0]) is not dict:
-        return None
-    if request_id is not None and type(request_id) not in (str, int):
-        return None
-    tensor = inputs[0]
-    texts = plain_texts(tensor)
-    parameters = payload.get("parameters")
-    if texts is None or not flat(parameters) or not flat(tensor.get("parameters")):
-        return None
-    names = plain_output_names(payload.get("outputs"))
-    if names is None:
-        return None
-    return InferRequest(
-        texts,
-        requested_outputs(names),
-        None if request_id is None else str(request_id),
-        timeout_of(parameters),
-    )
-
-
-def plain_texts(tensor: dict[str, Any]) -> list[str] | None:
-    """The strings of a plain ``BYTES`` tensor of shape [N] or [N, 1], or None."""
-    if not tensor.keys() <= PLAIN_TENSOR_KEYS or tensor.get("datatype") != "BYTES":
-        return None
-    if type(tensor.get("name", INPUT_NAME)) is not str:
-        return None
-    if "binary_data_size" in (tensor.get("parameters") or {}):
-        return None
-    shape, data = tensor.get("shape"), tensor.get("data")
-    if type(shape) is not list or type(data) is not list:
-        return None
-    if not all(type(n) is int for n in shape):  # True == 1, but not to pydantic
-        return None
-    if shape == [len(data)]:
-        texts = data
-    elif shape == [len(data), 1]:
-        texts = [
-            item[0] if type(item) is list and len(item) == 1 else item for item in data
-        ]
-    else:
-        return None
-    if not all(type(text) is str for text in texts):
-        return None
-    return texts
-
-
-def plain_output_names(outputs: Any) -> list[str] | None:
-    """The names of the outputs a plain request asks for, or None."""
-    if outputs is None:
-        return []
-    if type(outputs) is not list:
-        return None
-    names = []
-    for output in outputs:
-        if type(output) is not dict or not output.keys() <= {"name", "parameters"}:
-            return None
-        if type(output.get("name")) is not str or not flat(output.get("parameters")):
-            return None
-        names.append(output["name"])
-    return names
-
-
-def flat(parameters: Any) -> bool:
-    """Whether ``parameters`` is absent or an object of scalars only."""
-    if parameters is None:
-        return True
-    return type(parameters) is dict and all(
-        isinstance(value, SCALARS) for value in parameters.values()
     )
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment import errors
-from sentiment.http import v2_codec
+from sentiment.http import v2_codec, v2_plain
 
 
 def infer_body(**request: object) -> bytes:
@@ -278,7 +278,7 @@ def read_with(reader: object, body: bytes) -> object:
 @given(v2_requests())
 def test_the_plain_reader_reads_as_the_full_parser(request: dict[str, object]) -> None:
     body = json.dumps(request).encode()
-    plain = read_with(v2_codec.plain_infer, body)
+    plain = read_with(v2_plain.plain_infer, body)
     if plain is not None:
         assert plain == read_with(v2_codec.parse_infer, body)
 
@@ -311,4 +311,4 @@ def test_the_clients_requests_take_the_plain_reader(
     request_: dict[str, object],
 ) -> None:
     body = json.dumps(request_).encode()
-    assert v2_codec.plain_infer(body) == v2_codec.parse_infer(body)
+    assert v2_plain.plain_infer(body) == v2_codec.parse_infer(body)
