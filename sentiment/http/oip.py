@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sentiment.http.answers import json_compact
 from sentiment.http.v2_codec import PROTOCOL_VERSION, model_metadata
 
 MODEL_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?")
@@ -94,9 +95,7 @@ async def answer(
     send: Send,
     payload: dict[str, Any],
     status: int = 200,
-    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    """Send a JSON answer."""
-    response = JSONResponse(payload, status_code=status)
-    response.raw_headers.extend(headers or [])
+    """Send a JSON answer, rendered as V2 infer's (:func:`answers.json_compact`)."""
+    response = Response(json_compact(payload), status, media_type="application/json")
     await response(scope, receive, send)
