@@ -1,4 +1,9 @@
-"""Correct BentoML's OpenAPI spec: declare the error bodies the model routes send."""
+"""Correct BentoML's OpenAPI spec: the error bodies the model routes send, their body.
+
+The request bodies themselves (each review's length and pattern, the list's
+bounds) are generated from :mod:`sentiment.http.schemas`; BentoML leaves them
+optional, which they are not.
+"""
 
 from __future__ import annotations
 
@@ -35,13 +40,18 @@ def corrected_spec(spec: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]
     """A copy of BentoML's spec with the real error responses of ``paths`` declared.
 
     BentoML declares ``detail`` as a string and lists 404; the service answers
-    every refusal with :class:`~sentiment.http.schemas.ErrorBody` instead.
+    every refusal with :class:`~sentiment.http.schemas.ErrorBody` instead. It also
+    leaves the request body optional, but a request without one is a 400
+    (``missing``): a client or fuzzer that believed the spec would send it.
     """
     fixed = copy.deepcopy(spec)
     fixed.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
     for path in paths:
         if path in fixed["paths"]:
-            declare_errors(fixed["paths"][path]["post"])
+            post = fixed["paths"][path]["post"]
+            declare_errors(post)
+            if "requestBody" in post:
+                post["requestBody"]["required"] = True
     return fixed
 
 

@@ -1,7 +1,8 @@
 """The bodies of the HTTP API, as pydantic models, and the review type they check.
 
 The review rules themselves are :mod:`sentiment.model.reviews`: the same rules
-decide what the API refuses and what ``train.py`` drops.
+decide what the API refuses and what ``train.py`` drops, and the same module
+says them as the JSON schema of a review, which is what ``/docs.json`` shows.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import (
     Field,
     StrictStr,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
@@ -23,6 +25,7 @@ from sentiment.model.reviews import (
     EXAMPLE_TEXTS,
     MAX_CHARS,
     MIN_CHARS,
+    review_pattern,
     review_problem,
     stripped_if_valid,
 )
@@ -40,7 +43,17 @@ def check_review(text: str) -> str:
     return text.strip()
 
 
-Review = Annotated[StrictStr, AfterValidator(check_review)]
+# What /docs.json says of a review, so clients and fuzzers send what is checked;
+# only the spec: pydantic enforces none of it, check_review keeps the 400 bodies.
+REVIEW_SCHEMA = {
+    "type": "string",
+    "minLength": MIN_CHARS,
+    "maxLength": MAX_CHARS,
+    "pattern": review_pattern(),
+}
+Review = Annotated[
+    StrictStr, AfterValidator(check_review), WithJsonSchema(REVIEW_SCHEMA)
+]
 
 
 def batch_checker(max_texts: int) -> WrapValidator:

@@ -3,18 +3,70 @@
 One function decides both, so the model never learns from text it would not
 serve. The HTTP layer turns a broken rule into a 400 naming it
 (:mod:`sentiment.http.schemas`); training and file jobs count or drop the row.
+:func:`review_pattern` says the same rules as a JSON-schema ``pattern``, for the
+OpenAPI spec.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 MIN_CHARS = 4
 MAX_CHARS = 5_000
 NUMBER_RE = re.compile(r"[+-]?\d+")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR, LF are fine
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # tab, CR, LF are fine
+CONTROL_RE = re.compile(f"[{CONTROL}]")
 EXAMPLE_TEXTS = ["a wonderful, moving film", "a dull and lifeless mess"]
+
+
+def _escaped(char: str) -> str:
+    """``char`` as a regex class member Python ``re`` and ECMA-262 read alike."""
+    if char.isascii() and char.isalnum():
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _class_body(chars: list[str]) -> str:
+    """Sorted ``chars`` as the inside of a character class, runs of 3+ as ranges."""
+    runs: list[list[str]] = []
+    for char in chars:
+        if runs and ord(char) == ord(runs[-1][-1]) + 1:
+            runs[-1].append(char)
+        else:
+            runs.append([char])
+    return "".join(
+        _escaped(run[0]) + "-" + _escaped(run[-1])
+        if len(run) > 2
+        else "".join(map(_escaped, run))
+        for run in runs
+    )
+
+
+@functools.cache  # 10-20 ms: built for the OpenAPI spec, not for train.py
+def review_pattern() -> str:
+    r"""The rules of :func:`review_problem` but the length cap, as one regex.
+
+    The ``pattern`` of a review's JSON schema, so it reads the same in Python's
+    ``re`` and in ECMA-262: every class spelt out (ECMA's ``\s`` and ``\d`` are
+    not Python's), nothing but ``^``, ``$``, classes, ``{n,}`` and one
+    ``(?!...)``. The whitespace is what ``str.strip`` strips and the digits
+    what ``\d`` matches, read off Python in the Basic Multilingual Plane: all
+    of the whitespace, 370 of the 660 digits (the others can only be named
+    with ECMA's ``u`` flag, so a number of them passes the pattern and gets
+    its 400). In words: not just a number between whitespace; whitespace, then
+    ``MIN_CHARS`` or more characters, no control character among them, the
+    first and last not whitespace; whitespace.
+    """
+    bmp = "".join(map(chr, range(0x10000)))
+    spaces = [char for char in filter(str.isspace, bmp) if not CONTROL_RE.match(char)]
+    space, digit = _class_body(spaces), _class_body(list(filter(str.isdecimal, bmp)))
+    allowed, solid = f"[^{CONTROL}]", f"[^{CONTROL}{space}]"
+    number = f"[{space}]*[+-]?[{digit}]+[{space}]*$"
+    middle = f"{allowed}{{{MIN_CHARS - 2},}}"
+    return f"^(?!{number})[{space}]*{solid}{middle}{solid}[{space}]*$"
 
 
 def review_problem(text: str) -> tuple[str, str, dict[str, Any]] | None:

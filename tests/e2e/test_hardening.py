@@ -64,6 +64,10 @@ def test_schemathesis_fuzz_finds_no_server_error(
     print(f"schemathesis: {counts.group(0)}")
     assert counts.group(1) == counts.group(2)
     assert int(counts.group(1)) > 100
+    # The warning: every case one run of an operation generated as valid got a 4xx;
+    # the spec promised less than the API checks. It says the review rules
+    # (sentiment.model.reviews) and that the body is required (sentiment.http.openapi).
+    assert "Schema validation mismatch" not in result.stdout, result.stdout[-4000:]
 
 
 def wrk_storm(url: str, body_file: Path) -> dict:

@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import service
+from sentiment.http.schemas import REVIEW_SCHEMA
 from tests.integration.conftest import post_classify
 
 
@@ -136,3 +137,28 @@ def test_served_spec_declares_the_error_body(client: TestClient) -> None:
     responses = spec["paths"]["/classify"]["post"]["responses"]
     assert {"400", "413", "415", "503"} <= set(responses)
     assert "BrokenRule" in spec["components"]["schemas"]
+
+
+def request_body(client: TestClient, path: str) -> dict:
+    return client.get("/docs.json").json()["paths"][path]["post"]["requestBody"]
+
+
+@pytest.mark.parametrize(
+    ("path", "max_texts"), [("/classify", service.SETTINGS.max_texts), ("/explain", 32)]
+)
+def test_served_spec_says_the_review_rules(
+    client: TestClient, path: str, max_texts: int
+) -> None:
+    body = request_body(client, path)
+    assert body["required"] is True
+    texts = body["content"]["application/json"]["schema"]["properties"]["texts"]
+    assert (texts["minItems"], texts["maxItems"]) == (1, max_texts)
+    assert texts["items"] == REVIEW_SCHEMA
+
+
+def test_extra_fields_are_ignored_as_the_spec_allows(client: TestClient) -> None:
+    response = post_classify(client, {"texts": ["a fine film"], "lang": "en"})
+    assert response.status_code == 200
+    assert len(response.json()) == 1
+    schema = request_body(client, "/classify")["content"]["application/json"]["schema"]
+    assert "additionalProperties" not in schema

@@ -14,12 +14,13 @@ BENTOML_LIKE_SPEC: dict[str, Any] = {
     "paths": {
         "/classify": {
             "post": {
+                "requestBody": {"content": {"application/json": {"schema": {}}}},
                 "responses": {
                     200: {"description": "ok"},
                     "400": {"description": "detail is a string"},
                     "404": {"description": "not found"},
                     "500": {"description": "error"},
-                }
+                },
             }
         }
     },
@@ -33,6 +34,11 @@ def test_declares_every_refusal_with_the_error_body() -> None:
     for status in ERROR_RESPONSES:
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}
+
+
+def test_the_request_body_is_required() -> None:
+    post = corrected_spec(BENTOML_LIKE_SPEC, MODEL_PATHS)["paths"]["/classify"]["post"]
+    assert post["requestBody"]["required"] is True
 
 
 def test_error_schema_is_generated_from_the_model() -> None:

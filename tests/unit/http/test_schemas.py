@@ -13,6 +13,7 @@ from sentiment.http.schemas import (
     reviews_type,
 )
 from sentiment.model.labels import to_predictions
+from sentiment.model.reviews import MAX_CHARS, MIN_CHARS, review_pattern
 
 MAX_TEXTS = 256
 REVIEWS = TypeAdapter(reviews_type(MAX_TEXTS))
@@ -82,6 +83,49 @@ def test_max_texts_is_the_limit() -> None:
     assert small.validate_python(["good film"] * 2) == ["good film"] * 2
     with pytest.raises(ValidationError, match="at most 2 items"):
         small.validate_python(["good film"] * 3)
+
+
+@pytest.mark.parametrize("mode", ["serialization", "validation"])
+def test_the_json_schema_says_the_rules(mode: str) -> None:
+    schema = REVIEWS.json_schema(mode=mode)  # type: ignore[arg-type]
+    assert (schema["minItems"], schema["maxItems"]) == (1, MAX_TEXTS)
+    assert schema["items"] == {
+        "type": "string",
+        "minLength": MIN_CHARS,
+        "maxLength": MAX_CHARS,
+        "pattern": review_pattern(),
+    }
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["a fine film"],
+        ["a fine film"] * MAX_TEXTS,
+        ["a fine film"] * (MAX_TEXTS + 1),
+        [],
+        ["  ab  "],
+        ["+12"],
+        ["12ab"],
+        ["\u0661\u0662\u0663\u0664"],
+        ["good\tand\nmoving"],
+        ["bad\x7ffilm"],
+        ["x" * MAX_CHARS],
+        ["x" * (MAX_CHARS + 1)],
+        ["a fine film", 1234],
+        "a fine film",
+    ],
+)
+def test_a_json_schema_validator_decides_as_the_api(texts: object) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # schemathesis's validator
+    validator = jsonschema_rs.validator_for(REVIEWS.json_schema(mode="serialization"))
+    try:
+        REVIEWS.validate_python(texts)
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert validator.is_valid(texts) == accepted
 
 
 def test_error_payload_is_a_valid_error_body() -> None:
