@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from sentiment.features.hashing import char_ngram_hash, word_ngram_hash
-from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
+from sentiment.features.lexicon import LexiconScore
+from sentiment.features.tfidf import HashingTfidf, WordCount
 from sentiment.model.scorer import WORD_PATTERN, LinearScorer
 
 COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}

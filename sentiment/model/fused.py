@@ -37,8 +37,9 @@ from sentiment.features.hashing import (
     tokens_in,
     word_ngrams_of,
 )
+from sentiment.features.lexicon import LexiconScore
 from sentiment.features.scopes import segments
-from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
+from sentiment.features.tfidf import HashingTfidf, WordCount
 
 Heads = list[tuple[NDArray[np.float64], float]]
 NO_TOKENS = Tokens(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=U64))

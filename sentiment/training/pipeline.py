@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.features.tfidf import HashingTfidf, LexiconScore
+from sentiment.features.lexicon import LexiconScore
+from sentiment.features.tfidf import HashingTfidf
 from sentiment.model.scorer import WORD_PATTERN
 
 

@@ -76,7 +76,7 @@ def evidence_scales(
     (NBSVM's idea). Columns never seen in training get 0; blocks that are not
     n-grams (the lexicon) keep 1.
     """
-    from sentiment.features.tfidf import LexiconScore
+    from sentiment.features.lexicon import LexiconScore
 
     present = (matrix != 0).astype(np.float64)
     positive = np.asarray(labels) == "positive"

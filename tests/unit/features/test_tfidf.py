@@ -10,7 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from sentiment.features.hashing import char_ngram_hash, word_ngram_hash
-from sentiment.features.tfidf import HashingTfidf, LexiconScore, WordCount
+from sentiment.features.tfidf import HashingTfidf, WordCount
 from sentiment.model.scorer import WORD_PATTERN
 
 BITS = 24  # enough buckets that these few n-grams never share one
@@ -164,18 +164,6 @@ def test_models_pickled_before_scopes_read_as_unscoped() -> None:
     np.testing.assert_array_equal(
         restored.transform(DOCS).toarray(), fresh.transform(DOCS).toarray()
     )
-
-
-def test_lexicon_score_adds_signed_valences_over_the_root_of_the_length() -> None:
-    block = LexiconScore({"good": 2.0, "bad": -3.0}).fit([])
-    texts = ["good", "a good film", "not bad at all", "bad but good", ""]
-    entries = block.weighted_rows(texts)
-    np.testing.assert_allclose(
-        entries.values,
-        [2 / 4, 2 / (4 * np.sqrt(3)), 3 / (4 * 2), (-3 + 2) / (4 * np.sqrt(3)), 0],
-        rtol=1e-6,
-    )
-    assert entries.columns.tolist() == [0] * 5
 
 
 def test_word_count_is_one_raw_column_of_word_tokens() -> None:
