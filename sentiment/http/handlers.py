@@ -225,7 +225,7 @@ class V2Infer:
 
     async def __call__(self, body: bytes, scope: Scope) -> Answer:
         """The output tensors, or a 400 naming the field or the review."""
-        if any(name.lower() == BINARY_HEADER for name, _ in scope["headers"]):
+        if any(name == BINARY_HEADER for name, _ in scope["headers"]):  # lower-cased
             raise Problem(400, TensorError.rule, BINARY_REFUSAL)
         try:
             request = plain_infer(body) or parse_infer(body)

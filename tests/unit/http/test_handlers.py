@@ -253,7 +253,7 @@ def test_v2_tensor_errors_are_one_line_naming_the_field(
 
 
 def test_v2_binary_data_is_refused_before_reading() -> None:
-    scope = {**SCOPE, "headers": [(b"Inference-Header-Content-Length", b"10")]}
+    scope = {**SCOPE, "headers": [(b"inference-header-content-length", b"10")]}
     answer = run(v2()[0], infer_body("a fine film"), scope)
     assert (
         answer.status == 400 and "binary_data=False" in json.loads(answer.body)["error"]
