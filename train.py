@@ -4,6 +4,7 @@ Usage:
     python train.py [--data PATH] [--text-column C] [--label-column C]
                     [--model-name sentiment] [--eval-share 0.15] [--seed 42]
                     [--metrics-out PATH] [--preset accurate|ngrams|fast] [--cv 5]
+                    [--quick]
 
 A fixed evaluation slice (``--eval-share`` of the reviews, chosen by a hash of
 each text) is set aside first: no model ever trains on it. Cross-validation
@@ -12,7 +13,13 @@ of the rest and measured on the slice. The whole scikit-learn ``Pipeline`` is
 saved as one artifact, so the service does no preprocessing of its own. Metrics,
 the model card, training parameters and data provenance go into the model's
 metadata (``bentoml models get <name>:<version>``). The new model is a
-*candidate*: ``make promote`` decides whether it serves.
+*candidate*: ``make promote`` decides whether it serves. ``--quick`` (what
+``make serve`` trains into an empty store) skips the cross-validation and the
+behaviour suite: the same fit, measured on the slice only, in a fraction of the
+time; the metadata's ``checks`` say which checks a model has had.
+
+Each line says the seconds since the start, and a step that runs longer says so
+every few seconds (:mod:`sentiment.training.progress`).
 
 Bad input (missing file, unknown format, missing columns, fewer than two classes,
 nothing left after filtering) is reported as one line on stderr with exit code 2,
@@ -40,6 +47,7 @@ from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
 from sentiment.model.artifact import (
     LABELS,
+    Checks,
     CrossValidation,
     DataInfo,
     DriftReference,
@@ -70,6 +78,7 @@ from sentiment.training.pipeline import (
     ModelParams,
     fit_pipeline,
 )
+from sentiment.training.progress import Progress
 
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
@@ -104,6 +113,11 @@ def git_commit() -> str:
     return result.stdout.strip()
 
 
+def say(line: str) -> None:
+    """Print a progress line now, even into a pipe (a CI log, ``| tee``)."""
+    print(line, flush=True)
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape the artifact."""
     import bentoml
@@ -133,8 +147,9 @@ class Trained:
     data_info: DataInfo
     cv: CrossValidation | None
     reference: DriftReference
-    behaviour: dict[str, float]
+    behaviour: dict[str, float] | None
     card: ModelCard
+    checks: Checks
 
 
 def train(
@@ -142,35 +157,44 @@ def train(
     text_column: str,
     label_column: str,
     params: TrainParams,
-    log: Callable[[str], object] = print,
+    log: Callable[[str], object] = say,
+    behaviour_suite: bool = True,
 ) -> Trained:
     """Load, clean, set the evaluation slice aside, cross-validate, fit, evaluate.
 
-    Touches nothing on disk.
+    Cross-validation runs when ``params.cv_folds`` is set, the behaviour suite
+    when ``behaviour_suite`` is; neither changes the fit. Touches nothing on disk.
     """
+    progress = Progress(log)
     raw = load_reviews(data, text_column, label_column)
-    log(f"loaded {len(raw):,} rows from {data}")
+    progress.say(f"loaded {len(raw):,} rows from {data}")
     reviews, dropped = clean_reviews(raw)
     counts = reviews["label"].value_counts().to_dict()
-    log(f"kept {len(reviews):,} rows: {counts}; dropped by rule: {dropped or 'none'}")
+    progress.say(
+        f"kept {len(reviews):,} rows: {counts}; dropped by rule: {dropped or 'none'}"
+    )
     train_set, test_set = split_eval_slice(reviews, params.eval_share)
-    log(
+    progress.say(
         f"split: {len(train_set):,} train / {len(test_set):,} in the evaluation "
         f"slice ({params.eval_share:.0%} by text hash, never trained on)"
     )
     cv = None
     if params.cv_folds:
-        cv = cross_validate(train_set, params.model, params.cv_folds, params.seed)
-        log(
+        cv = cross_validate(
+            train_set, params.model, params.cv_folds, params.seed, progress
+        )
+        progress.say(
             f"{params.cv_folds}-fold CV accuracy of preset {params.preset!r}: "
             f"{cv.accuracy_mean:.4f} ± {cv.accuracy_std:.4f}"
         )
     started = time.perf_counter()
-    pipeline = speed_up_inference(
-        fit_pipeline(params.model, list(train_set["text"]), train_set["label"])
-    )
+    fitting = f"fitting preset {params.preset!r} on {len(train_set):,} reviews"
+    with progress.step(fitting):
+        pipeline = speed_up_inference(
+            fit_pipeline(params.model, list(train_set["text"]), train_set["label"])
+        )
     fit_seconds = time.perf_counter() - started
-    log(f"fitted in {fit_seconds:.1f}s")
+    progress.say(f"fitted in {fit_seconds:.1f}s")
     metrics = Metrics.model_validate(
         evaluate(pipeline, test_set["text"], test_set["label"])
     )
@@ -188,13 +212,22 @@ def train(
     )
     reference = drift_reference(pipeline, list(test_set["text"]))
     card = model_card(pipeline, list(test_set["text"]), list(test_set["label"]))
-    log(f"calibration on the evaluation slice: ECE {card.ece:.3f}")
-    behaviour = behaviour_pass_rates(pipeline)
-    log(
-        "behaviour suite: "
-        + ", ".join(f"{name} {behaviour[name]:.0%}" for name in HEADLINE)
+    progress.say(
+        f"evaluation slice: accuracy {metrics.accuracy:.4f}, "
+        f"calibration ECE {card.ece:.3f}"
     )
-    return Trained(pipeline, metrics, data_info, cv, reference, behaviour, card)
+    behaviour = None
+    if behaviour_suite:
+        with progress.step("behaviour suite"):
+            behaviour = behaviour_pass_rates(pipeline)
+        progress.say(
+            "behaviour suite: "
+            + ", ".join(f"{name} {behaviour[name]:.0%}" for name in HEADLINE)
+        )
+    checks = Checks(
+        cross_validation=cv is not None, calibration=True, behaviour=behaviour_suite
+    )
+    return Trained(pipeline, metrics, data_info, cv, reference, behaviour, card, checks)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -254,11 +287,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cv",
         type=int,
-        default=TrainParams.cv_folds,
         help="folds for the cross-validated accuracy stored with the model; "
-        "0 skips it (default: %(default)s)",
+        f"0 skips it (default: {TrainParams.cv_folds}, with --quick 0)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the same fit, measured on the evaluation slice only: no "
+        "cross-validation, no behaviour suite (what `make serve` trains into an "
+        "empty store; `make promote` refuses such a model as a candidate)",
     )
     args = parser.parse_args(argv)
+    if args.cv is None:
+        args.cv = 0 if args.quick else TrainParams.cv_folds
+    elif args.quick and args.cv:
+        parser.error("--quick skips cross-validation: leave --cv out")
     if args.cv == 1 or args.cv < 0:
         parser.error(f"--cv must be 0 or at least 2, got {args.cv}")
     if not 0.0 < args.eval_share < 1.0:
@@ -283,7 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.metrics_out.is_dir():
             raise TrainingError(f"--metrics-out is a directory: {args.metrics_out}")
-        trained = train(args.data, args.text_column, args.label_column, params)
+        trained = train(
+            args.data,
+            args.text_column,
+            args.label_column,
+            params,
+            behaviour_suite=not args.quick,
+        )
     except TrainingError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
         return 2
@@ -300,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         reference=trained.reference,
         behaviour=trained.behaviour,
         card=trained.card,
+        checks=trained.checks,
     )
     newest_before = newest_tag(args.model_name)
     tag = save_model(trained.pipeline, args.model_name, metadata)
@@ -313,6 +363,13 @@ def main(argv: list[str] | None = None) -> int:
         if adopted:
             print(f"nothing was in production: {adopted}, which served, is now")
         print(f"to serve it: make promote TAG={tag}")
+    if missing := trained.checks.missing():
+        print(
+            f"{tag} has had no {' or '.join(missing)}: for the full report, "
+            "`make train` (a candidate with every check, about 3 minutes), then "
+            f"`make model-card MODEL={args.model_name}:latest`",
+            flush=True,
+        )
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.lifecycle.registry import serving_choice
-from sentiment.model.artifact import ModelCard, StoreModel, read_metadata
+from sentiment.model.artifact import Checks, ModelCard, StoreModel, read_metadata
 from sentiment.training.behaviour import HEADLINE, TARGETS
 
 
@@ -42,6 +42,7 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
             + (f" (folds {folds}; seed {metadata.cv.seed})" if folds else "")
         )
     lines.append(f"- expected calibration error (10 bins): {card.ece:.3f}")
+    lines.append(checks_line(metadata.checks))
     lines += accuracy_and_behaviour_lines(
         metadata.metrics.accuracy, card.n_eval, metadata.behaviour
     )
@@ -76,6 +77,17 @@ def markdown(tag: str, card: ModelCard, metadata: Any) -> str:
     lines += behaviour_lines(metadata.behaviour)
     lines += ["", "## Known limits", ""] + [f"- {limit}" for limit in card.limits]
     return "\n".join(lines) + "\n"
+
+
+def checks_line(checks: Checks) -> str:
+    """Which of train.py's checks the model has had, and how to get the rest."""
+    missing = checks.missing()
+    if not missing:
+        return "- checks: cross-validation, calibration, behaviour suite (all)"
+    return (
+        f"- **not checked yet: {', '.join(missing)}** (a quick first model; "
+        "`make train` trains a candidate with every check)"
+    )
 
 
 def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -8,6 +8,8 @@ Prints the gate's side-by-side table, writes the report (JSON) and, when every
 check passes, moves the production pointer and appends to the audit log. Exits 1
 with the reasons when the gate refuses, 2 on bad input (an unknown tag).
 Running servers that follow production swap to the new model within seconds.
+A candidate that has not had every check of ``train.py`` (a ``--quick`` model: no
+cross-validation, no behaviour suite) is refused in one line before the gate runs.
 """
 
 from __future__ import annotations
@@ -170,8 +172,17 @@ def promote(args: argparse.Namespace) -> int:
     if candidate == production:
         print(f"promote: {candidate} is already the production model")
         return 0
-    print(f"gate: candidate {candidate} against production {production or '(none)'}")
     try:
+        if missing := read_metadata(StoreModel(candidate).checked()).checks.missing():
+            print(
+                f"promote: refused {candidate}: it has had no {' or '.join(missing)}; "
+                "`make train` trains a candidate with every check",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"gate: candidate {candidate} against production {production or '(none)'}"
+        )
         report = run_gate(candidate, production, args.data, expand(args.log))
     except StartupError as error:
         print(f"promote: refused: contract: {error}", file=sys.stderr)

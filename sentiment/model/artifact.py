@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sentiment.config import bentoml_home
 from sentiment.errors import StartupError
@@ -115,6 +115,28 @@ class ModelCard(BaseModel):
     limits: list[str]
 
 
+class Checks(BaseModel):
+    """Which of ``train.py``'s checks a model has had.
+
+    Every model is measured on the evaluation slice (accuracy, the model card);
+    ``train.py --quick`` (a first model for `make serve`) skips the
+    cross-validation and the behaviour suite, which `make promote` requires.
+    """
+
+    cross_validation: bool
+    calibration: bool  # the card: reliability and accuracy by length on the slice
+    behaviour: bool
+
+    def missing(self) -> list[str]:
+        """The checks not had, as the card names them (empty: every check)."""
+        names = {
+            "cross_validation": "cross-validation",
+            "calibration": "calibration",
+            "behaviour": "behaviour suite",
+        }
+        return [names[key] for key, had in self.model_dump().items() if not had]
+
+
 class ModelMetadata(BaseModel):
     """What ``train.py`` stores with the model and the service reads back."""
 
@@ -132,6 +154,20 @@ class ModelMetadata(BaseModel):
     artifact_sha256: str | None = None
     behaviour: dict[str, float] | None = None
     card: ModelCard | None = None
+    checks: Checks
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checks_from_results(cls, data: Any) -> Any:
+        """A model saved before checks were recorded had those it kept results of."""
+        if isinstance(data, dict) and "checks" not in data:
+            had = {
+                "cross_validation": data.get("cv") is not None,
+                "calibration": data.get("card") is not None,
+                "behaviour": data.get("behaviour") is not None,
+            }
+            data = {**data, "checks": had}
+        return data
 
 
 def sha256_of(path: Path) -> str:
@@ -305,6 +341,7 @@ def describe_model(model: Any) -> dict[str, Any]:
         "cv": metadata.cv.model_dump() if metadata.cv else None,
         "behaviour": metadata.behaviour,
         "card": metadata.card.model_dump() if metadata.card else None,
+        "checks": metadata.checks.model_dump(),
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,

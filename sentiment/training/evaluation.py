@@ -11,6 +11,7 @@ from sentiment.errors import TrainingError
 from sentiment.model.artifact import LABELS, CrossValidation, DriftReference
 from sentiment.model.scorer import known_feature_counts
 from sentiment.training.pipeline import ModelParams, fit_pipeline
+from sentiment.training.progress import Progress, quiet
 
 
 def evaluate(pipeline: Any, texts: pd.Series, labels: pd.Series) -> dict[str, Any]:
@@ -48,9 +49,15 @@ def evaluate(pipeline: Any, texts: pd.Series, labels: pd.Series) -> dict[str, An
 
 
 def cross_validate(
-    reviews: pd.DataFrame, params: ModelParams, folds: int, seed: int
+    reviews: pd.DataFrame,
+    params: ModelParams,
+    folds: int,
+    seed: int,
+    progress: Progress | None = None,
 ) -> CrossValidation:
     """Accuracy of ``params`` over stratified folds of all cleaned reviews.
+
+    ``progress`` hears of each fold as it runs and its accuracy when it ends.
 
     Raises:
         TrainingError: a class has fewer reviews than folds.
@@ -64,12 +71,16 @@ def cross_validate(
         )
     texts = np.asarray(reviews["text"], dtype=object)
     labels = np.asarray(reviews["label"])
+    progress = progress or Progress(quiet)
     accuracies = []
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for train_index, test_index in splitter.split(texts, labels):
-        pipeline = fit_pipeline(params, list(texts[train_index]), labels[train_index])
-        predicted = pipeline.predict(list(texts[test_index]))
+    for fold, (train_index, test_index) in enumerate(splitter.split(texts, labels), 1):
+        with progress.step(f"cross-validation fold {fold}/{folds}"):
+            train_texts = list(texts[train_index])
+            pipeline = fit_pipeline(params, train_texts, labels[train_index])
+            predicted = pipeline.predict(list(texts[test_index]))
         accuracies.append(float((predicted == labels[test_index]).mean()))
+        progress.say(f"fold {fold}/{folds}: accuracy {accuracies[-1]:.4f}")
     return CrossValidation(
         folds=folds,
         accuracy_mean=round(float(np.mean(accuracies)), 4),

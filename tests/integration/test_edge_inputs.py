@@ -87,6 +87,11 @@ def test_model_info_shows_the_live_model(
     assert info["preset"] == "accurate"
     assert info["cv"]["folds"] == 5
     assert info["behaviour"]["negated_positive"] > 0.5  # the suite ran on it
+    assert info["checks"] == {
+        "cross_validation": True,
+        "calibration": True,
+        "behaviour": True,
+    }
     assert info["cv"]["accuracy_mean"] - 2 * info["cv"]["accuracy_std"] >= 0.75
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ops import model_card
+from sentiment.model.artifact import Checks
 
 
 def test_the_card_prints_and_plots(
@@ -21,6 +22,7 @@ def test_the_card_prints_and_plots(
     assert "English movie reviews only" in out
     assert "## Behaviour" in out and "| negated_negative |" in out
     assert "## Accuracy and behaviour" in out and "95% interval" in out
+    assert "- checks: cross-validation, calibration, behaviour suite (all)" in out
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
@@ -48,3 +50,12 @@ def test_accuracy_stands_with_its_interval_beside_the_behaviour() -> None:
     assert f"| 0.7900 | {low:.4f}-{high:.4f} |" in lines[5]
     assert "| behaviour: plain | 93.0% | |" in lines
     assert "| behaviour: negated_negative | 52.0% | |" in lines
+
+
+def test_a_quick_model_s_card_names_the_checks_it_has_not_had() -> None:
+    quick = Checks(cross_validation=False, calibration=True, behaviour=False)
+    line = model_card.checks_line(quick)
+    assert "not checked yet: cross-validation, behaviour suite" in line
+    assert "`make train`" in line
+    full = Checks(cross_validation=True, calibration=True, behaviour=True)
+    assert model_card.checks_line(full).endswith("(all)")

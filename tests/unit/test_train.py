@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -144,8 +145,15 @@ def test_cli_success_saves_model_with_metadata_and_metrics_file(
     assert card["n_eval"] == 8 and 0 <= card["ece"] <= 1
     assert sum(b["count"] for b in card["reliability"]) == 8
     assert sum(b["count"] for b in card["accuracy_by_length"]) == 8
+    assert meta["checks"] == {
+        "cross_validation": True,
+        "calibration": True,
+        "behaviour": True,
+    }
+    assert "fold 2/2: accuracy" in out  # a line per fold
     assert "saved candidate model" in out
     assert f"{model.tag} is the production model now" in out  # the store was empty
+    assert "for the full report" not in out
     saved = json.loads(metrics_out.read_text())
     assert saved["model"] == str(model.tag)
     assert saved["accuracy"] == meta["metrics"]["accuracy"]
@@ -182,6 +190,88 @@ def test_train_serve_train_promote_rollback_returns_to_the_first_model(
             if model.tag.name == name:
                 bentoml.models.delete(model.tag)
         shutil.rmtree(registry.store_dir(name), ignore_errors=True)
+
+
+def test_quick_training_is_the_same_fit_without_cv_or_behaviour(
+    reviews: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = write_frame(reviews, tmp_path / "r.csv")
+    params = train.TrainParams(
+        eval_share=0.5,
+        model=ModelParams(char_min_df=1, n_features=1 << 12),
+        cv_folds=2,
+    )
+    full = train.train(path, "text", "label", params, log=lambda _: None)
+    lines: list[str] = []
+    quick = train.train(
+        path,
+        "text",
+        "label",
+        replace(params, cv_folds=0),
+        log=lines.append,
+        behaviour_suite=False,
+    )
+    texts = list(reviews["text"])
+    assert (
+        quick.pipeline.predict_proba(texts) == full.pipeline.predict_proba(texts)
+    ).all()
+    assert quick.metrics == full.metrics and quick.card == full.card
+    assert quick.cv is None and quick.behaviour is None
+    assert full.checks.missing() == []
+    assert quick.checks.missing() == ["cross-validation", "behaviour suite"]
+    assert not any("fold" in line or "behaviour" in line for line in lines)
+    assert all(line.startswith("[") and "s] " in line for line in lines)
+
+
+def test_quick_model_serves_first_says_how_to_check_it_and_cannot_be_promoted(
+    reviews: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bentoml
+
+    name = "unit-quick"
+    data = write_frame(
+        pd.concat([reviews, reviews.assign(text=reviews.text + " indeed")]),
+        tmp_path / "r.csv",
+    )
+    args = ["--data", str(data), "--model-name", name, "--eval-share", "0.25"]
+    args += ["--preset", "fast", "--quick", "--metrics-out", str(tmp_path / "m")]
+    try:
+        assert train.main(args) == 0
+        first = bentoml.models.get(f"{name}:latest")
+        out = capsys.readouterr().out
+        assert registry.production_tag(name) == str(first.tag)  # nothing else could
+        assert first.info.metadata["checks"] == {
+            "cross_validation": False,
+            "calibration": True,
+            "behaviour": False,
+        }
+        assert (
+            "cv" not in first.info.metadata and "behaviour" not in first.info.metadata
+        )
+        full_report = [line for line in out.splitlines() if "full report" in line]
+        assert len(full_report) == 1 and "`make train`" in full_report[0]
+
+        assert train.main(args) == 0  # a second quick model is only a candidate
+        second = str(bentoml.models.get(f"{name}:latest").tag)
+        capsys.readouterr()
+        assert promote.main(["--model-name", name, "--tag", second]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1 and "`make train`" in captured.err
+        assert "cross-validation" in captured.err and second in captured.err
+        assert registry.production_tag(name) == str(first.tag)
+    finally:
+        for model in bentoml.models.list():
+            if model.tag.name == name:
+                bentoml.models.delete(model.tag)
+        shutil.rmtree(registry.store_dir(name), ignore_errors=True)
+
+
+def test_quick_leaves_cv_to_make_train() -> None:
+    with pytest.raises(SystemExit):
+        train.parse_args(["--quick", "--cv", "3"])
+    assert train.parse_args(["--quick"]).cv == 0
+    assert train.parse_args([]).cv == train.TrainParams.cv_folds
 
 
 def test_cli_runs_as_script_with_help() -> None:

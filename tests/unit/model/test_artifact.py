@@ -94,6 +94,37 @@ def test_metadata_from_older_models_still_reads() -> None:
     assert metadata.artifact_sha256 is None
 
 
+@pytest.mark.parametrize(
+    ("stored", "had"),
+    [
+        ({}, {"cross_validation": False, "calibration": False, "behaviour": False}),
+        (
+            {"cv": {"folds": 5, "accuracy_mean": 0.8, "accuracy_std": 0.01}},
+            {"cross_validation": True, "calibration": False, "behaviour": False},
+        ),
+        (
+            {"behaviour": {"plain": 0.9}},
+            {"cross_validation": False, "calibration": False, "behaviour": True},
+        ),
+    ],
+)
+def test_a_model_saved_before_checks_were_recorded_had_those_it_kept(
+    stored: dict[str, Any], had: dict[str, bool]
+) -> None:
+    metadata = read_metadata(FakeStoredModel(Path("."), {**VALID_METADATA, **stored}))
+    assert metadata.checks.model_dump() == had
+
+
+def test_recorded_checks_win_and_name_what_is_missing() -> None:
+    checks = {"cross_validation": False, "calibration": True, "behaviour": False}
+    metadata = ModelMetadata.model_validate({**VALID_METADATA, "checks": checks})
+    assert metadata.checks.missing() == ["cross-validation", "behaviour suite"]
+    metadata = ModelMetadata.model_validate(
+        {**VALID_METADATA, "checks": dict.fromkeys(checks, True)}
+    )
+    assert metadata.checks.missing() == []
+
+
 def test_metadata_round_trips() -> None:
     metadata = ModelMetadata.model_validate(VALID_METADATA)
     assert ModelMetadata.model_validate(metadata.model_dump(mode="json")) == metadata
