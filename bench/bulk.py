@@ -268,11 +268,12 @@ def measure_round(
             if key == CPU_POINT:
                 used = cpu_per_review(before, cpu_snapshot(pid), raw, SHAPES[shape])
                 results[key]["cpu_us_per_review"] = used
-    line = "  ".join(
-        f"{key} {row['reviews_per_s']:,.0f}/s p50 {row['p50_ms']} p99 {row['p99_ms']}"
-        for key, row in results.items()
-    )
-    print(f"  {contender.name}: {line}", flush=True)
+            row = results[key]  # a line per point: a round is minutes long
+            print(
+                f"  {contender.name}: {key} {row['reviews_per_s']:,.0f}/s "
+                f"p50 {row['p50_ms']} p99 {row['p99_ms']}",
+                flush=True,
+            )
     return results
 
 

@@ -43,6 +43,7 @@ from sentiment.training.pipeline import (
     ModelParams,
     fit_pipeline,
 )
+from sentiment.training.progress import Progress, quiet
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"  # committed reports
 DATA = RESULTS_DIR.parents[1] / "data" / "rotten_tomatoes_reviews.csv.gz"
@@ -216,10 +217,12 @@ def evaluate(
     reviews: pd.DataFrame,
     folds: int,
     eval_slice: pd.DataFrame | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Result, Any]:
     """Cross-validated accuracy, size and behaviour of a model fitted on all data.
 
-    With ``eval_slice``, also that model's accuracy on it, review by review.
+    With ``eval_slice``, also that model's accuracy on it, review by review;
+    ``progress`` hears of each fold and fit as it runs.
 
     Returns the result (speeds still 0) and the fitted model, timed afterwards
     with every other candidate's by :func:`time_alternately`.
@@ -228,16 +231,21 @@ def evaluate(
 
     texts = np.asarray(reviews["text"], dtype=object)
     labels = np.asarray(reviews["label"])
+    progress = progress or Progress(quiet)
     accuracies = []
     splitter = StratifiedKFold(folds, shuffle=True, random_state=42)
-    for train_index, test_index in splitter.split(texts, labels):
-        pipeline = fit_pipeline(params, list(texts[train_index]), labels[train_index])
+    for fold, (train_index, test_index) in enumerate(splitter.split(texts, labels), 1):
+        with progress.step(f"{name}: fold {fold}/{folds}"):
+            train_texts = list(texts[train_index])
+            pipeline = fit_pipeline(params, train_texts, labels[train_index])
         predict = scorer(lean_weights(pipeline))
         predicted = np.asarray(pipeline.classes_)[
             predict(list(texts[test_index])).argmax(1)
         ]
         accuracies.append(float((predicted == labels[test_index]).mean()))
-    pipeline = lean_weights(fit_pipeline(params, list(texts), labels))
+    with progress.step(f"{name}: the fit on all, the behaviour suite"):
+        pipeline = lean_weights(fit_pipeline(params, list(texts), labels))
+        behaviour = behaviour_pass_rates(pipeline)
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     slice_accuracy, slice_correct = None, ""
@@ -257,7 +265,7 @@ def evaluate(
         per_s_batch1=0.0,
         per_s_batch128=0.0,
         artifact_mb=len(buffer.getvalue()) / 1e6,
-        behaviour=behaviour_pass_rates(pipeline),
+        behaviour=behaviour,
         slice_accuracy=slice_accuracy,
         slice_correct=slice_correct,
     )
@@ -444,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, params in CANDIDATES.items()
         if not args.only or name in args.only
     }
+    progress = Progress(partial(print, flush=True))
     for name, params in candidates.items():
         result, pipelines[name] = evaluate(
-            name, params, reviews, args.folds, eval_slice
+            name, params, reviews, args.folds, eval_slice, progress
         )
         print(
             f"{name:<45} {result.accuracy_mean:.4f} ± {result.accuracy_std:.4f}  "

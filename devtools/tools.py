@@ -5,8 +5,9 @@ can) and for the tests (which skip without a tool, naming the command that
 installs it, and fail instead under ``CI=1``, where a skip would hide a missing
 install). Standard library only: the script runs it before any venv exists.
 
-Usage: ``python3 -m devtools.tools`` prints the Debian packages still missing,
-one line, nothing when all are there.
+Usage: ``python3 -m devtools.tools [COMMAND...]`` prints the Debian packages
+still missing (of the named tools only, when some are named), one line, nothing
+when all are there.
 """
 
 from __future__ import annotations
@@ -59,9 +60,14 @@ def venv_missing() -> bool:
     return importlib.util.find_spec("ensurepip") is None
 
 
-def missing_packages() -> list[str]:
-    """The Debian packages of every tool that is not on PATH, in table order."""
-    absent = [tool for tool in TOOLS.values() if not tool.present()]
+def missing_packages(commands: list[str] | None = None) -> list[str]:
+    """The Debian packages of every tool (or of ``commands``) not on PATH, in order.
+
+    Raises:
+        KeyError: a command that is not in :data:`TOOLS`.
+    """
+    wanted = [TOOLS[command] for command in commands] if commands else TOOLS.values()
+    absent = [tool for tool in wanted if not tool.present()]
     packages = [package for tool in absent for package in tool.packages]
     if venv_missing():
         packages.append("python3-venv")
@@ -103,13 +109,18 @@ def require(*commands: str) -> list[str]:
     return [str(shutil.which(tool.command)) for tool in tools]
 
 
-def main() -> int:
+def main(commands: list[str] | None = None) -> int:
     """Print the missing Debian packages on one line (nothing when none)."""
-    missing = missing_packages()
+    commands = commands or []
+    unknown = [command for command in commands if command not in TOOLS]
+    if unknown:
+        print(f"devtools.tools: error: no such tool: {unknown[0]}", file=sys.stderr)
+        return 2
+    missing = missing_packages(commands)
     if missing:
         print(" ".join(missing))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

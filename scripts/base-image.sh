@@ -21,8 +21,8 @@ die() { say "error: $*"; exit 1; }
 apt_install() {
   [ "$(id -u)" -eq 0 ] || die "need root to apt-get install $*"
   say "installing $* from Debian"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
 }
 
 ensure_engine() {
@@ -52,8 +52,10 @@ build_standin() {
   trap "rm -rf '$work'; trap - RETURN" RETURN
   rootfs="$work/rootfs"
   say "building stand-in $BASE_IMAGE: debootstrap --variant=minbase $DEBIAN_SUITE"
+  # Its own lines (a few hundred: each package retrieved, unpacked, configured)
+  # show a build of a few minutes going on; the log keeps them for a failure.
   debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,ca-certificates \
-    "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 \
+    "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" 2>&1 | tee "$work/debootstrap.log" >&2 \
     || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
   ln -sf /usr/bin/python3 "$rootfs/usr/local/bin/python"
   ln -sf /usr/bin/pip3 "$rootfs/usr/local/bin/pip"

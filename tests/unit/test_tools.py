@@ -63,3 +63,15 @@ def test_install_command_names_each_package_once() -> None:
     assert install_command(["prometheus", "wrk", "prometheus"]) == (
         "apt-get install -y prometheus wrk"
     )
+
+
+def test_named_tools_only_when_some_are_named(
+    monkeypatch: pytest.MonkeyPatch, nothing_installed: None
+) -> None:
+    monkeypatch.setattr(tools, "venv_missing", lambda: False)
+    assert missing_packages(["wrk"]) == ["wrk"]  # what `make bench` installs
+
+
+def test_an_unknown_tool_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert tools.main(["nope"]) == 2
+    assert "no such tool: nope" in capsys.readouterr().err
