@@ -39,12 +39,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=make_env(),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1100,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return root
 
 
+@pytest.mark.timeout(1200)  # the first one waits for the builds (minutes, cached)
 @pytest.mark.parametrize("venv", sorted(VENVS.values()))
 def test_each_venv_builds_with_the_locked_pip_and_imports_its_packages(
     built: Path, venv: str
