@@ -45,8 +45,10 @@ help: ## Show the targets
 
 # $(call pip_install,VENV,LOCK): install LOCK into VENV, hash-checked when the lock
 # has hashes (clients.txt and mlserver.txt are plain freezes). pip's own output
-# shows what it does: installs are most of a first `make serve`.
-pip_install = $(1)/bin/python -m pip install --disable-pip-version-check \
+# shows what it does: installs are most of a first `make serve`. VENV_PIP_FLAGS adds
+# options (tests/e2e/test_venvs.py: --no-compile).
+VENV_PIP_FLAGS ?=
+pip_install = $(1)/bin/python -m pip install --disable-pip-version-check $(VENV_PIP_FLAGS) \
 	$(if $(shell grep -l -e '--hash=' $(2)),--require-hashes )-r $(2)
 
 $(TRAIN_STAMP): requirements/serve.txt requirements/train.txt $(VENV)/.pip-installed

@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing := trained.checks.missing():
         print(
             f"{tag} has had no {' or '.join(missing)}: for the full report, "
-            "`make train` (a candidate with every check, about 3 minutes), then "
+            "`make train` (a candidate with every check, about 4 minutes), then "
             f"`make model-card MODEL={args.model_name}:latest`",
             flush=True,
         )

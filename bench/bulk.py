@@ -255,6 +255,7 @@ def measure_round(
 ) -> dict[str, dict[str, Any]]:
     """One fresh start of a contender, its points in measuring order."""
     results: dict[str, dict[str, Any]] = {}
+    print(f"  {contender.name}: starting, then a warm-up", flush=True)
     with serving(contender, port, log) as (url, pid):
         run_wrk(url, bodies["single"], 16, 2)  # warm-up, not recorded
         if contender.name == "litserve":  # its workers' first batches are slow
