@@ -102,7 +102,7 @@ model: $(TRAIN_STAMP) ## Train a first model (--quick: no CV, no behaviour suite
 		|| { echo "No '$(MODEL_NAME)' model in the store yet: training a first one, the quick way."; \
 		     $(BIN)/python train.py --model-name $(MODEL_NAME) --quick; }
 
-serve: model ## Train the model if the store has none, then serve on localhost:$(PORT)
+serve: model ## Train a quick first model if the store has none (make train: the full checks), then serve on localhost:$(PORT)
 	$(BIN)/bentoml serve $(SERVICE) --port $(PORT)
 
 DATA ?=
