@@ -46,7 +46,7 @@ help: ## Show the targets
 # $(call pip_install,VENV,LOCK): install LOCK into VENV, hash-checked when the lock
 # has hashes (clients.txt and mlserver.txt are plain freezes). pip's own output
 # shows what it does: installs are most of a first `make serve`. VENV_PIP_FLAGS adds
-# options (tests/e2e/test_venvs.py: --no-compile).
+# options (e.g. --no-compile).
 VENV_PIP_FLAGS ?=
 pip_install = $(1)/bin/python -m pip install --disable-pip-version-check $(VENV_PIP_FLAGS) \
 	$(if $(shell grep -l -e '--hash=' $(2)),--require-hashes )-r $(2)
@@ -216,7 +216,9 @@ bench-profile: $(DEV_STAMP) $(LITSERVE_STAMP) ## py-spy on a worker under 100-re
 system-deps: ## Install the suite's system packages (as root with apt), else say what is missing
 	scripts/system-deps.sh
 
-test: system-deps $(DEV_STAMP) $(BULK_STAMP) $(CLIENTS_STAMP) $(MLSERVER_STAMP) ## Run the whole test suite (unit, integration, end-to-end)
+# `make test` builds every venv (`venvs`): on CI's clean clone a target that cannot
+# be built fails the run, with each venv built once.
+test: system-deps venvs ## Run the whole test suite (unit, integration, end-to-end)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 canaries: $(DEV_STAMP) ## The checks of every reach into BentoML's and uvicorn's internals (run them on a new BentoML)

@@ -2,8 +2,8 @@
 
 ``make -n venvs`` with each venv variable pointed into a temp dir prints what
 would run: each venv is created, gets the pip of requirements/pip.txt, then its
-locks, hash-checked where the lock has hashes. The real builds are
-``tests/e2e/test_venvs.py``.
+locks, hash-checked where the lock has hashes. The real builds are ``make test``'s
+own: it builds every venv (``venvs``) before the suite, on CI's clean clone.
 """
 
 from __future__ import annotations
@@ -70,3 +70,16 @@ def test_hashed_locks_are_installed_hash_checked(tmp_path: Path) -> None:
     for lock, line in locks.items():
         assert ("--require-hashes" in line) == hashed(lock), line
     assert hashed("requirements/litserve.txt") and hashed("requirements/pip.txt")
+
+
+def test_make_test_builds_every_venv_first() -> None:
+    """On CI's clean clone each venv target runs once, so a broken one fails CI."""
+    result = subprocess.run(
+        ["make", "-n", "-p", "-C", str(PROJECT_DIR), "help"],
+        env=make_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rules = [line for line in result.stdout.splitlines() if line.startswith("test:")]
+    assert rules and "venvs" in rules[0].split()
