@@ -46,7 +46,7 @@ def plain_infer(body: bytes) -> InferRequest | None:
     tensor = inputs[0]
     texts = plain_texts(tensor)
     parameters = payload.get("parameters")
-    if texts is None or not flat(parameters) or not flat(tensor.get("parameters")):
+    if texts is None or not flat(parameters):
         return None
     names = plain_output_names(payload.get("outputs"))
     if names is None:
@@ -65,7 +65,8 @@ def plain_texts(tensor: dict[str, Any]) -> list[str] | None:
         return None
     if type(tensor.get("name", INPUT_NAME)) is not str:
         return None
-    if "binary_data_size" in (tensor.get("parameters") or {}):
+    parameters = tensor.get("parameters")
+    if not flat(parameters) or "binary_data_size" in (parameters or {}):
         return None
     shape, data = tensor.get("shape"), tensor.get("data")
     if type(shape) is not list or type(data) is not list:

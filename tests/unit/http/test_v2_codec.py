@@ -238,11 +238,15 @@ def v2_requests(draw: st.DrawFn) -> dict[str, object]:
     if draw(st.booleans()):
         tensor["datatype"] = draw(st.sampled_from(["BYTES", "FP32", 1]))
     if draw(st.booleans()):
-        tensor["parameters"] = draw(
-            st.dictionaries(
-                st.sampled_from(["content_type", "binary_data_size"]),
-                ANY_JSON,
-                max_size=2,
+        tensor["parameters"] = (
+            draw(ANY_JSON)
+            if draw(st.booleans())
+            else draw(
+                st.dictionaries(
+                    st.sampled_from(["content_type", "binary_data_size"]),
+                    ANY_JSON,
+                    max_size=2,
+                )
             )
         )
     request: dict[str, object] = {"inputs": [tensor]}
@@ -312,3 +316,17 @@ def test_the_clients_requests_take_the_plain_reader(
 ) -> None:
     body = json.dumps(request_).encode()
     assert v2_plain.plain_infer(body) == v2_codec.parse_infer(body)
+
+
+@pytest.mark.parametrize("parameters", [5, "x", [1], None])
+def test_odd_tensor_parameters_leave_the_plain_reader_for_the_parser(
+    parameters: object,
+) -> None:
+    tensor = {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a film"]}
+    body = json.dumps({"inputs": [{**tensor, "parameters": parameters}]}).encode()
+    if parameters is None:
+        assert v2_plain.plain_infer(body) is not None
+        return
+    assert v2_plain.plain_infer(body) is None
+    with pytest.raises(errors.TensorError, match="parameters"):
+        v2_codec.parse_infer(body)
