@@ -33,7 +33,11 @@ from sentiment.http.answers import (
     Problem,
     V2Errors,
 )
-from sentiment.http.refusals import OVERLOAD_RETRY_S, retry_after
+from sentiment.http.refusals import (
+    OVERLOAD_RETRY_S,
+    batching_shed_message,
+    retry_after,
+)
 from sentiment.http.schemas import Explanation
 from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
 from sentiment.http.v2_plain import plain_infer
@@ -128,10 +132,7 @@ class Scoring:
 
     def __init__(self, batch: ModelCall, max_latency_ms: int) -> None:
         self.batch = batch
-        self.shed_message = (
-            "server busy: the request could not be served within "
-            f"max_latency_ms={max_latency_ms}, retry later"
-        )
+        self.shed_message = batching_shed_message(max_latency_ms)
 
     async def __call__(self, texts: list[str]) -> list[dict[str, Any]]:
         """Score ``texts`` in the next batch.
