@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sentiment.config import bentoml_home
 from sentiment.errors import StartupError
+from sentiment.model.imported import Imported
 from sentiment.telemetry.logs import SERVICE_LOGGER
 
 MODEL_FILE = "pipeline.joblib"
@@ -155,6 +156,7 @@ class ModelMetadata(BaseModel):
     behaviour: dict[str, float] | None = None
     card: ModelCard | None = None
     checks: Checks
+    imported: Imported | None = None  # make import: not trained by train.py
 
     @model_validator(mode="before")
     @classmethod
@@ -342,6 +344,7 @@ def describe_model(model: Any) -> dict[str, Any]:
         "behaviour": metadata.behaviour,
         "card": metadata.card.model_dump() if metadata.card else None,
         "checks": metadata.checks.model_dump(),
+        "imported": metadata.imported.model_dump() if metadata.imported else None,
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,

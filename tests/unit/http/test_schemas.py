@@ -141,11 +141,13 @@ def test_error_payload_is_a_valid_error_body() -> None:
 @pytest.mark.parametrize(
     "prediction",
     [
-        {"label": "neutral", "score": 0.9, "probabilities": {}},
-        {"label": "positive", "score": 0.4, "probabilities": {}},
+        {"label": 3, "score": 0.9, "probabilities": {}},
+        {"label": "positive", "score": 1.4, "probabilities": {}},
+        {"label": "positive", "score": -0.1, "probabilities": {}},
     ],
 )
 def test_prediction_rejects_impossible_answers(prediction: dict) -> None:
+    """Any label the model has (a string), a score that is a probability."""
     with pytest.raises(ValidationError):
         Prediction.model_validate(prediction)
 
