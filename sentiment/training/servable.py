@@ -12,7 +12,8 @@ model that cannot serve is refused at import, never at a worker's start.
 
 from __future__ import annotations
 
-import pickle  # nosec B403 - pickles back what the user's own file held
+# pickle only dumps here (can the store keep it?); the file is the user's own
+import pickle  # nosec B403
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -44,7 +45,7 @@ def load_file(path: Path) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InconsistentVersionWarning)
         try:
-            model = joblib.load(path)  # nosec B301 - the user's own model file
+            model = joblib.load(path)  # nosec B301
         except Exception as exc:  # a bad pickle raises anything
             first = (str(exc).splitlines() or [""])[0][:200]
             raise TrainingError(

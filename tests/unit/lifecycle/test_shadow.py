@@ -16,7 +16,6 @@ from sentiment.lifecycle import shadow
 from sentiment.lifecycle.loading import LoadedModel
 from sentiment.telemetry.prediction_log import WORKER_LOGS, LogOptions, PredictionLog
 
-
 PAIR = ["negative", "positive"]
 
 
@@ -101,7 +100,9 @@ def test_a_full_queue_drops_instead_of_waiting() -> None:
     assert busy.wait(10)
     runner.submit(["b"], np.array([[0.5, 0.5]]), PAIR, "m")  # fills the queue
     before = SHADOW_DROPPED._value.get()
-    runner.submit(["c", "d"], np.full((2, 2), 0.5), PAIR, "m")  # returns at once, dropped
+    runner.submit(
+        ["c", "d"], np.full((2, 2), 0.5), PAIR, "m"
+    )  # returns at once, dropped
     assert SHADOW_DROPPED._value.get() == before + 2
     release.set()
     runner.queue.join()
