@@ -13,7 +13,9 @@ service (``grpc.health.v1``) answers Kubernetes' ``grpc`` probes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +29,7 @@ from sentiment.patches import http_address
 from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
 from sentiment.rpc.servicer import InferenceServicer
 from sentiment.telemetry.logs import SERVICE_LOGGER
+from sentiment.telemetry.metrics import GRPC_CALLS, GRPC_LATENCY
 
 SERVICE_NAME = "inference.GRPCInferenceService"
 logger = logging.getLogger(SERVICE_LOGGER)
@@ -40,6 +43,43 @@ def grpc_port(setting: int | None, http_port: int) -> int:
 def bind_address(host: str, port: int) -> str:
     """``host:port`` as gRPC reads it (an IPv6 host in brackets)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Measured(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Counts and times every unary call by method and status code.
+
+    Only registered methods reach a handler, so the ``method`` label is bounded;
+    a call cancelled past its deadline counts as ``DEADLINE_EXCEEDED``.
+    """
+
+    async def intercept_service(self, continuation: Any, details: Any) -> Any:
+        """The method's handler, its behaviour measured."""
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour, method = handler.unary_unary, details.method
+
+        async def measured(request: Any, context: Any) -> Any:
+            started, code = time.monotonic(), "OK"
+            try:
+                return await behaviour(request, context)
+            except asyncio.CancelledError:
+                remaining = context.time_remaining()  # None: no deadline
+                late = remaining is not None and remaining <= 0
+                code = "DEADLINE_EXCEEDED" if late else "CANCELLED"
+                raise
+            except Exception:
+                code = getattr(context.code(), "name", "UNKNOWN")
+                raise
+            finally:
+                GRPC_CALLS.labels(method=method, code=code).inc()
+                GRPC_LATENCY.labels(method=method).observe(time.monotonic() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            measured,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class GrpcServer:
@@ -74,10 +114,11 @@ class GrpcServer:
         if address is None or port == 0:
             return 0
         server = grpc.aio.server(
+            interceptors=[Measured()],
             options=[
                 ("grpc.so_reuseport", 1),
                 ("grpc.max_receive_message_length", self.settings.max_body_bytes),
-            ]
+            ],
         )
         servicer = InferenceServicer(self.worker, self.settings, self.live_tag)
         add_servicer: Any = pb_grpc.add_GRPCInferenceServiceServicer_to_server

@@ -14,6 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import numpy as np
+
 from sentiment.errors import TensorError
 from sentiment.http.v2_codec import (
     InferRequest,
@@ -113,23 +115,31 @@ def parameters(entries: Any) -> dict[str, Any]:
 
 
 def infer_response(payload: dict[str, Any]) -> pb.ModelInferResponse:
-    """REST's payload (:func:`sentiment.http.v2_codec.infer_response`) as gRPC's."""
+    """REST's payload (:func:`sentiment.http.v2_codec.infer_response`) as gRPC's.
+
+    The data go in ``raw_output_contents``, one entry per output, as Triton
+    answers: tritonclient reads FP32 from nowhere else (not ``fp32_contents``),
+    and KServe's client and stubs read both.
+    """
     response = pb.ModelInferResponse(
         model_name=payload["model_name"],
         model_version=payload["model_version"],
         id=payload.get("id", ""),
     )
     for output in payload["outputs"]:
-        tensor = response.outputs.add(
+        response.outputs.add(
             name=output["name"], datatype=output["datatype"], shape=output["shape"]
         )
-        if output["datatype"] == "BYTES":
-            tensor.contents.bytes_contents.extend(
-                str(value).encode() for value in output["data"]
-            )
-        else:
-            tensor.contents.fp32_contents.extend(map(float, output["data"]))
+        response.raw_output_contents.append(raw(output["datatype"], output["data"]))
     return response
+
+
+def raw(datatype: str, data: list[Any]) -> bytes:
+    """A tensor's raw bytes: BYTES length-prefixed, FP32 little-endian."""
+    if datatype == "BYTES":
+        encoded = [str(value).encode() for value in data]
+        return b"".join(LENGTH.pack(len(item)) + item for item in encoded)
+    return np.asarray(data, dtype="<f4").tobytes()
 
 
 def model_metadata(metadata: dict[str, Any]) -> pb.ModelMetadataResponse:
