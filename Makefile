@@ -208,7 +208,8 @@ bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk r
 	@if [ "$(SECTIONS)" = all ]; then \
 		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \
 		$(BIN)/python -m bench.tenants && \
-		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip; \
+		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip && \
+		$(BIN)/python -m bench.oip_grpc; \
 	elif [ "$(SECTIONS)" != bulk ]; then echo "make bench: SECTIONS is all or bulk"; exit 2; fi
 	$(BIN)/python -m bench.bulk
 
