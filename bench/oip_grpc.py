@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import subprocess  # nosec B404
 import sys
 from collections.abc import Callable
@@ -129,7 +130,7 @@ def measure(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
         failures_before = grpc_failures(url)
         runs = in_turn(measures, rounds)
         failures = grpc_failures(url) - failures_before
-    rates = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+    rates = {name: statistics.median(values) for name, values in runs.items()}
     ratios = {
         shape: round(rates[f"gRPC, {shape}"] / rates[f"/classify, {shape}"], 3)
         for shape in SHAPES
