@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The Open Inference Protocol's gRPC service, vendored (its LICENSE beside it); make proto
+PROTO := sentiment/rpc/proto/open_inference_grpc.proto
 PORT ?= 3000
 MODEL_NAME ?= sentiment
 SERVICE := service:SentimentClassifier
@@ -29,7 +31,7 @@ LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries test test-unit \
+.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries proto test test-unit \
 	test-integration test-e2e lint format clean venvs
 
 help: ## Show the targets
@@ -206,7 +208,8 @@ bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk r
 	@if [ "$(SECTIONS)" = all ]; then \
 		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \
 		$(BIN)/python -m bench.tenants && \
-		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip; \
+		$(BIN)/python -m bench.shadow && $(BIN)/python -m bench.oip && \
+		$(BIN)/python -m bench.oip_grpc; \
 	elif [ "$(SECTIONS)" != bulk ]; then echo "make bench: SECTIONS is all or bulk"; exit 2; fi
 	$(BIN)/python -m bench.bulk
 
@@ -223,6 +226,9 @@ test: system-deps venvs ## Run the whole test suite (unit, integration, end-to-e
 
 canaries: $(DEV_STAMP) ## The checks of every reach into BentoML's and uvicorn's internals (run them on a new BentoML)
 	$(BIN)/python -m pytest tests/unit/test_patches.py tests/unit/test_patches_endpoint.py tests/unit/batching/test_dispatcher.py
+
+proto: $(DEV_STAMP) ## Regenerate the committed gRPC stubs in sentiment/rpc/proto from the vendored .proto
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
 
 test-unit: $(DEV_STAMP) ## Unit tests only
 	$(BIN)/python -m pytest tests/unit

@@ -23,8 +23,9 @@ import numpy as np
 import train
 from sentiment.errors import TrainingError
 from sentiment.lifecycle import registry
-from sentiment.model.artifact import LABELS, ModelMetadata, save_model
+from sentiment.model.artifact import LABELS, save_model
 from sentiment.model.decision import UNCALIBRATED, scores_of
+from sentiment.model.metadata import ModelMetadata
 from sentiment.training.behaviour import HEADLINE, pass_rates, run_suite
 from sentiment.training.importing import Prepared, prepare
 

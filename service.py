@@ -3,7 +3,8 @@
 ``POST /classify`` answers one ``{"label", "score", "probabilities"}`` per text,
 merging concurrent requests into one model call; ``POST /explain`` says which
 n-grams drove each answer; V2 infer speaks the Open Inference Protocol;
-``/classify_file`` scores whole files as background jobs. This file is the
+``/classify_file`` scores whole files as background jobs; each worker also
+answers the protocol over gRPC (sentiment.rpc). This file is the
 composition root: settings, the service and its APIs, the model routes and
 their handlers, the middleware stack; the parts live in the ``sentiment``
 package (docs/layout.md, "How a request travels").
@@ -20,7 +21,7 @@ from bentoml.validators import ContentType
 from sentiment import patches
 from sentiment.batching import dispatcher
 from sentiment.config import load_settings
-from sentiment.http import admission, handlers
+from sentiment.http import handlers, worker
 from sentiment.http.oip import OpenInference
 from sentiment.http.openapi import service_spec
 from sentiment.http.operator import OperatorEndpoints
@@ -31,6 +32,7 @@ from sentiment.jobs.status import JobStatus
 from sentiment.lifecycle import live, registry, shadow
 from sentiment.model import artifact
 from sentiment.model.explain import explain_or_refuse
+from sentiment.rpc.server import GrpcServer
 from sentiment.telemetry.logs import configure_logging
 from sentiment.telemetry.prediction_log import record_classified
 from sentiment.telemetry.request_ids import RequestIds
@@ -68,6 +70,16 @@ class SentimentClassifier:
         self.live = live.start(self.model_ref, CHOICE, SETTINGS, worker)
         self.shadow = shadow.start(SETTINGS)
         patches.bind_apis_once(self)  # BentoML rebinds per request otherwise
+
+    @bentoml.on_startup
+    async def start_grpc(self) -> None:
+        """The worker's gRPC server, on the port the workers share."""
+        await GRPC.start()
+
+    @bentoml.on_shutdown
+    async def stop_grpc(self) -> None:
+        """Let gRPC calls in progress finish, then stop."""
+        await GRPC.stop()
 
     @property
     def model(self) -> Any:
@@ -121,7 +133,7 @@ SERVICE = cast("bentoml.Service[SentimentClassifier]", SentimentClassifier)
 
 # The model's routes and their handlers, all answered on one path (the edge,
 # sentiment.http.edge): the only list of them.
-MODEL_ROUTES: dict[str, admission.BuildHandler] = {
+MODEL_ROUTES: dict[str, worker.BuildHandler] = {
     "/classify": handlers.classify,
     "/explain": handlers.explain,
     V2_INFER: handlers.v2_infer,
@@ -143,11 +155,13 @@ add_middleware(OperatorEndpoints, model_info=live.active_info, spec=spec)
 add_middleware(OpenInference, model_name=SETTINGS.model_name, live_tag=live.active_tag)
 # Outside them all, BentoML's included: the edge decides from the head (admission)
 # and answers every model route itself, into BentoML's batching.
-admission.install(
+WORKER = worker.install(
     SERVICE,
     SETTINGS,
     route_table(SERVICE, MODEL_ROUTES, SETTINGS.model_name, live.active_version),
     MODEL_ROUTES,
     record_classified if SETTINGS.prediction_log else None,
 )
+# gRPC into the same admission and V2 handler (sentiment.rpc), once per worker.
+GRPC = GrpcServer(WORKER, SETTINGS, live.active_tag)
 patches.keep_tasks_for(SETTINGS.job_retention_s)

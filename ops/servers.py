@@ -163,7 +163,11 @@ def bentoml_process(
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     home = str(isolated_home(log.parent))
-    server_env = {**os.environ, "BENTOML_HOME": home, **(env or {})}
+    # gRPC only when asked for, on a port of its own: two test servers on
+    # neighbouring ports must not share one gRPC port through SO_REUSEPORT. Only
+    # for this tree: an older one (bench.versus) refuses a setting it lacks.
+    quiet = {"SENTIMENT_GRPC_PORT": "0"} if cwd == PROJECT_DIR else {}
+    server_env = {**quiet, **os.environ, "BENTOML_HOME": home, **(env or {})}
     command = serve_command(target, port)
     with ready_process(command, url, log, server_env, timeout, cwd) as process:
         yield process, url

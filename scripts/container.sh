@@ -53,5 +53,6 @@ SBOM (CycloneDX): $sbom
 Run it (host networking only; reach it on 127.0.0.1):
   docker run --rm --network host $IMAGE_NAME:latest serve --host 127.0.0.1 --port 3000
   curl -s -X POST localhost:3000/classify -H 'Content-Type: application/json' -d '{"texts":["a wonderful, moving film"]}'
+The Open Inference Protocol over gRPC answers on the HTTP port + 1 (3001; SENTIMENT_GRPC_PORT).
 MSG
 echo "$image"

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     role: Literal["online", "jobs", "all"] = "all"
     jobs_url: str = ""
     online_url: str = ""
+    # The Open Inference Protocol over gRPC: unset, the HTTP port + 1; 0: off.
+    grpc_port: int | None = Field(default=None, ge=0, le=65_535)
     # SENTIMENT_API_KEY like every other setting; API_KEY, its first name, still works.
     api_key: SecretStr = Field(
         default=SecretStr(""),

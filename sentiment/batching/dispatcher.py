@@ -107,8 +107,23 @@ class IdleDispatcher(CorkDispatcher[Any, Any]):
             else:
                 self.dispatch()  # to an idle model at once, not via the controller
             return await future
+        except asyncio.CancelledError:  # its caller gave up: a gRPC call cancelled
+            self.withdraw(future, lease.tenant)
+            raise
         finally:
             del self.leases[future]
+
+    def withdraw(self, future: asyncio.Future[Any], tenant: str) -> None:
+        """Take a cancelled caller's job out of the queue: no model time for nobody.
+
+        A REST client that leaves is seen through its lease instead
+        (:meth:`leave_out_the_abandoned`); a job already in a batch runs to its end.
+        """
+        for job in self._queue:
+            if job.future is future:
+                self._queue.remove(job)
+                BATCH_DROPS.labels(reason="disconnect", tenant=tenant).inc()
+                return
 
     def goes_now(self, lease: leases.Lease) -> bool:
         """Whether the request just queued goes at once (:func:`policy.goes_now`)."""

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sentiment import leases
 from sentiment.config import Settings
-from sentiment.http.edge import Classified, ModelEdge
-from sentiment.http.handlers import Handler, ModelApis
 from sentiment.http.headers import RequestHeaders, timeout_seconds
 from sentiment.http.lanes import Share, Ticket
 from sentiment.http.overload import (
@@ -47,13 +44,7 @@ from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, Route, RouteTable
 from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
-from sentiment.patches import (
-    BentoApis,
-    RequestSeries,
-    client_gone,
-    traced,
-    wrap_asgi_app,
-)
+from sentiment.patches import client_gone
 from sentiment.telemetry.metrics import (
     EXPECTED_WAIT,
     IN_FLIGHT,
@@ -67,8 +58,6 @@ from sentiment.telemetry.request_ids import fresh_id
 
 # Answers an admitted model request: (scope, receive, send, headers, handler key)
 ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[None]]
-# Builds a model route's handler over the worker's BentoML APIs
-BuildHandler = Callable[[ModelApis, Settings], Handler]
 GAUGE_EVERY_S = 0.5
 TIMER_MIN_S = 0.005
 
@@ -91,7 +80,7 @@ class Admission:
         app: BentoML's whole ASGI app.
         settings: the service's settings.
         routes: the service's routes.
-        edge: answers an admitted model request (:class:`ModelEdge`).
+        edge: answers an admitted model request (``edge.ModelEdge``).
         clock: seconds, monotonic (tests pass a fake).
         tenants: who may call, and their shares (default: from ``settings``).
     """
@@ -180,33 +169,52 @@ class Admission:
         request_id = headers.request_id
         deadline: float | None = None
         now = self.clock()
-        latest = now + self.max_timeout_s  # the clamp, also for a V2 timeout later
         if headers.timeout_ms:
             timeout_s = timeout_seconds(headers.timeout_ms)
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
                 return await refusal.send(send, request_id or fresh_id().encode())
             deadline = now + min(timeout_s, self.max_timeout_s)
-        gone = client_gone(receive)
-        reason = await self.admitted(tenant, deadline, gone)
+        reason = await self.serve(
+            tenant,
+            deadline,
+            client_gone(receive),
+            now,
+            lambda: self.edge(scope, receive, send, headers, route.handler),
+        )
         if reason is not None:
             refusal = self.refused.by_reason[reason]
             return await refusal.send(send, request_id or fresh_id().encode())
+
+    async def serve(
+        self,
+        tenant: int,
+        deadline: float | None,
+        gone: Callable[[], bool] | None,
+        arrived: float,
+        call: Callable[[], Awaitable[object]],
+    ) -> str | None:
+        """Wait for admission, then ``call()`` under the request's lease.
+
+        The one way into the model for every transport (HTTP here, gRPC in
+        :mod:`sentiment.rpc`). Returns None once served, else the refusal's reason.
+        """
+        reason = await self.admitted(tenant, deadline, gone)
+        if reason is not None:
+            return reason
+        latest = arrived + self.max_timeout_s  # the clamp, also for a V2 timeout
         lease = leases.Lease(
-            self.names[tenant],
-            deadline,
-            gone,
-            latest,
-            self.weights[tenant],
+            self.names[tenant], deadline, gone, latest, self.weights[tenant]
         )
         token = leases.CURRENT.set(lease)
         try:
-            await self.edge(scope, receive, send, headers, route.handler)
+            await call()
         finally:
             leases.CURRENT.reset(token)
             done = self.clock()
-            self.series[tenant].latency.observe(done - now)
+            self.series[tenant].latency.observe(done - arrived)
             self.carry_out(self.queue.finish(done, tenant))
+        return None
 
     def unknown_path(self, path: str) -> Refusal:
         """400 for control characters, else 404 (V2 clients are told the model)."""
@@ -282,31 +290,3 @@ class Admission:
         """A held request's refusal is due."""
         self.timer = None
         self.carry_out(self.queue.tick(self.clock()))
-
-
-def install(
-    service: Any,
-    settings: Settings,
-    routes: RouteTable,
-    handlers: Mapping[str, BuildHandler],
-    on_classified: Classified | None = None,
-) -> None:
-    """Make ``service``'s ASGI app (each worker's) start with :class:`Admission`.
-
-    Outermost, outside BentoML's own middlewares: a refusal decided inside them
-    would already have paid for metrics, tracing and the timeout. Each worker
-    builds its model routes' handlers over its BentoML APIs, and the
-    :class:`ModelEdge` that answers them. The tenants file is read here, at
-    import, so a bad one stops the start with one line.
-    """
-    tenants = load_tenants(settings)
-
-    def wrap(app: ASGIApp, factory: Any) -> Admission:
-        apis = BentoApis(factory)
-        built = {key: build(apis, settings) for key, build in handlers.items()}
-        edge: ModelServe = ModelEdge(built, settings, RequestSeries(app), on_classified)
-        if settings.tracing:
-            edge = traced(edge)
-        return Admission(app, settings, routes, edge, tenants=tenants)
-
-    wrap_asgi_app(service, wrap)

@@ -93,11 +93,15 @@ class V2Errors:
 
     def render(self, problem: Problem) -> Answer:
         """The refusal as one message naming each rule and its item."""
-        message = problem.message
-        if problem.detail is not None:
-            message = "; ".join(map(v2_problem, problem.detail)) or message
-        body = json_compact({"error": message})
+        body = json_compact({"error": v2_message(problem)})
         return Answer(problem.status, body, problem.headers, problem.rules)
+
+
+def v2_message(problem: Problem) -> str:
+    """A refusal in V2's words, one line (REST's ``error``, gRPC's status details)."""
+    if problem.detail is None:
+        return problem.message
+    return "; ".join(map(v2_problem, problem.detail)) or problem.message
 
 
 def v2_problem(item: dict[str, Any]) -> str:

@@ -39,7 +39,12 @@ from sentiment.http.refusals import (
     retry_after,
 )
 from sentiment.http.schemas import Explanation
-from sentiment.http.v2_codec import BINARY_REFUSAL, infer_response, parse_infer
+from sentiment.http.v2_codec import (
+    BINARY_REFUSAL,
+    InferRequest,
+    infer_response,
+    parse_infer,
+)
 from sentiment.http.v2_plain import plain_infer
 from sentiment.lifecycle import live
 from sentiment.model.reviews import stripped_if_valid
@@ -232,6 +237,21 @@ class V2Infer:
             request = plain_infer(body) or parse_infer(body)
         except TensorError as error:
             raise Problem(error.status, error.rule, str(error)) from None
+        payload, logged = await self.infer(request)
+        return Answer(200, orjson.dumps(payload), logged=logged)
+
+    async def infer(
+        self, request: InferRequest
+    ) -> tuple[dict[str, Any], tuple[bytes, bytes] | None]:
+        """The data plane, no transport: a read request in, its output tensors out.
+
+        REST (above) and gRPC (:mod:`sentiment.rpc`) both answer through it: the
+        same review rules, batching and tensors. Returns the response payload
+        and what the prediction log keeps (None: no log).
+
+        Raises:
+            Problem: a review broke a rule, or the batching refused it.
+        """
         lease = leases.current()
         if request.timeout_us is not None and lease is not None:
             lease.tighten(time.monotonic() + request.timeout_us / 1e6)
@@ -244,7 +264,7 @@ class V2Infer:
                 orjson.dumps({"texts": request.texts}),
                 orjson.dumps(predictions, option=orjson.OPT_SERIALIZE_NUMPY),
             )
-        return Answer(200, orjson.dumps(payload), logged=logged)
+        return payload, logged
 
 
 class ModelApis(Protocol):

@@ -70,11 +70,7 @@ class OpenInference:
         tag = self.live_tag()
         live_version = tag.partition(":")[2]
         if name != self.model_name or (version and version != live_version):
-            wanted = f"{name}" + (f" version {version}" if version else "")
-            message = (
-                f"model {wanted} not found: this server serves "
-                f"{self.model_name} version {live_version}"
-            )
+            message = unknown_model(name, version, self.model_name, live_version)
             return await answer(scope, receive, send, {"error": message}, 404)
         if action == "/ready" and method == "GET":
             return await answer(
@@ -99,3 +95,9 @@ async def answer(
     """Send a JSON answer, rendered as V2 infer's (:func:`answers.json_compact`)."""
     response = Response(json_compact(payload), status, media_type="application/json")
     await response(scope, receive, send)
+
+
+def unknown_model(name: str, version: str | None, serves: str, live: str) -> str:
+    """Why model ``name`` (at ``version``) is not here: REST's 404, gRPC's NOT_FOUND."""
+    wanted = f"{name}" + (f" version {version}" if version else "")
+    return f"model {wanted} not found: this server serves {serves} version {live}"

@@ -39,7 +39,11 @@ def retry_after(seconds: int) -> tuple[bytes, bytes]:
 
 
 class Refusal:
-    """A refusal rendered once: only the request ID changes per request."""
+    """A refusal rendered once: only the request ID changes per request.
+
+    Its rule, message and extra headers stay readable: gRPC (:mod:`sentiment.rpc`)
+    answers the same refusal as a status.
+    """
 
     def __init__(
         self,
@@ -52,7 +56,8 @@ class Refusal:
         rendered = json.dumps(error_payload(rule, message, marker)).encode()
         self.prefix, self.suffix = rendered.split(json.dumps(marker).encode())
         self.status = status
-        self.headers = [(b"content-type", b"application/json"), *headers]
+        self.rule, self.message, self.extra = rule, message, tuple(headers)
+        self.headers = [(b"content-type", b"application/json"), *self.extra]
         self.counter = REJECTIONS.labels(rule=rule)
 
     @classmethod

@@ -103,11 +103,7 @@ def parse_infer(body: bytes) -> InferRequest:
         request = InferenceRequest.model_validate_json(body)
     except ValidationError as error:
         raise TensorError(first_problem(error)) from None
-    if len(request.inputs) != 1:
-        raise TensorError(
-            "'inputs' must hold exactly one tensor (the review texts, "
-            f"name {INPUT_NAME!r}), got {len(request.inputs)}"
-        )
+    check_one_tensor(len(request.inputs))
     texts = tensor_texts(request.inputs[0])
     names = [output.name for output in request.outputs or []]
     return InferRequest(
@@ -156,27 +152,14 @@ def tensor_texts(tensor: RequestInput) -> list[str]:
     """
     if "binary_data_size" in (tensor.parameters or {}):
         raise TensorError(BINARY_REFUSAL)
-    if tensor.datatype != "BYTES":
-        raise TensorError(
-            f"inputs[0].datatype must be BYTES (review texts), got {tensor.datatype!r}"
-        )
-    shape = tensor.shape
-    if not (
-        len(shape) in (1, 2)
-        and all(n >= 0 for n in shape)
-        and (len(shape) == 1 or shape[1] == 1)
-    ):
-        raise TensorError(f"inputs[0].shape must be [N] or [N, 1], got {shape!r}")
+    check_tensor(tensor.datatype, tensor.shape)
     if tensor.data is None:
         raise TensorError("inputs[0].data must be a list of strings")
     flat = [
         item[0] if isinstance(item, list) and len(item) == 1 else item
         for item in tensor.data
     ]
-    if len(flat) != shape[0]:
-        raise TensorError(
-            f"inputs[0].data holds {len(flat)} items, its shape says {shape[0]}"
-        )
+    check_count("inputs[0].data", len(flat), tensor.shape)
     for index, item in enumerate(flat):
         if not isinstance(item, str):
             raise TensorError(
@@ -184,6 +167,47 @@ def tensor_texts(tensor: RequestInput) -> list[str]:
                 f"{type(item).__name__}"
             )
     return flat
+
+
+def check_one_tensor(count: int) -> None:
+    """Refuse a request without exactly one input tensor (REST and gRPC).
+
+    Raises:
+        TensorError: naming how many it had.
+    """
+    if count != 1:
+        raise TensorError(
+            "'inputs' must hold exactly one tensor (the review texts, "
+            f"name {INPUT_NAME!r}), got {count}"
+        )
+
+
+def check_tensor(datatype: str, shape: list[int]) -> None:
+    """Refuse a tensor that is not BYTES of shape [N] or [N, 1] (REST and gRPC).
+
+    Raises:
+        TensorError: naming the field.
+    """
+    if datatype != "BYTES":
+        raise TensorError(
+            f"inputs[0].datatype must be BYTES (review texts), got {datatype!r}"
+        )
+    if not (
+        len(shape) in (1, 2)
+        and all(n >= 0 for n in shape)
+        and (len(shape) == 1 or shape[1] == 1)
+    ):
+        raise TensorError(f"inputs[0].shape must be [N] or [N, 1], got {shape!r}")
+
+
+def check_count(field: str, count: int, shape: list[int]) -> None:
+    """Refuse data whose item count is not the shape's N.
+
+    Raises:
+        TensorError: naming ``field`` and both counts.
+    """
+    if count != shape[0]:
+        raise TensorError(f"{field} holds {count} items, its shape says {shape[0]}")
 
 
 def requested_outputs(names: list[str]) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The contract between ``train.py`` and the service: one artifact, typed metadata.
 
 ``train.py`` saves the fitted scikit-learn ``Pipeline`` as :data:`MODEL_FILE` in a
-BentoML model and writes a :class:`ModelMetadata` next to it; the service reads
+BentoML model with its :mod:`~sentiment.model.metadata` records; the service reads
 both back through :class:`StoreModel`, which refuses (with one line naming the
 fix) a model that is missing, corrupt or made by another scikit-learn.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from sentiment.config import bentoml_home
 from sentiment.errors import StartupError
-from sentiment.model.imported import Imported
+from sentiment.model.metadata import ModelMetadata
 from sentiment.telemetry.logs import SERVICE_LOGGER
 
 MODEL_FILE = "pipeline.joblib"
@@ -27,149 +27,6 @@ LABELS = ("negative", "positive")  # index 1 is the positive class
 STARTUP_EXIT_CODE = 1  # what `bentoml serve` and its workers exit with on StartupError
 
 logger = logging.getLogger(SERVICE_LOGGER)
-
-
-class ConfusionMatrix(BaseModel):
-    """Rows are true labels, columns predicted labels, both in ``labels`` order."""
-
-    labels: list[str]
-    counts: list[list[int]]
-    normalized: list[list[float]]
-
-
-class Metrics(BaseModel):
-    """Held-out metrics of the saved model."""
-
-    accuracy: float
-    f1_macro: float
-    roc_auc: float
-    confusion_matrix: ConfusionMatrix
-    n_test: int
-
-
-class DataInfo(BaseModel):
-    """Where the training data came from and what was kept of it."""
-
-    path: str
-    sha256: str
-    rows_loaded: int
-    rows_kept: int
-    rows_train: int
-    rows_test: int
-    label_counts: dict[str, int]
-    dropped_by_rule: dict[str, int] = Field(default_factory=dict)
-    fit_seconds: float
-    eval_share: float | None = None  # None: trained before the evaluation slice
-
-
-class CrossValidation(BaseModel):
-    """Accuracy of the chosen configuration over stratified folds of the corpus."""
-
-    folds: int
-    accuracy_mean: float
-    accuracy_std: float
-    # The same seed and data give the same folds: the gate pairs two models'
-    # fold accuracies then (empty for models trained before they were kept).
-    seed: int | None = None
-    fold_accuracies: list[float] = Field(default_factory=list)
-
-
-class DriftReference(BaseModel):
-    """The held-out predictions the drift report compares the log with."""
-
-    positive_share: float
-    score_edges: list[float]
-    score_counts: list[int]
-    unknown_share: float
-
-
-class ReliabilityBin(BaseModel):
-    """Reviews whose positive probability fell in ``[low, high)``."""
-
-    low: float
-    high: float
-    count: int
-    mean_predicted: float | None = None
-    share_positive: float | None = None
-
-
-class LengthBucket(BaseModel):
-    """Accuracy on reviews of ``min_words`` to ``max_words`` words."""
-
-    min_words: int
-    max_words: int | None = None
-    count: int
-    accuracy: float | None = None
-
-
-class ModelCard(BaseModel):
-    """What a user of the model should know, measured on the evaluation slice.
-
-    (Optional fields default to None: BentoML's metadata cannot store None.)
-    """
-
-    evaluated_on: str
-    n_eval: int
-    ece: float
-    reliability: list[ReliabilityBin]
-    accuracy_by_length: list[LengthBucket]
-    limits: list[str]
-
-
-class Checks(BaseModel):
-    """Which of ``train.py``'s checks a model has had.
-
-    Every model is measured on the evaluation slice (accuracy, the model card);
-    ``train.py --quick`` (a first model for `make serve`) skips the
-    cross-validation and the behaviour suite, which `make promote` requires.
-    """
-
-    cross_validation: bool
-    calibration: bool  # the card: reliability and accuracy by length on the slice
-    behaviour: bool
-
-    def missing(self) -> list[str]:
-        """The checks not had, as the card names them (empty: every check)."""
-        names = {
-            "cross_validation": "cross-validation",
-            "calibration": "calibration",
-            "behaviour": "behaviour suite",
-        }
-        return [names[key] for key, had in self.model_dump().items() if not had]
-
-
-class ModelMetadata(BaseModel):
-    """What ``train.py`` stores with the model and the service reads back."""
-
-    model_config = ConfigDict(extra="allow")
-
-    metrics: Metrics
-    params: dict[str, Any]
-    data: DataInfo
-    labels: list[str]
-    versions: dict[str, str]
-    git_commit: str
-    preset: str | None = None
-    cv: CrossValidation | None = None
-    reference: DriftReference | None = None
-    artifact_sha256: str | None = None
-    behaviour: dict[str, float] | None = None
-    card: ModelCard | None = None
-    checks: Checks
-    imported: Imported | None = None  # make import: not trained by train.py
-
-    @model_validator(mode="before")
-    @classmethod
-    def _checks_from_results(cls, data: Any) -> Any:
-        """A model saved before checks were recorded had those it kept results of."""
-        if isinstance(data, dict) and "checks" not in data:
-            had = {
-                "cross_validation": data.get("cv") is not None,
-                "calibration": data.get("card") is not None,
-                "behaviour": data.get("behaviour") is not None,
-            }
-            data = {**data, "checks": had}
-        return data
 
 
 def sha256_of(path: Path) -> str:
@@ -328,7 +185,7 @@ def describe_model(model: Any) -> dict[str, Any]:
     """What ``GET /model-info`` shows about the live model."""
     metadata = read_metadata(model)
     metrics = metadata.metrics
-    return {
+    info: dict[str, Any] = {
         "tag": str(model.tag),
         "trained_at": model.info.creation_time.isoformat(),
         "metrics": {
@@ -344,8 +201,10 @@ def describe_model(model: Any) -> dict[str, Any]:
         "behaviour": metadata.behaviour,
         "card": metadata.card.model_dump() if metadata.card else None,
         "checks": metadata.checks.model_dump(),
-        "imported": metadata.imported.model_dump() if metadata.imported else None,
         "data_sha256": metadata.data.sha256,
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,
     }
+    if metadata.imported is not None:  # the trained model's answer stays as it was
+        info["imported"] = metadata.imported.model_dump()
+    return info

@@ -19,6 +19,8 @@ BentoML or uvicorn other than the ones pinned, and ``tests/unit/test_patches.py`
 - BentoML's batched and threaded API calls, input models, request series and
   tracing, for the model routes' one path (:class:`BentoApis`,
   :class:`RequestSeries`, :func:`traced`, in :mod:`sentiment.patches.endpoint`);
+- the host and port of the worker's HTTP socket, handed to it as ``--fd``
+  (:func:`http_address`, where the gRPC server listens beside it);
 - the sync client's upload files, kept by its file manager (:func:`opened_files`,
   for :mod:`sentiment.client`).
 
@@ -31,6 +33,9 @@ its private imports from :mod:`~sentiment.patches.internals` too;
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,6 +75,7 @@ __all__ = [
     "TESTED",
     "bind_apis_once",
     "client_gone",
+    "http_address",
     "keep_tasks_for",
     "model_store_path",
     "one_connection",
@@ -122,6 +128,25 @@ def task_store() -> Path:
 def model_store_path() -> Path:
     """The model store in use (a bento's own when serving a bento)."""
     return Path(BentoMLContainer.model_store.get()._path)
+
+
+def http_address(argv: list[str] | None = None) -> tuple[str, int] | None:
+    """The host and port this BentoML worker's HTTP socket listens on.
+
+    BentoML's arbiter hands each worker its listening socket as ``--fd N``
+    (``_bentoml_impl.worker.service``) and keeps the port nowhere the worker
+    can read. None outside a worker, or for a Unix socket.
+    """
+    argv = sys.argv if argv is None else argv
+    try:
+        fd = int(argv[argv.index("--fd") + 1])
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            address = sock.getsockname()
+    except (ValueError, IndexError, OSError):
+        return None
+    if not isinstance(address, tuple):
+        return None
+    return str(address[0]), int(address[1])
 
 
 def task_id_of(ctx: bentoml.Context) -> str | None:

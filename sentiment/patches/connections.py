@@ -48,7 +48,13 @@ def watch_connections(gone: Callable[[], bool] | None) -> None:
 
 
 def one_connection(lease: leases.Lease) -> bool:
-    """Whether the worker has one open connection (False: not known)."""
+    """Whether the worker has one open connection, the lease's (False: not known).
+
+    False for a request whose ``gone`` is not uvicorn's (a gRPC call's): the
+    HTTP connections say nothing of how many gRPC calls are waiting.
+    """
+    if lease.gone is not None and type(lease.gone) is not functools.partial:
+        return False
     if not _CONNECTIONS:
         watch_connections(lease.gone)
     return bool(_CONNECTIONS) and len(_CONNECTIONS[0]) <= 1

@@ -91,6 +91,20 @@ BATCH_DROPS = prometheus_client.Counter(
     labelnames=["reason", "tenant"],
 )
 
+# The Open Inference Protocol over gRPC (sentiment.rpc.server), by registered method:
+# BentoML's request series are HTTP's.
+GRPC_CALLS = prometheus_client.Counter(
+    "sentiment_grpc_requests_total",
+    "gRPC calls answered, by method and status code",
+    labelnames=["method", "code"],
+)
+GRPC_LATENCY = prometheus_client.Histogram(
+    "sentiment_grpc_request_duration_seconds",
+    "Seconds from a gRPC call's arrival to its answer, by method",
+    labelnames=["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 # Live model swaps (sentiment.lifecycle.live) and shadow scoring
 # (sentiment.lifecycle.shadow).
 MODEL_SWAPS = prometheus_client.Counter(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.model.artifact import LengthBucket, ModelCard, ReliabilityBin
+from sentiment.model.metadata import LengthBucket, ModelCard, ReliabilityBin
 
 LENGTH_EDGES = (1, 11, 21, 31)  # buckets: 1-10, 11-20, 21-30, 31+ words
 LIMITS = [

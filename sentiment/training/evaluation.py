@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from sentiment.errors import TrainingError
-from sentiment.model.artifact import LABELS, CrossValidation, DriftReference
+from sentiment.model.artifact import LABELS
+from sentiment.model.metadata import CrossValidation, DriftReference
 from sentiment.model.scorer import known_feature_counts
 from sentiment.training.pipeline import ModelParams, fit_pipeline
 from sentiment.training.progress import Progress, quiet

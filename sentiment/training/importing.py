@@ -17,17 +17,16 @@ import numpy as np
 import pandas as pd
 
 from sentiment.errors import TrainingError
-from sentiment.model.artifact import (
-    LABELS,
+from sentiment.model.artifact import LABELS, sha256_of
+from sentiment.model.decision import UNCALIBRATED, scores_of
+from sentiment.model.metadata import (
     Checks,
     ConfusionMatrix,
     DataInfo,
+    Imported,
     Metrics,
     ModelCard,
-    sha256_of,
 )
-from sentiment.model.decision import UNCALIBRATED, scores_of
-from sentiment.model.imported import Imported
 from sentiment.training.card import accuracy_by_length, expected_calibration_error
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
 from sentiment.training.servable import check_servable, load_file

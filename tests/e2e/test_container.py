@@ -230,6 +230,25 @@ def test_container_explains_and_speaks_v2(client: httpx.Client) -> None:
     assert outputs["label"] == ["negative"]
 
 
+def test_container_answers_grpc_infer(container: RunningContainer) -> None:
+    """The Open Inference Protocol over gRPC, from the read-only, non-root image."""
+    import grpc
+
+    from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
+    from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
+
+    request = pb.ModelInferRequest(model_name="sentiment")
+    tensor = request.inputs.add(name="text", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(b"a dull, lifeless and boring mess")
+    key = (("authorization", f"Bearer {API_KEY}"),)
+    with grpc.insecure_channel(container.grpc_target) as channel:
+        answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(
+            request, metadata=key, timeout=60
+        )
+    assert answer.outputs[0].name == "label"
+    assert answer.raw_output_contents[0][4:] == b"negative"  # after its length
+
+
 def test_container_serves_the_packed_model_and_the_page(
     container: RunningContainer,
 ) -> None:

@@ -4,7 +4,9 @@ Every finding of the hostile-client review is sent as it was found: odd paths,
 chunked and compressed uploads, wrong V2 types, formula cells, unknown paths,
 the key at rest; then a property-based pass over methods, paths, headers and
 bodies. The invariants: never a 5xx, never a 200 without the key on a protected
-route, /metrics bounded, the server's memory bounded.
+route, /metrics bounded, the server's memory bounded. The same server answers
+gRPC (the Open Inference Protocol): a property-based pass over its infer
+messages and metadata, never ``UNKNOWN`` or ``INTERNAL``, never OK without the key.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import grpc
 import httpx
 import pandas as pd
 import pytest
@@ -30,7 +33,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.rawhttp import raw_request
-from devtools.servers import bentoml_serve, isolated_home
+from devtools.servers import bentoml_serve, free_port, isolated_home
+from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
+from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +85,7 @@ class Hostile:
     port: int
     home: Path
     log: Path
+    grpc_port: int
 
     def post(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", timeout=60, **kwargs)  # type: ignore[arg-type]
@@ -169,7 +175,9 @@ def hostile(
     work = tmp_path_factory.mktemp("hostile")
     home = isolated_home(work)
     log = work / "serve.log"
+    grpc_port = free_port()
     env = {
+        "SENTIMENT_GRPC_PORT": str(grpc_port),
         "BENTOML_HOME": str(home),
         "API_KEY": API_KEY,
         "SENTIMENT_WORKERS": "1",  # the per-worker job cap is then the server's
@@ -178,7 +186,7 @@ def hostile(
         "SENTIMENT_MAX_JOBS": "1",
     }
     with bentoml_serve("service:SentimentClassifier", log, env=env) as url:
-        yield Hostile(url, int(urlsplit(url).port or 0), home, log)
+        yield Hostile(url, int(urlsplit(url).port or 0), home, log, grpc_port)
 
 
 # 1. A newline (or any control character) at the end of a path.
@@ -807,3 +815,141 @@ def test_hostile_requests_never_get_a_5xx_or_a_keyless_200(hostile: Hostile) -> 
     # A few series per known route and status may appear; unknown paths add none.
     assert hostile.metrics_lines() < metrics_before + 1500
     assert max(hostile.worker_rss()) < max(RSS_LIMIT, rss_before + (200 << 20))
+
+
+# The gRPC side: the same rules, as statuses.
+GRPC_ALLOWED = {
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+KEY_METADATA = (("authorization", f"Bearer {API_KEY}"),)
+GRPC_AUTHS = st.sampled_from(
+    [
+        (),
+        KEY_METADATA,
+        (("authorization", "Bearer wrong"),),
+        (("authorization", API_KEY),),
+        KEY_METADATA * 2,
+        (("authorization-bin", b"\x00\xff"),),
+    ]
+)
+PARAMETERS = st.dictionaries(
+    st.sampled_from(["timeout", "binary_data_size", "x", ""]),
+    st.one_of(
+        st.builds(pb.InferParameter, int64_param=st.integers(-(2**63), 2**63 - 1)),
+        st.builds(pb.InferParameter, bool_param=st.booleans()),
+        st.builds(pb.InferParameter, string_param=st.text(max_size=20)),
+        st.builds(pb.InferParameter, double_param=st.floats(allow_nan=True)),
+        st.just(pb.InferParameter()),
+    ),
+    max_size=3,
+)
+TEXTS = st.lists(
+    st.one_of(
+        st.just(b"a wonderful, moving film"), st.just(b""), st.binary(max_size=40)
+    ),
+    max_size=6,
+)
+
+
+@st.composite
+def infer_messages(draw: st.DrawFn) -> pb.ModelInferRequest:
+    """ModelInferRequests from plain to absurd: tensors, shapes, contents, raw."""
+    message = pb.ModelInferRequest(
+        model_name=draw(st.sampled_from(["sentiment", "other", ""])),
+        model_version=draw(st.sampled_from(["", "nope"])),
+        id=draw(st.text(max_size=10)),
+        parameters=draw(PARAMETERS),
+    )
+    for _ in range(draw(st.integers(0, 2))):
+        texts = draw(TEXTS)
+        shape = draw(
+            st.one_of(
+                st.just([len(texts)]),
+                st.just([len(texts), 1]),
+                st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3),
+            )
+        )
+        tensor = message.inputs.add(
+            name=draw(st.sampled_from(["text", "", "x"])),
+            datatype=draw(st.sampled_from(["BYTES", "FP32", "bytes", ""])),
+            shape=shape,
+            parameters=draw(PARAMETERS),
+        )
+        how = draw(st.sampled_from(["contents", "raw", "raw_bad", "fp32", "none"]))
+        if how == "contents":
+            tensor.contents.bytes_contents.extend(texts)
+        elif how == "raw":
+            message.raw_input_contents.append(
+                b"".join(len(t).to_bytes(4, "little") + t for t in texts)
+            )
+        elif how == "raw_bad":
+            message.raw_input_contents.append(draw(st.binary(max_size=40)))
+        elif how == "fp32":
+            tensor.contents.fp32_contents.extend([1.0, 2.0])
+    for name in draw(st.lists(st.sampled_from(["label", "score", "nope"]), max_size=2)):
+        message.outputs.add(name=name)
+    return message
+
+
+def test_grpc_without_the_key_is_unauthenticated(hostile: Hostile) -> None:
+    message = pb.ModelInferRequest(model_name="sentiment")
+    tensor = message.inputs.add(name="text", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(b"a wonderful, moving film")
+    with grpc.insecure_channel(f"127.0.0.1:{hostile.grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        for metadata in ((), (("authorization", "Bearer wrong"),)):
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ModelInfer(message, metadata=metadata, timeout=30)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        answer = stub.ModelInfer(message, metadata=KEY_METADATA, timeout=30)
+        assert [output.name for output in answer.outputs][0] == "label"
+        assert stub.ServerReady(pb.ServerReadyRequest()).ready  # health needs none
+
+
+def test_a_grpc_message_over_the_body_cap_is_refused(hostile: Hostile) -> None:
+    message = pb.ModelInferRequest(model_name="sentiment")
+    tensor = message.inputs.add(name="text", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(b"a" * (2 << 20))  # the cap is 1 MiB
+    with grpc.insecure_channel(f"127.0.0.1:{hostile.grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(message, metadata=KEY_METADATA, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_hostile_grpc_calls_are_never_unknown_internal_or_keyless_ok(
+    hostile: Hostile,
+) -> None:
+    channel = grpc.insecure_channel(f"127.0.0.1:{hostile.grpc_port}")
+    stub = pb_grpc.GRPCInferenceServiceStub(channel)
+
+    @settings(
+        max_examples=200,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        database=None,
+    )
+    @given(message=infer_messages(), metadata=GRPC_AUTHS)
+    def check(message: pb.ModelInferRequest, metadata: tuple) -> None:  # type: ignore[type-arg]
+        try:
+            stub.ModelInfer(message, metadata=metadata, timeout=30)
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            code = error.code()
+            details = error.details() or ""
+            assert details, (code, message)
+        assert code in GRPC_ALLOWED, (code, message, metadata)
+        if metadata != KEY_METADATA:
+            assert code != grpc.StatusCode.OK, (message, metadata)
+
+    try:
+        check()
+    finally:
+        channel.close()
+    assert hostile.classify_ok()

@@ -49,7 +49,7 @@ def dashboard_queries() -> list[str]:
 
 @pytest.fixture(scope="module")
 def prometheus(
-    server_url: str, tmp_path_factory: pytest.TempPathFactory
+    server_url: str, grpc_target: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """Prometheus on a free loopback port, scraping the test server every second."""
     (binary,) = require("prometheus")
@@ -85,20 +85,34 @@ def prometheus(
                 pass
             assert process.poll() is None, (work / "prometheus.log").read_text()
             time.sleep(0.5)
-        send_traffic(server_url)
+        send_traffic(server_url, grpc_target)
         yield url
     finally:
         stop(process)
 
 
-def send_traffic(server_url: str, seconds: float = 6.0) -> None:
-    """Good and bad requests spread over a few scrapes."""
+def send_traffic(server_url: str, grpc_target: str, seconds: float = 6.0) -> None:
+    """Good and bad requests spread over a few scrapes, over HTTP and gRPC."""
+    import grpc
+
+    from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
+    from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
+
+    infer = pb.ModelInferRequest(model_name="sentiment")
+    infer.inputs.add(
+        name="text", datatype="BYTES", shape=[1]
+    ).contents.bytes_contents.append(b"a wonderful film")
     deadline = time.monotonic() + seconds
-    with httpx.Client(timeout=30) as client:
+    with (
+        httpx.Client(timeout=30) as client,
+        grpc.insecure_channel(grpc_target) as channel,
+    ):
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
         while time.monotonic() < deadline:
             client.post(f"{server_url}/classify", json={"texts": ["a wonderful film"]})
             client.post(f"{server_url}/classify", json={"texts": ["a dull mess", "ok"]})
             client.post(f"{server_url}/classify", json={"texts": ["ab"]})
+            stub.ModelInfer(infer, timeout=30)
             time.sleep(0.05)
 
 
@@ -157,6 +171,8 @@ def test_alerting_rules_load_and_evaluate(prometheus: str) -> None:
         "SentimentModelSwapRefused",
         "SentimentShadowDisagreementHigh",
         "SentimentTenantStarved",
+        "SentimentGrpcP99OverBudget",
+        "SentimentGrpcServerErrors",
     }
     assert all(rule["health"] == "ok" for rule in rules), rules
     firing = {rule["name"] for rule in rules if rule["state"] != "inactive"}

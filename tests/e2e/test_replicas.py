@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -26,6 +27,7 @@ import pytest
 
 from devtools.haproxy import haproxy
 from devtools.locust import locust_totals, run_locust
+from devtools.prometheus import sample_sum
 from devtools.servers import (
     free_port,
     isolated_home,
@@ -50,6 +52,7 @@ class Replica:
     url: str
     home: Path
     process: subprocess.Popen[bytes]
+    grpc_target: str = ""
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Deployment:
     url: str
     online: list[Replica]
     jobs: Replica
+    grpc_target: str = ""  # the balancer's gRPC side (proto h2)
 
 
 def start_replica(stack: ExitStack, work: Path, name: str, role: str) -> Replica:
@@ -73,11 +77,14 @@ def start_replica(stack: ExitStack, work: Path, name: str, role: str) -> Replica
         "SENTIMENT_JOBS_URL": "http://sentiment-classifier-jobs",
         # Three servers share this machine's cores: one worker each.
         "SENTIMENT_WORKERS": "1",
+        # gRPC on the online replicas, as the manifest has it (a free port here).
+        "SENTIMENT_GRPC_PORT": str(free_port() if role == "online" else 0),
     }
     process = stack.enter_context(
         ready_process(serve_command(SERVICE, port), url, work / f"{name}.log", env)
     )
-    return Replica(url, home, process)
+    grpc_target = f"127.0.0.1:{env['SENTIMENT_GRPC_PORT']}"
+    return Replica(url, home, process, grpc_target if role == "online" else "")
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +96,17 @@ def deployment(
     with ExitStack() as stack:
         online = [start_replica(stack, work, f"online{i}", "online") for i in range(2)]
         jobs = start_replica(stack, work, "jobs", "jobs")
-        url = stack.enter_context(haproxy([r.url for r in online], jobs.url, work))
-        yield Deployment(url, online, jobs)
+        grpc_port = free_port()
+        url = stack.enter_context(
+            haproxy(
+                [r.url for r in online],
+                jobs.url,
+                work,
+                [r.grpc_target for r in online],
+                grpc_port,
+            )
+        )
+        yield Deployment(url, online, jobs, f"127.0.0.1:{grpc_port}")
 
 
 def requests_served(replica: Replica) -> int:
@@ -114,6 +130,55 @@ def test_each_role_refuses_the_others_routes(deployment: Deployment) -> None:
         f"{deployment.jobs.url}/classify", json={"texts": ["a fine film"]}
     )
     assert jobs.status_code == 421
+
+
+def grpc_calls_served(replica: Replica) -> float:
+    """gRPC ModelInfer calls a replica answered OK, from its /metrics."""
+    text = httpx.get(f"{replica.url}/metrics", timeout=10).text
+    return sample_sum(
+        text,
+        "sentiment_grpc_requests_total",
+        method="/inference.GRPCInferenceService/ModelInfer",
+        code="OK",
+    )
+
+
+def balanced_ready(stub: Any) -> bool:
+    """Whether two calls in a row through the balancer get an answer."""
+    import grpc
+
+    from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
+
+    try:
+        return all(stub.ServerReady(pb.ServerReadyRequest()).ready for _ in range(2))
+    except grpc.RpcError:
+        return False
+
+
+def test_grpc_through_the_balancer_reaches_every_online_replica(
+    deployment: Deployment,
+) -> None:
+    """HAProxy speaks HTTP/2 both ways (proto h2): calls on one channel, balanced."""
+    import grpc
+
+    from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
+    from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
+
+    request = pb.ModelInferRequest(model_name="sentiment")
+    tensor = request.inputs.add(name="text", datatype="BYTES", shape=[1])
+    tensor.contents.bytes_contents.append(b"a wonderful, moving film")
+    with grpc.insecure_channel(deployment.grpc_target) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        deadline = time.monotonic() + 15  # until its checks have seen both up
+        while not balanced_ready(stub) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        before = [grpc_calls_served(r) for r in deployment.online]
+        for _ in range(20):
+            answer = stub.ModelInfer(request, timeout=30)
+            assert answer.raw_output_contents[0][4:] == b"positive"
+    after = [grpc_calls_served(r) for r in deployment.online]
+    served = [a - b for a, b in zip(after, before, strict=True)]
+    assert sum(served) == 20 and all(n > 0 for n in served), served
 
 
 def test_a_job_through_the_balancer_is_polled_and_fetched(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ops import model_card
-from sentiment.model.artifact import Checks
+from sentiment.model.metadata import Checks
 
 
 def test_the_card_prints_and_plots(

@@ -82,7 +82,8 @@ def test_deployment_is_production_ready(resources: list[Resource]) -> None:
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert deployment["spec"]["replicas"] == 2
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    grpc_port = {p["name"]: p["containerPort"] for p in container["ports"]}["grpc"]
+    assert container["readinessProbe"]["grpc"]["port"] == grpc_port
     assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     assert set(container["resources"]["limits"]) == {"cpu", "memory"}
@@ -188,7 +189,7 @@ def test_the_network_policy_admits_only_the_service_port(
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert policy["podSelector"]["matchLabels"].items() <= labels.items()
     (rule,) = policy["ingress"]
-    assert [p["port"] for p in rule["ports"]] == [3000]
+    assert [p["port"] for p in rule["ports"]] == [3000, 3001]
     assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} == {53}
 
 

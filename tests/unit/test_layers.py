@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"training", "jobs"},
     {"lifecycle"},
     {"http"},
+    {"rpc"},  # the Open Inference Protocol over gRPC: into http's admission and V2
     {"client"},  # what users import: BentoML's client with its fix
 ]
 LEAVES = LAYERS[0]

@@ -11,12 +11,12 @@ import sklearn
 from sentiment.errors import StartupError
 from sentiment.model.artifact import (
     MODEL_FILE,
-    ModelMetadata,
     StoreModel,
     check_artifact,
     read_metadata,
     sha256_of,
 )
+from sentiment.model.metadata import ModelMetadata
 
 VALID_METADATA: dict[str, Any] = {
     "metrics": {
