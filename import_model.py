@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         git_commit=train.git_commit(),
         behaviour=rates,
         card=prepared.card,
+        reference=prepared.reference,
         checks=prepared.checks,
         imported=prepared.imported,
     )

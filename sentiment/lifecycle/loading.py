@@ -69,7 +69,7 @@ def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
         pipeline=pipeline,
         predict_proba=scored.predict_proba,
         classes=classes,
-        info={**info, "scores": scored.kind},
+        info=info,  # an import's kind of scores is in its "imported" record
         explainer=explainer,
         known_features=known_feature_counts(pipeline)
         if settings.prediction_log
@@ -104,9 +104,7 @@ def warm_up(loaded: LoadedModel) -> None:
     else:
         try:
             proba = np.asarray(loaded.predict_proba(WARM_UP))
-        except (
-            Exception
-        ) as exc:  # anything a foreign model raises: one line, not a trace
+        except Exception as exc:  # a foreign model raises anything: one line
             proba = None
             problem = f"warm-up failed: {type(exc).__name__}: {exc}"[:300]
         if proba is not None and (

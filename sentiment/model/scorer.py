@@ -18,7 +18,8 @@ WORD_PATTERN = r"(?u)\b\w+\b"  # keeps one-letter words ("a", "i") that matter h
 
 def speed_up_inference(pipeline: Any) -> Any:
     """Store naive Bayes weights column-major (no copy per call); no-op otherwise."""
-    named = getattr(pipeline.named_steps["classifier"], "named_estimators_", {})
+    classifier = getattr(pipeline, "named_steps", {}).get("classifier")  # an import's?
+    named = getattr(classifier, "named_estimators_", {})
     if "naive_bayes" in named:
         bayes = named["naive_bayes"]
         bayes.feature_log_prob_ = np.asfortranarray(bayes.feature_log_prob_)

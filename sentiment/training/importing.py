@@ -23,6 +23,7 @@ from sentiment.model.metadata import (
     Checks,
     ConfusionMatrix,
     DataInfo,
+    DriftReference,
     Imported,
     Metrics,
     ModelCard,
@@ -51,6 +52,7 @@ class Prepared:
     data: DataInfo
     checks: Checks
     imported: Imported
+    reference: DriftReference | None = None  # make drift's: the sentiment pair only
 
 
 def estimator_name(model: Any) -> str:
@@ -175,6 +177,26 @@ def measure(
     return metrics, card
 
 
+def drift_reference(
+    model: Any, labels: list[str], texts: list[str]
+) -> DriftReference | None:
+    """``make drift``'s reference, P(positive) on the evaluation data (the pair only).
+
+    ``unknown_share`` is 0: the log counts known features of hashed pipelines only.
+    """
+    if sorted(labels) != sorted(LABELS):
+        return None
+    scores = np.asarray(scores_of(model).predict_proba(texts))
+    positive = scores[:, labels.index("positive")]
+    counts, edges = np.histogram(positive, bins=10, range=(0.0, 1.0))
+    return DriftReference(
+        positive_share=round(float(np.mean(positive >= 0.5)), 4),
+        score_edges=[round(float(e), 4) for e in edges],
+        score_counts=[int(c) for c in counts],
+        unknown_share=0.0,
+    )
+
+
 def prepare(
     path: Path,
     corpus: Path,
@@ -241,7 +263,8 @@ def prepare(
         checks_run=run,
     )
     checks = Checks(cross_validation=False, calibration=True, behaviour=sentiment)
-    return Prepared(model, labels, metrics, card, info, checks, imported)
+    reference = drift_reference(model, labels, list(frame["text"]))
+    return Prepared(model, labels, metrics, card, info, checks, imported, reference)
 
 
 def not_applicable(imported: Imported | None) -> set[str]:

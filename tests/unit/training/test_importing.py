@@ -26,6 +26,7 @@ from sklearn.svm import LinearSVC
 import import_model
 from sentiment.model.decision import UNCALIBRATED, from_decisions, scores_of
 from sentiment.model.linear_explain import LinearExplainer
+from sentiment.training.importing import drift_reference
 
 NAME = "unit-import"
 
@@ -126,6 +127,17 @@ def test_a_three_class_model_with_its_data_is_stored_with_its_labels(
     assert info["imported"]["scores"] == UNCALIBRATED
     assert "must not flip" not in info["imported"]["checks_run"]
     assert info["metrics"]["n_test"] == len(three)
+    assert "reference" not in info  # make drift compares P(positive): the pair only
+
+
+def test_the_sentiment_pair_gets_a_drift_reference(reviews: pd.DataFrame) -> None:
+    model = fitted(reviews, LinearSVC())
+    texts = list(reviews["text"])
+    reference = drift_reference(model, ["negative", "positive"], texts)
+    assert reference is not None and sum(reference.score_counts) == len(texts)
+    positive = model.predict(texts) == "positive"
+    assert reference.positive_share == pytest.approx(positive.mean(), abs=1e-4)
+    assert drift_reference(model, ["bad", "good"], texts) is None
 
 
 def test_decision_scores_order_the_classes_as_predict_does(
