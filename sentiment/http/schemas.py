@@ -14,10 +14,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictStr,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -126,6 +128,18 @@ class Component(BaseModel):
     )
     intercept: float
     logit: float
+
+    @model_serializer(mode="wrap")
+    def _labels_first(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The label lists first, then the fields.
+
+        The order the sentiment model's answer has always had (``positive``,
+        ``negative``, ``name``, ``share``, ``intercept``, ``logit``).
+        """
+        data = handler(self)
+        labels = self.__pydantic_extra__ or {}
+        rest = {k: v for k, v in data.items() if k not in labels}
+        return {**{k: data[k] for k in labels}, **rest}
 
 
 class Explanation(BaseModel):

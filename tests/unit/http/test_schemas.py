@@ -164,3 +164,13 @@ def test_to_predictions_picks_best_label_in_row_order() -> None:
 
 def test_to_predictions_empty_batch() -> None:
     assert to_predictions(np.empty((0, 2)), ["negative", "positive"]) == []
+
+
+def test_a_component_keeps_the_label_lists_first() -> None:
+    from sentiment.http.schemas import Component
+
+    pushes = {"positive": [], "negative": []}
+    component = Component(name="logreg", share=1, intercept=0.1, logit=2, **pushes)
+    order = ["positive", "negative", "name", "share", "intercept", "logit"]
+    assert list(component.model_dump()) == order
+    assert "positive" not in Component.model_json_schema()["properties"]
