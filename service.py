@@ -107,7 +107,16 @@ class SentimentClassifier:
     ) -> Annotated[list[Explanation], ContentType("application/json")]:
         """Label each review and show the n-grams that pushed it toward each label."""
         m, budget = self.model, SETTINGS.explain_max_chars
-        return explain_or_refuse(m.explainer, m.tag, m.classes, texts, top, budget)
+        return explain_or_refuse(
+            m.explainer,
+            m.tag,
+            m.classes,
+            texts,
+            top,
+            budget,
+            m.unexplained,
+            m.predict_proba,
+        )
 
     @bentoml.task(route="/classify_file")
     def classify_file(

@@ -26,8 +26,10 @@ from sentiment.model.scorer import scorer, speed_up_inference
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
 Reviews = reviews_type(load_settings().max_texts)
-pipeline = joblib.load(bentoml.models.get(MODEL_TAG).path_of(MODEL_FILE))
-classes = [str(label) for label in pipeline.classes_]
+stored = bentoml.models.get(MODEL_TAG)
+pipeline = joblib.load(stored.path_of(MODEL_FILE))
+# The served labels, in classes_ order (an import may name its 0/1 classes).
+classes = [str(label) for label in stored.info.metadata["labels"]]  # type: ignore[union-attr]
 predict_proba = scorer(speed_up_inference(pipeline))  # the service's own scorer
 app = FastAPI(title="sentiment baseline")
 

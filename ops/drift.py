@@ -200,7 +200,10 @@ def model_reference(tag: str) -> dict[str, Any]:
     except bentoml.exceptions.NotFound:
         raise DriftError(f"model {tag!r} not found in the model store") from None
     if "reference" not in metadata:
-        raise DriftError(f"model {tag} has no drift reference: retrain with train.py")
+        raise DriftError(
+            f"model {tag} has no drift reference: train.py stores one, make import "
+            "for the negative/positive pair only"
+        )
     reference: dict[str, Any] = metadata["reference"]  # type: ignore[assignment]
     return reference
 

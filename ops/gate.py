@@ -70,6 +70,8 @@ class ModelFacts:
     behaviour: dict[str, float] = field(default_factory=dict)
     cv_folds: list[float] = field(default_factory=list)  # accuracy of each fold
     cv_split: str = ""  # data sha256, seed and fold count: equal means same folds
+    imported: str = ""  # an imported model: what it was evaluated on
+    sentiment: bool = True  # its labels are the sentiment pair (must not flip applies)
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,15 @@ def decide(
     candidate: ModelFacts,
     paired: Paired | None,
     infra_problem: str | None,
+    new_labels: bool = False,
 ) -> list[Check]:
-    """Every check of the gate; the candidate passes only if all pass."""
+    """Every check of the gate that applies; the candidate passes only if all pass.
+
+    Accuracy (McNemar), speed and the infrastructure apply to any model; the
+    must-not-flip reviews and the behaviour suite to the sentiment pair;
+    cross-validation to models ``train.py`` trained. ``new_labels``: the
+    candidate may change the labels (``--new-labels``), then nothing is paired.
+    """
     checks = [
         Check(
             "infrastructure",
@@ -123,40 +132,34 @@ def decide(
             "-",
             infra_problem or "serves /classify, /explain, /model-info",
             "loads in bentoml serve, answers canned requests",
-        ),
-        Check(
-            "must not flip",
-            not candidate.must_not_flip_wrong,
-            "-",
-            f"{len(MUST_NOT_FLIP) - len(candidate.must_not_flip_wrong)}"
-            f"/{len(MUST_NOT_FLIP)} right"
-            + (
-                f" (wrong: {candidate.must_not_flip_wrong[0]!r})"
-                if candidate.must_not_flip_wrong
-                else ""
-            ),
-            "every clear review right",
-        ),
-        Check(
-            "evaluation slice",
-            candidate.eval_share is not None,
-            "-" if production is None else share_text(production.eval_share),
-            share_text(candidate.eval_share),
-            "trained without the evaluation slice",
-        ),
+        )
     ]
+    if candidate.sentiment:
+        wrong = candidate.must_not_flip_wrong
+        checks.append(
+            Check(
+                "must not flip",
+                not wrong,
+                "-",
+                f"{len(MUST_NOT_FLIP) - len(wrong)}/{len(MUST_NOT_FLIP)} right"
+                + (f" (wrong: {wrong[0]!r})" if wrong else ""),
+                "every clear review right",
+            )
+        )
+    checks.append(slice_check(production, candidate))
     if production is None:
         return checks
+    same = candidate.labels == production.labels
     checks.append(
         Check(
             "labels",
-            candidate.labels == production.labels,
+            same or new_labels,
             str(production.labels),
             str(candidate.labels),
-            "the same labels",
+            "the same labels" if same else "new labels only with --new-labels",
         )
     )
-    if paired is not None:
+    if paired is not None and same:
         checks.append(
             Check(
                 "accuracy (McNemar)",
@@ -168,7 +171,8 @@ def decide(
                 f"not worse at p < {MCNEMAR_ALPHA} on {paired.n} unseen reviews",
             )
         )
-    checks.append(cv_check(production, candidate))
+    if not candidate.imported:
+        checks.append(cv_check(production, candidate))
     if production.behaviour and candidate.behaviour:
         checks.append(behaviour_check(production, candidate))
     ratio = candidate.reviews_per_s / production.reviews_per_s
@@ -182,6 +186,25 @@ def decide(
         )
     )
     return checks
+
+
+def slice_check(production: ModelFacts | None, candidate: ModelFacts) -> Check:
+    """A trained model never saw the slice; an import says what it was measured on."""
+    if candidate.imported:
+        return Check(
+            "evaluation slice",
+            True,
+            "-" if production is None else share_text(production.eval_share),
+            f"imported: {candidate.imported}",
+            "trained without the slice (an import's training data is its own)",
+        )
+    return Check(
+        "evaluation slice",
+        candidate.eval_share is not None,
+        "-" if production is None else share_text(production.eval_share),
+        share_text(candidate.eval_share),
+        "trained without the evaluation slice",
+    )
 
 
 def behaviour_drops(

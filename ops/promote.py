@@ -29,10 +29,11 @@ from sentiment.config import Settings
 from sentiment.errors import SentimentError, StartupError, TrainingError
 from sentiment.files import write_atomically
 from sentiment.lifecycle import registry
-from sentiment.model.artifact import StoreModel, read_metadata
+from sentiment.model.artifact import LABELS, StoreModel, read_metadata
 from sentiment.model.labels import POSITIVE
 from sentiment.training.behaviour import HEADLINE, pass_rates, run_suite
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
+from sentiment.training.importing import labelled, not_applicable
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT_DIR / "data" / "rotten_tomatoes_reviews.csv.gz"
@@ -72,6 +73,7 @@ def facts(
     """What the gate knows of one model."""
     metadata = read_metadata(stored)
     clear = labels_of(loaded, [text for text, _ in gate.MUST_NOT_FLIP])
+    sentiment = sorted(loaded.classes) == sorted(LABELS)
     return gate.ModelFacts(
         tag=str(stored.tag),
         labels=list(loaded.classes),
@@ -81,9 +83,11 @@ def facts(
         reviews_per_s=round(speed, 1),
         eval_share=metadata.data.eval_share,
         must_not_flip_wrong=gate.must_not_flip_wrong(list(clear)),
-        behaviour=headline_rates(loaded),
+        behaviour=headline_rates(loaded) if sentiment else {},
         cv_folds=list(metadata.cv.fold_accuracies) if metadata.cv else [],
         cv_split=cv_split(metadata),
+        imported=metadata.imported.evaluated_on if metadata.imported else "",
+        sentiment=sentiment,
     )
 
 
@@ -104,16 +108,38 @@ def headline_rates(loaded: Any) -> dict[str, float]:
     return {name: rates[name] for name in HEADLINE}
 
 
+def evaluation_set(loaded: Any, args: argparse.Namespace) -> Any:
+    """The labelled reviews both models are measured on.
+
+    The evaluation slice of ``--data`` for the sentiment pair (``data/`` by
+    default); for other labels all of ``--data``, the candidate's own labelled file.
+
+    Raises:
+        GateError: other labels and no ``--data`` of them.
+    """
+    if sorted(loaded.classes) == sorted(LABELS):
+        reviews, _ = clean_reviews(load_reviews(args.data))
+        return split_eval_slice(reviews)[1]
+    if args.data == DEFAULT_DATA:
+        raise GateError(
+            f"the candidate's labels {loaded.classes} are not data/'s: give "
+            "--data FILE (and --text-column, --label-column) with its labels"
+        )
+    return labelled(args.data, args.text_column, args.label_column)
+
+
 def run_gate(
-    candidate_tag: str, production_tag: str | None, data: Path, logs: list[Path]
+    candidate_tag: str,
+    production_tag: str | None,
+    args: argparse.Namespace,
+    logs: list[Path],
 ) -> dict[str, Any]:
     """Measure both models side by side and decide; the gate report."""
     stored, loaded = load(candidate_tag)
     models = [(stored, loaded)]
     if production_tag:
         models.insert(0, load(production_tag))
-    reviews, _ = clean_reviews(load_reviews(data))
-    _, eval_slice = split_eval_slice(reviews)
+    eval_slice = evaluation_set(loaded, args)
     texts, truth = list(eval_slice["text"]), np.asarray(eval_slice["label"])
     speeds = gate.alternating_speed([m.predict_proba for _, m in models], texts)
     measured = [
@@ -135,7 +161,8 @@ def run_gate(
                 list(labels_of(prod_loaded, logged)),
                 list(labels_of(loaded, logged)),
             )
-    checks = gate.decide(production, candidate, paired, serving_problem(candidate_tag))
+    problem = serving_problem(candidate_tag)
+    checks = gate.decide(production, candidate, paired, problem, args.new_labels)
     return gate.as_report(production, candidate, checks, traffic)
 
 
@@ -173,7 +200,9 @@ def promote(args: argparse.Namespace) -> int:
         print(f"promote: {candidate} is already the production model")
         return 0
     try:
-        if missing := read_metadata(StoreModel(candidate).checked()).checks.missing():
+        metadata = read_metadata(StoreModel(candidate).checked())
+        skipped = not_applicable(metadata.imported)
+        if missing := [m for m in metadata.checks.missing() if m not in skipped]:
             print(
                 f"promote: refused {candidate}: it has had no {' or '.join(missing)}; "
                 "`make train` trains a candidate with every check",
@@ -183,7 +212,7 @@ def promote(args: argparse.Namespace) -> int:
         print(
             f"gate: candidate {candidate} against production {production or '(none)'}"
         )
-        report = run_gate(candidate, production, args.data, expand(args.log))
+        report = run_gate(candidate, production, args, expand(args.log))
     except StartupError as error:
         print(f"promote: refused: contract: {error}", file=sys.stderr)
         return 1
@@ -258,6 +287,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=DEFAULT_DATA,
         help="corpus with the evaluation slice",
+    )
+    parser.add_argument("--text-column", default="text", help="(default: %(default)s)")
+    parser.add_argument(
+        "--label-column", default="label", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--new-labels",
+        action="store_true",
+        help="let the candidate serve other labels than production (clients change)",
     )
     parser.add_argument(
         "--log", help="prediction log glob (written with SENTIMENT_LOG_TEXT=1)"

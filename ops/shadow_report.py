@@ -41,12 +41,22 @@ def summarise(records: list[dict[str, Any]], show: int) -> dict[str, Any]:
         "n": len(records),
         "agreement": 1 - len(differ) / len(records),
         "pairs": Counter((r["model"], r["shadow_model"]) for r in records),
-        "positive_share": (float((live >= 0.5).mean()), float((shadow >= 0.5).mean())),
+        "label_shares": label_shares(records),
         "histograms": (
             np.histogram(live, edges)[0].tolist(),
             np.histogram(shadow, edges)[0].tolist(),
         ),
         "disagreeing": differ[:show],
+    }
+
+
+def label_shares(records: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Each label's share of the live and of the shadow answers."""
+    live = Counter(r["label"] for r in records)
+    shadow = Counter(r["shadow_label"] for r in records)
+    n = len(records)
+    return {
+        label: (live[label] / n, shadow[label] / n) for label in sorted(live | shadow)
     }
 
 
@@ -59,9 +69,12 @@ def render(summary: dict[str, Any]) -> str:
             for (live, shadow), count in summary["pairs"].items()
         ),
         f"agreement: {summary['agreement']:.1%}",
-        "positive share: live {:.1%}, shadow {:.1%}".format(*summary["positive_share"]),
+        *(
+            f"{label} share: live {ours:.1%}, shadow {theirs:.1%}"
+            for label, (ours, theirs) in summary["label_shares"].items()
+        ),
         "",
-        f"{'score':<12}{'live':>8}{'shadow':>8}",
+        f"{'label score':<12}{'live':>8}{'shadow':>8}",
     ]
     live, shadow = summary["histograms"]
     for index, (a, b) in enumerate(zip(live, shadow, strict=True)):

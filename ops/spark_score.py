@@ -77,12 +77,16 @@ def package_zip(work: Path) -> Path:
     return archive
 
 
-def load_pipeline(tag: str) -> Any:
-    """The stored pipeline, checked like the service checks it."""
-    from sentiment.model.artifact import StoreModel
-    from sentiment.model.artifact import load_pipeline as load
+def load_model(tag: str) -> tuple[Any, list[str]]:
+    """The stored pipeline, checked like the service checks it, and its labels.
 
-    return load(StoreModel(tag).checked())
+    The labels are the metadata's, in ``classes_`` order, as the service serves
+    them (an imported model may name its 0/1 classes).
+    """
+    from sentiment.model.artifact import StoreModel, load_pipeline, read_metadata
+
+    checked = StoreModel(tag).checked()
+    return load_pipeline(checked), list(read_metadata(checked).labels)
 
 
 def score_batches(broadcast: Any, text_column: str) -> Any:
@@ -92,9 +96,8 @@ def score_batches(broadcast: Any, text_column: str) -> Any:
         from sentiment.jobs.scoring import score_chunk
         from sentiment.model.scorer import scorer
 
-        pipeline = broadcast.value
+        pipeline, classes = broadcast.value
         predict = scorer(pipeline)
-        classes = [str(label) for label in pipeline.classes_]
         for batch in batches:
             yield score_chunk(batch, text_column, predict, classes)
 
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             started = time.perf_counter()
             model = spark.sparkContext.broadcast(
-                load_pipeline(args.model or serving_choice(None, "sentiment").tag)
+                load_model(args.model or serving_choice(None, "sentiment").tag)
             )
             schema = StructType(
                 [

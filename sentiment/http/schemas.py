@@ -14,10 +14,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictStr,
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
@@ -96,8 +98,10 @@ def reviews_type(max_texts: int) -> Any:
 class Prediction(BaseModel):
     """The classifier's answer for one review."""
 
-    label: Literal["negative", "positive"]
-    score: float = Field(ge=0.5, le=1.0, description="probability of `label`")
+    label: str = Field(description="the most probable of the model's labels")
+    score: float = Field(
+        ge=0, le=1.0, description="probability of `label` (0.5 and up for two labels)"
+    )
     probabilities: dict[str, float]
 
 
@@ -109,15 +113,14 @@ class Contribution(BaseModel):
     weight: float = Field(ge=0, description="coefficient x TF-IDF value, as a push")
 
 
-class Contributions(BaseModel):
-    """The features that pushed hardest toward each label."""
+class Component(BaseModel):
+    """One linear component: its logit is its intercept plus all contributions.
 
-    positive: list[Contribution]
-    negative: list[Contribution]
+    Beside its fields, one list of :class:`Contribution` per label it pushes
+    toward (``positive`` and ``negative`` for the sentiment model).
+    """
 
-
-class Component(Contributions):
-    """One linear component: its logit is its intercept plus all contributions."""
+    model_config = ConfigDict(extra="allow")
 
     name: str
     share: float = Field(
@@ -126,13 +129,27 @@ class Component(Contributions):
     intercept: float
     logit: float
 
+    @model_serializer(mode="wrap")
+    def _labels_first(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """The label lists first, then the fields.
+
+        The order the sentiment model's answer has always had (``positive``,
+        ``negative``, ``name``, ``share``, ``intercept``, ``logit``).
+        """
+        data = handler(self)
+        labels = self.__pydantic_extra__ or {}
+        rest = {k: v for k, v in data.items() if k not in labels}
+        return {**{k: data[k] for k in labels}, **rest}
+
 
 class Explanation(BaseModel):
     """Why the model labelled one review as it did."""
 
-    label: Literal["negative", "positive"]
-    score: float = Field(ge=0.5, le=1.0)
-    contributions: Contributions
+    label: str
+    score: float = Field(ge=0, le=1.0)
+    contributions: dict[str, list[Contribution]] = Field(
+        description="per label, the features that pushed hardest toward it"
+    )
     components: list[Component]
 
 

@@ -6,8 +6,9 @@ model metadata. No ASGI here: :class:`sentiment.http.handlers.V2Infer` answers w
 
 Input: one ``BYTES`` tensor of review texts, shape ``[N]`` or ``[N, 1]``, as
 JSON strings. Outputs: ``label`` (BYTES ``[N]``), ``score`` (FP32 ``[N]``, the
-probability of the label) and ``probabilities`` (FP32 ``[N, 2]``, columns
-``negative``, ``positive``); all by default, or those named in ``outputs``.
+probability of the label) and ``probabilities`` (FP32 ``[N, K]``, one column
+per label of the model, in its order: ``negative``, ``positive`` for the
+sentiment model); all by default, or those named in ``outputs``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, StrictInt, StrictStr, ValidationError
 
 from sentiment.errors import TensorError
-from sentiment.model.artifact import LABELS
+from sentiment.lifecycle.live import active_labels
 
 OUTPUTS = ("label", "score", "probabilities")
 INPUT_NAME = "text"
@@ -233,6 +234,7 @@ def infer_response(
 ) -> dict[str, Any]:
     """V2 output tensors from /classify's predictions."""
     n = len(predictions)
+    labels = list(predictions[0]["probabilities"]) if n else active_labels()
     tensors = {
         "label": {
             "datatype": "BYTES",
@@ -246,9 +248,9 @@ def infer_response(
         },
         "probabilities": {
             "datatype": "FP32",
-            "shape": [n, len(LABELS)],
+            "shape": [n, len(labels)],
             "data": [
-                p["probabilities"][label] for p in predictions for label in LABELS
+                p["probabilities"][label] for p in predictions for label in labels
             ],
         },
     }
@@ -272,8 +274,8 @@ def model_metadata(model_name: str, model_version: str) -> dict[str, Any]:
             {
                 "name": "probabilities",
                 "datatype": "FP32",
-                "shape": [-1, len(LABELS)],
-                "parameters": {"labels": list(LABELS)},
+                "shape": [-1, len(labels := active_labels())],
+                "parameters": {"labels": labels},
             },
         ],
     }

@@ -41,6 +41,11 @@ def active_tag() -> str:
     return ACTIVE.current.tag if ACTIVE else ""
 
 
+def active_labels() -> list[str]:
+    """The labels of the model this worker serves now, in its order (empty before)."""
+    return list(ACTIVE.current.classes) if ACTIVE else []
+
+
 def active_version() -> str:
     """The version part of :func:`active_tag` (empty before a model loads)."""
     return active_tag().partition(":")[2]
@@ -184,7 +189,7 @@ def predictions(
     proba = model.predict_proba(texts)
     answers = to_predictions(proba, model.classes)
     if shadow is not None:
-        shadow.submit(texts, proba[:, model.classes.index("positive")], model.tag)
+        shadow.submit(texts, proba, model.classes, model.tag)
     counts = proba.argmax(axis=1).tolist()
     for column, label in enumerate(model.classes):
         if count := counts.count(column):

@@ -17,7 +17,9 @@ import numpy as np
 from sentiment import errors
 from sentiment.config import Settings
 from sentiment.model import artifact
-from sentiment.model.scorer import LinearScorer, known_feature_counts, scorer
+from sentiment.model.decision import PROBABILITIES, Scores
+from sentiment.model.linear_explain import LinearExplainer
+from sentiment.model.scorer import LinearScorer, known_feature_counts, scores
 from sentiment.telemetry.prediction_log import WORKER_LOGS, KnownFeatures, for_worker
 
 WARM_UP = ["a wonderful, moving film", "a dull, lifeless mess"]
@@ -31,8 +33,9 @@ class LoadedModel:
     predict_proba: Callable[[list[str]], Any]
     classes: list[str]
     info: dict[str, Any]
-    explainer: LinearScorer | None
+    explainer: LinearScorer | LinearExplainer | None
     known_features: KnownFeatures | None = None
+    unexplained: str = ""  # why /explain cannot read this model (409), if it cannot
 
     @property
     def tag(self) -> str:
@@ -45,8 +48,8 @@ def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
 
     Raises:
         StartupError: the pickle does not load, its metadata breaks the contract,
-            its labels are not :data:`artifact.LABELS`, or its warm-up answer is
-            not one probability pair per text.
+            its labels do not name its classes, or its warm-up answer is not
+            one score per label and text.
     """
     pipeline = artifact.load_pipeline(model_ref)
     info = artifact.describe_model(model_ref)
@@ -54,15 +57,24 @@ def load_model(model_ref: Any, settings: Settings) -> LoadedModel:
     # of the weights (16 MB for the default model) and its one-pass scorer's
     # float32 (IDF, IDF x weight) tables (another 16 MB).
     linear = LinearScorer(pipeline) if LinearScorer.supports(pipeline) else None
+    scored = Scores(linear.predict_proba, PROBABILITIES) if linear else scores(pipeline)
+    # The served labels are the metadata's, in classes_ order: an import may name
+    # a model's 0/1 classes negative/positive (sentiment.training.importing).
+    classes = [str(label) for label in info["labels"]]
+    explainer: LinearScorer | LinearExplainer | None = linear
+    unexplained = ""
+    if linear is None:
+        explainer, unexplained = LinearExplainer.build(pipeline, classes)
     loaded = LoadedModel(
         pipeline=pipeline,
-        predict_proba=linear.predict_proba if linear else scorer(pipeline),
-        classes=[str(label) for label in pipeline.classes_],
-        info=info,
-        explainer=linear,
+        predict_proba=scored.predict_proba,
+        classes=classes,
+        info=info,  # an import's kind of scores is in its "imported" record
+        explainer=explainer,
         known_features=known_feature_counts(pipeline)
         if settings.prediction_log
         else None,
+        unexplained=unexplained,
     )
     warm_up(loaded)
     return loaded
@@ -81,16 +93,24 @@ def warm_up(loaded: LoadedModel) -> None:
     """Answer canned reviews once; refuse a model whose answer breaks the API.
 
     Raises:
-        StartupError: other labels than :data:`artifact.LABELS`, or an answer that
-            is not one finite probability pair per review.
+        StartupError: labels that are not one distinct name per class, or an
+            answer that is not one finite score per label and review.
     """
+    classes = loaded.classes
+    n_classes = len(getattr(loaded.pipeline, "classes_", classes))
     problem = None
-    if tuple(loaded.classes) != artifact.LABELS:
-        problem = f"labels {loaded.classes}, the API serves {list(artifact.LABELS)}"
+    if len(classes) != n_classes or len(set(classes)) != n_classes or n_classes < 2:
+        problem = f"labels {classes} do not name its {n_classes} classes once each"
     else:
-        proba = np.asarray(loaded.predict_proba(WARM_UP))
-        if proba.shape != (len(WARM_UP), 2) or not np.isfinite(proba).all():
-            problem = f"warm-up answer of shape {proba.shape}, not finite pairs"
+        try:
+            proba = np.asarray(loaded.predict_proba(WARM_UP))
+        except Exception as exc:  # a foreign model raises anything: one line
+            proba = None
+            problem = f"warm-up failed: {type(exc).__name__}: {exc}"[:300]
+        if proba is not None and (
+            proba.shape != (len(WARM_UP), len(classes)) or not np.isfinite(proba).all()
+        ):
+            problem = f"warm-up answer of shape {proba.shape}, not finite scores"
     if problem:
         raise errors.StartupError(f"cannot serve model {loaded.tag}: {problem}")
 

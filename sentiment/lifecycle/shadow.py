@@ -27,7 +27,7 @@ import numpy as np
 from sentiment import errors
 from sentiment.config import Settings
 from sentiment.jobs.runner import Throttle
-from sentiment.model.labels import label_of
+from sentiment.model.labels import best_labels
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import SHADOW_AGREEMENT, SHADOW_DROPPED, SHADOW_SCORE
 from sentiment.telemetry.prediction_log import WORKER_LOGS
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from sentiment.lifecycle.loading import LoadedModel
 
 logger = logging.getLogger(SERVICE_LOGGER)
-Batch = tuple[float, list[str], Any, str]  # time, texts, live positive scores, live tag
+# time, texts, the live model's scores (one column per label), its labels, its tag
+Batch = tuple[float, list[str], Any, list[str], str]
 COALESCE_S = 0.05  # the shadow thread gathers batches this long before scoring
 MAX_COALESCED = 64  # batches scored in one model call, at most
 
@@ -50,17 +51,18 @@ class Shadow:
         self.model = model
         self.sample = sample
         self.throttle = Throttle(duty) if duty < 1.0 else None
-        self.positive = model.classes.index("positive")
         self.queue: queue.Queue[Batch] = queue.Queue(queue_size)
         self.thread = threading.Thread(target=self.run, name="shadow", daemon=True)
         self.thread.start()
 
-    def submit(self, texts: list[str], positive: Any, live_tag: str) -> None:
+    def submit(
+        self, texts: list[str], proba: Any, classes: list[str], live_tag: str
+    ) -> None:
         """Queue an answered batch for the shadow; never blocks, never raises."""
         if self.sample < 1.0 and random.random() >= self.sample:  # noqa: S311  # nosec B311
             return
         try:
-            self.queue.put_nowait((time.time(), texts, positive, live_tag))
+            self.queue.put_nowait((time.time(), texts, proba, classes, live_tag))
         except queue.Full:
             SHADOW_DROPPED.inc(len(texts))
 
@@ -96,9 +98,14 @@ class Shadow:
         texts = [text for batch in batches for text in batch[1]]
         if not texts:
             return
-        shadow = np.asarray(self.model.predict_proba(texts))[:, self.positive]
-        live = np.concatenate([np.asarray(b[2], dtype=float) for b in batches])
-        agreed = int(((shadow >= 0.5) == (live >= 0.5)).sum())
+        theirs = best_labels(
+            np.asarray(self.model.predict_proba(texts)), self.model.classes
+        )
+        ours = [best_labels(np.asarray(b[2]), b[3]) for b in batches]
+        live_labels = [label for labels, _ in ours for label in labels]
+        live = np.concatenate([scores for _, scores in ours])
+        shadow_labels, shadow = theirs
+        agreed = sum(a == b for a, b in zip(live_labels, shadow_labels, strict=True))
         SHADOW_AGREEMENT.labels(agree="true").inc(agreed)
         SHADOW_AGREEMENT.labels(agree="false").inc(len(texts) - agreed)
         for value in shadow:
@@ -106,15 +113,19 @@ class Shadow:
         if not WORKER_LOGS:
             return
         start = 0
-        for stamp, batch_texts, _, live_tag in batches:
+        for stamp, batch_texts, _, _, live_tag in batches:
             end = start + len(batch_texts)
             for log in WORKER_LOGS:
                 log.record_lines(
                     shadow_lines(
                         stamp,
                         batch_texts,
-                        live[start:end],
-                        shadow[start:end],
+                        list(zip(live_labels[start:end], live[start:end], strict=True)),
+                        list(
+                            zip(
+                                shadow_labels[start:end], shadow[start:end], strict=True
+                            )
+                        ),
                         live_tag,
                         self.model.tag,
                         log,
@@ -132,16 +143,22 @@ def shadow_lines(
     shadow_tag: str,
     log: Any,
 ) -> list[str]:
-    """One prediction-log line per review: both models' labels and scores."""
+    """One prediction-log line per review: both models' labels and scores.
+
+    ``live`` and ``shadow``: ``(label, probability of the label)`` per review.
+    """
     head = (
         f'{{"time": {stamp:.3f}, "kind": "shadow", "model": {json.dumps(live_tag)}, '
         f'"shadow_model": {json.dumps(shadow_tag)}'
     )
     lines = []
-    for text, ours, theirs in zip(texts, live, shadow, strict=True):
+    for text, (label, ours), (their_label, theirs) in zip(
+        texts, live, shadow, strict=True
+    ):
         lines.append(
-            f'{head}, "label": "{label_of(ours)}", "score": {float(ours)!r}, '
-            f'"shadow_label": "{label_of(theirs)}", "shadow_score": {float(theirs)!r}, '
+            f'{head}, "label": {json.dumps(label)}, "score": {float(ours)!r}, '
+            f'"shadow_label": {json.dumps(their_label)}, '
+            f'"shadow_score": {float(theirs)!r}, '
             f"{log.text_field(str(text).strip())}}}\n"
         )
     return lines

@@ -185,7 +185,7 @@ def describe_model(model: Any) -> dict[str, Any]:
     """What ``GET /model-info`` shows about the live model."""
     metadata = read_metadata(model)
     metrics = metadata.metrics
-    return {
+    info: dict[str, Any] = {
         "tag": str(model.tag),
         "trained_at": model.info.creation_time.isoformat(),
         "metrics": {
@@ -205,3 +205,6 @@ def describe_model(model: Any) -> dict[str, Any]:
         "git_commit": metadata.git_commit,
         "versions": metadata.versions,
     }
+    if metadata.imported is not None:  # the trained model's answer stays as it was
+        info["imported"] = metadata.imported.model_dump()
+    return info

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -23,19 +23,11 @@ import numpy as np
 from sentiment.features.hashing import char_ngram_hash, word_ngram_hash
 from sentiment.features.lexicon import LexiconScore
 from sentiment.features.tfidf import HashingTfidf, WordCount
+from sentiment.model.linear_explain import FeatureWeight, LinearExplainer, strongest
 from sentiment.model.scorer import WORD_PATTERN, LinearScorer
 
 COMPONENT_NAMES = {1: ["logreg"], 2: ["logreg", "naive_bayes"]}
 GATED_NAMES = ["ngram_view", "behaviour_view"]
-
-
-@dataclass(frozen=True)
-class FeatureWeight:
-    """One feature's push on one component's logit."""
-
-    feature: str
-    kind: str
-    weight: float
 
 
 def text_ngrams(block: HashingTfidf, text: str) -> dict[int, set[str]]:
@@ -85,30 +77,15 @@ def contributions(scorer: LinearScorer, text: str) -> list[list[FeatureWeight]]:
     return per_head
 
 
-def strongest(found: list[FeatureWeight], top: int) -> dict[str, list[dict[str, Any]]]:
-    """The ``top`` features pushing toward each label, weights as positive pushes."""
-    ranked = sorted(found, key=lambda c: c.weight)
-    positive = [c for c in reversed(ranked) if c.weight > 0][:top]
-    negative = [c for c in ranked if c.weight < 0][:top]
-    return {
-        "positive": [
-            {"feature": c.feature, "kind": c.kind, "weight": round(c.weight, 4)}
-            for c in positive
-        ],
-        "negative": [
-            {"feature": c.feature, "kind": c.kind, "weight": round(-c.weight, 4)}
-            for c in negative
-        ],
-    }
-
-
 def explain_or_refuse(
-    scorer: LinearScorer | None,
+    scorer: LinearScorer | LinearExplainer | None,
     tag: str,
     classes: list[str],
     texts: list[str],
     top: int,
     max_chars: int | None = None,
+    why_not: str = "",
+    predict_proba: Callable[[list[str]], Any] | None = None,
 ) -> list[Any]:
     """:func:`explain`; 400 past ``max_chars`` in all, 409 for a model it cannot read.
 
@@ -128,11 +105,14 @@ def explain_or_refuse(
     if scorer is None:
         from bentoml.exceptions import BentoMLException
 
+        why = why_not or "it is not a linear model over named or hashed features"
         raise BentoMLException(
-            f"model {tag} is not a linear model over hashed features (presets "
-            "accurate and fast are): cannot explain it",
-            error_code=HTTPStatus.CONFLICT,
+            f"model {tag} cannot be explained: {why}", error_code=HTTPStatus.CONFLICT
         )
+    if isinstance(scorer, LinearExplainer):
+        if predict_proba is None:
+            raise TypeError("a LinearExplainer needs the served model's scores")
+        return scorer.explain(texts, top, predict_proba)
     return explain(scorer, classes, texts, top)
 
 
@@ -172,7 +152,9 @@ def explain(
                 "label": classes[best],
                 "score": float(probabilities[index][best]),
                 "contributions": strongest(
-                    [FeatureWeight(f, k, w) for (f, k), w in summed.items()], top
+                    [FeatureWeight(f, k, w) for (f, k), w in summed.items()],
+                    top,
+                    (classes[1], classes[0]),
                 ),
                 "components": [
                     {
@@ -180,7 +162,7 @@ def explain(
                         "share": round(float(shares[index][h]), 6),
                         "intercept": round(bias, 6),
                         "logit": round(float(logits[h][index]), 6),
-                        **strongest(found, top),
+                        **strongest(found, top, (classes[1], classes[0])),
                     }
                     for h, (name, (_, bias), found) in enumerate(
                         zip(names, scorer.heads, per_head, strict=True)

@@ -1,10 +1,11 @@
 """Probabilities to labels, the one place each rule lives.
 
-Two rules, because two questions are asked: the API and file jobs name the most
-probable class of a ``predict_proba`` row (:func:`best_labels`; a tie goes to
-the first column, as ``argmax`` does), while the shadow comparison and the
-behaviour suite read one positive-class probability (:func:`label_of`: 0.5 and
-up is positive). :func:`to_predictions` builds the API's answers.
+Two rules, because two questions are asked: the API, file jobs and the shadow
+comparison name the most probable of the model's classes in a score row
+(:func:`best_labels`; a tie goes to the first column, as ``argmax`` does), while
+the behaviour suite, for the sentiment pair only, reads one positive-class
+probability (:func:`label_of`: 0.5 and up is positive). :func:`to_predictions`
+builds the API's answers.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import sklearn
 from numpy.typing import NDArray
 
 from sentiment.features.tfidf import HashingTfidf, WordCount
+from sentiment.model.decision import PROBABILITIES, Scores, scores_of
 from sentiment.model.fused import FusedScorer
 from sentiment.model.gate import LengthGate
 
@@ -18,7 +18,8 @@ WORD_PATTERN = r"(?u)\b\w+\b"  # keeps one-letter words ("a", "i") that matter h
 
 def speed_up_inference(pipeline: Any) -> Any:
     """Store naive Bayes weights column-major (no copy per call); no-op otherwise."""
-    named = getattr(pipeline.named_steps["classifier"], "named_estimators_", {})
+    classifier = getattr(pipeline, "named_steps", {}).get("classifier")  # an import's?
+    named = getattr(classifier, "named_estimators_", {})
     if "naive_bayes" in named:
         bayes = named["naive_bayes"]
         bayes.feature_log_prob_ = np.asfortranarray(bayes.feature_log_prob_)
@@ -96,7 +97,7 @@ class LinearScorer:
     @staticmethod
     def supports(pipeline: Any) -> bool:
         """Whether ``pipeline`` is hashed feature blocks into binary linear models."""
-        features = pipeline.named_steps.get("features")
+        features = getattr(pipeline, "named_steps", {}).get("features")
         if features is None or not all(
             isinstance(block, HashingTfidf) for _, block in features.transformer_list
         ):
@@ -178,18 +179,18 @@ def known_feature_counts(pipeline: Any) -> Callable[[list[str]], list[int]] | No
     return count
 
 
-def scorer(pipeline: Any) -> Callable[[list[str]], Any]:
-    """The fastest exact ``predict_proba`` for ``pipeline`` on validated texts.
+def scores(pipeline: Any) -> Scores:
+    """The fastest exact scores for ``pipeline`` on validated texts, and their kind.
 
     Hashed + logistic regression pipelines get :class:`LinearScorer`; any other
-    pipeline runs as is, with scikit-learn's per-call checks off (inputs are
-    validated strings and TF-IDF output is finite: ~1.3x for small batches).
+    classifier its own ``predict_proba`` (or ``decision_function``), with
+    scikit-learn's per-call checks off (:mod:`sentiment.model.decision`).
     """
     if LinearScorer.supports(pipeline):
-        return LinearScorer(pipeline).predict_proba
+        return Scores(LinearScorer(pipeline).predict_proba, PROBABILITIES)
+    return scores_of(pipeline)
 
-    def predict_proba(texts: list[str]) -> Any:
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return pipeline.predict_proba(texts)
 
-    return predict_proba
+def scorer(pipeline: Any) -> Callable[[list[str]], Any]:
+    """:func:`scores`' function alone."""
+    return scores(pipeline).predict_proba

@@ -125,7 +125,7 @@ SHADOW_AGREEMENT = prometheus_client.Counter(
 )
 SHADOW_SCORE = prometheus_client.Histogram(
     "sentiment_shadow_score",
-    "The shadow model's positive-class probability",
+    "The shadow model's score: the probability of its label",
     buckets=[i / 10 for i in range(1, 11)],
 )
 SHADOW_DROPPED = prometheus_client.Counter(

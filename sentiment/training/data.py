@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -89,12 +89,15 @@ def kaggle_to_binary(frame: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def clean_reviews(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def clean_reviews(
+    frame: pd.DataFrame, labels: Sequence[str] | None = LABELS
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Keep what the API would accept, stripped, once each.
 
     Drops every text that breaks a review rule of the API (too short, a number,
     control characters, too long), strips the rest, drops duplicate texts
-    (keeping the first) so nothing leaks between splits, and checks the labels.
+    (keeping the first) so nothing leaks between splits, and checks the labels:
+    ``labels`` (lower-cased first), or any (as written) when None.
 
     Returns:
         The cleaned frame, and how many rows each rule dropped (plus
@@ -110,16 +113,16 @@ def clean_reviews(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     cleaned = pd.DataFrame(
         {
             "text": text[keep].str.strip(),
-            "label": frame["label"][keep].astype(str).str.strip().str.lower(),
+            "label": label_text(frame["label"][keep], lower=labels is not None),
         }
     )
     deduplicated = cleaned.drop_duplicates(subset="text", keep="first")
     if len(deduplicated) < len(cleaned):
         dropped["duplicate"] = len(cleaned) - len(deduplicated)
-    unknown = sorted(set(deduplicated["label"]) - set(LABELS))
+    unknown = sorted(set(deduplicated["label"]) - set(labels or deduplicated["label"]))
     if unknown:
         raise TrainingError(
-            f"unknown label(s) {unknown[:5]}: labels must be {list(LABELS)}"
+            f"unknown label(s) {unknown[:5]}: labels must be {list(labels or [])}"
         )
     if deduplicated.empty:
         raise TrainingError(
@@ -130,6 +133,12 @@ def clean_reviews(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     if len(classes) < 2:
         raise TrainingError(f"need 2 classes to train, found only {classes}")
     return deduplicated.reset_index(drop=True), dict(dropped)
+
+
+def label_text(labels: pd.Series, lower: bool) -> pd.Series:
+    """Labels as stripped strings (lower-cased for the sentiment pair)."""
+    text = labels.astype(str).str.strip()
+    return text.str.lower() if lower else text
 
 
 EVAL_SHARE = 0.15  # the evaluation slice: texts no model of this project trains on

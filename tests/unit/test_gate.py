@@ -281,3 +281,26 @@ def test_the_split_names_data_slice_seed_and_folds() -> None:
     old = SimpleNamespace(seed=None, folds=5, fold_accuracies=[])  # before the folds
     assert cv_split(SimpleNamespace(data=data, cv=old)) == ""
     assert cv_split(SimpleNamespace(data=data, cv=None)) == ""
+
+
+def test_an_imported_candidate_is_gated_without_cross_validation() -> None:
+    """Imports have no CV; accuracy, speed and the behaviour suite still apply."""
+    imported = candidate(cv_mean=None, eval_share=None, imported="all of my.csv")
+    checks = gate.decide(PRODUCTION, imported, EVEN, None)
+    assert failed(checks) == []
+    names = {c.name for c in checks}
+    assert "cross-validation" not in names
+    assert {"accuracy (McNemar)", "speed", "behaviour", "must not flip"} <= names
+
+
+def test_other_labels_need_new_labels_and_skip_the_sentiment_checks() -> None:
+    three = candidate(
+        labels=["neg", "neutral", "pos"], behaviour={}, sentiment=False,
+        imported="all of three.csv", cv_mean=None,
+    )  # fmt: skip
+    assert failed(gate.decide(PRODUCTION, three, EVEN, None)) == ["labels"]
+    checks = gate.decide(PRODUCTION, three, EVEN, None, new_labels=True)
+    assert failed(checks) == []
+    names = {c.name for c in checks}
+    assert not names & {"must not flip", "behaviour", "accuracy (McNemar)"}
+    assert {"speed", "infrastructure", "labels"} <= names

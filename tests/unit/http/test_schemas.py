@@ -141,11 +141,13 @@ def test_error_payload_is_a_valid_error_body() -> None:
 @pytest.mark.parametrize(
     "prediction",
     [
-        {"label": "neutral", "score": 0.9, "probabilities": {}},
-        {"label": "positive", "score": 0.4, "probabilities": {}},
+        {"label": 3, "score": 0.9, "probabilities": {}},
+        {"label": "positive", "score": 1.4, "probabilities": {}},
+        {"label": "positive", "score": -0.1, "probabilities": {}},
     ],
 )
 def test_prediction_rejects_impossible_answers(prediction: dict) -> None:
+    """Any label the model has (a string), a score that is a probability."""
     with pytest.raises(ValidationError):
         Prediction.model_validate(prediction)
 
@@ -162,3 +164,13 @@ def test_to_predictions_picks_best_label_in_row_order() -> None:
 
 def test_to_predictions_empty_batch() -> None:
     assert to_predictions(np.empty((0, 2)), ["negative", "positive"]) == []
+
+
+def test_a_component_keeps_the_label_lists_first() -> None:
+    from sentiment.http.schemas import Component
+
+    pushes = {"positive": [], "negative": []}
+    component = Component(name="logreg", share=1, intercept=0.1, logit=2, **pushes)
+    order = ["positive", "negative", "name", "share", "intercept", "logit"]
+    assert list(component.model_dump()) == order
+    assert "positive" not in Component.model_json_schema()["properties"]

@@ -32,8 +32,8 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[live.LiveModel]:
     def load(tag: str, settings: Settings) -> LoadedModel:
         if tag.endswith(":corrupt"):  # as the store check reports it
             raise StartupError(f"cannot serve model {tag}: sha256 differs")
-        if tag.endswith(":odd"):  # the real warm-up check refuses other labels
-            loading.warm_up(fake_model(tag, ("neg", "pos")))
+        if tag.endswith(":odd"):  # the real warm-up: three labels, two columns
+            loading.warm_up(fake_model(tag, ("neg", "neutral", "pos")))
         return fake_model(tag)
 
     monkeypatch.setattr(loading, "load_tag", load)

@@ -108,9 +108,16 @@ def test_the_answer_holds_rests_tensors_as_raw_output_contents() -> None:
     assert list(answer.outputs[2].shape) == [2, 2]
 
 
-def test_model_metadata_keeps_the_labels_in_properties() -> None:
-    from sentiment.http.v2_codec import model_metadata as rest
+@pytest.mark.parametrize(
+    "labels", [["negative", "positive"], ["negative", "neutral", "positive"]]
+)
+def test_model_metadata_keeps_the_labels_in_properties(
+    labels: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentiment.http import v2_codec
 
-    answer = model_metadata(rest("sentiment", "v1"))
-    assert answer.properties["labels"] == "negative,positive"
-    assert [list(t.shape) for t in answer.outputs] == [[-1], [-1], [-1, 2]]
+    monkeypatch.setattr(v2_codec, "active_labels", lambda: labels)  # the live model's
+    answer = model_metadata(v2_codec.model_metadata("sentiment", "v1"))
+    assert answer.properties["labels"] == ",".join(labels)
+    shapes = [list(t.shape) for t in answer.outputs]
+    assert shapes == [[-1], [-1], [-1, len(labels)]]
