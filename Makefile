@@ -213,7 +213,7 @@ bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on
 
 SECTIONS ?= all
 
-bench: $(DEV_STAMP) $(LITSERVE_STAMP) ## Side-by-side benchmark; SECTIONS=bulk runs only the three-server bulk table (bench/results/bulk.md)
+bench: $(DEV_STAMP) $(LITSERVE_STAMP) $(MLSERVER_STAMP) ## Side-by-side benchmark; SECTIONS=bulk runs only the three-server bulk table (bench/results/bulk.md)
 	$(call need_wrk,bench)
 	@if [ "$(SECTIONS)" = all ]; then \
 		$(BIN)/python -m bench.run && $(BIN)/python -m bench.overload && \

@@ -31,8 +31,17 @@ ensure_engine() {
   command -v docker >/dev/null || die "no docker client after installing docker.io"
   [ "$(id -u)" -eq 0 ] || die "no Docker engine answers, and starting dockerd needs root"
   say "starting dockerd (no bridge, no iptables; containers use --network host); log: $DOCKERD_LOG"
-  # setsid: the engine outlives this script and the make target that ran it.
-  setsid nohup dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 < /dev/null &
+  # setsid: the engine outlives this script and the make target that ran it. It
+  # must not outlive a lock the caller holds, though: `flock /tmp/cpu.lock make test`
+  # hands its locked descriptor down, and an engine keeping it holds the lock for
+  # as long as it runs. So the engine starts with nothing open past stderr.
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      n="${fd##*/}"
+      if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi
+    done
+    exec setsid nohup dockerd --bridge=none --iptables=false >"$DOCKERD_LOG" 2>&1 < /dev/null
+  ) &
   local dockerd_pid=$!
   for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && return

@@ -192,5 +192,15 @@ class ModelEdge:
         await send({"type": "http.response.body", "body": answer.body})
         for rule in answer.rules:
             REJECTIONS.labels(rule=rule).inc()
-        if answer.logged is not None and self.on_classified is not None:
-            self.on_classified(request_id, *answer.logged, tag)
+        self.log_prediction(request_id, answer.logged, tag)
+
+    def log_prediction(
+        self, request_id: str, logged: tuple[bytes, bytes] | None, tag: str
+    ) -> None:
+        """Hand an answered request to the prediction log, when it is on.
+
+        The one way in for both transports: :meth:`send` here, gRPC's
+        ``ModelInfer`` (:mod:`sentiment.rpc.servicer`).
+        """
+        if logged is not None and self.on_classified is not None:
+            self.on_classified(request_id, *logged, tag)

@@ -34,10 +34,12 @@ class Worker:
     Attributes:
         admission: the outermost layer, with the worker's one admission queue.
         handlers: each model route's handler, by its key (``/classify``, V2 infer).
+        edge: the model routes' edge (gRPC logs its predictions through it).
     """
 
     admission: Admission | None = None
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    edge: ModelEdge | None = None
 
 
 def install(
@@ -64,11 +66,10 @@ def install(
     def wrap(app: ASGIApp, factory: Any) -> Admission:
         apis = BentoApis(factory)
         built = {key: build(apis, settings) for key, build in handlers.items()}
-        edge: ModelServe = ModelEdge(built, settings, RequestSeries(app), on_classified)
-        if settings.tracing:
-            edge = traced(edge)
+        model_edge = ModelEdge(built, settings, RequestSeries(app), on_classified)
+        edge: ModelServe = traced(model_edge) if settings.tracing else model_edge
         worker.admission = Admission(app, settings, routes, edge, tenants=tenants)
-        worker.handlers = built
+        worker.handlers, worker.edge = built, model_edge
         return worker.admission
 
     wrap_asgi_app(service, wrap)

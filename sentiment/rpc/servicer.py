@@ -9,7 +9,9 @@ refusal is a status whose details are REST's V2 error text
 (:func:`status_of` maps the HTTP status); the retry hint REST sends as
 ``Retry-After`` is trailing metadata, with gRPC's own ``grpc-retry-pushback-ms``.
 A call its client cancels has its task cancelled: it leaves the admission queue
-and BentoML's batch queue (:meth:`IdleDispatcher.withdraw`) unscored.
+and BentoML's batch queue (:meth:`IdleDispatcher.withdraw`) unscored. An answered
+call goes to the prediction log as REST's do
+(:meth:`sentiment.http.edge.ModelEdge.log_prediction`), under its ``x-request-id``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sentiment.rpc.proto import open_inference_grpc_pb2 as pb
 from sentiment.rpc.proto import open_inference_grpc_pb2_grpc as pb_grpc
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import REJECTIONS
+from sentiment.telemetry.request_ids import HEADER, client_request_id, fresh_id
 
 logger = logging.getLogger(SERVICE_LOGGER)
 Code = grpc.StatusCode
@@ -54,6 +57,7 @@ STATUS: dict[int, Any] = {
 }
 INFER_ROUTE = model_route(V2_INFER)
 DUPLICATE_KEY = "send the authorization metadata at most once"
+REQUEST_ID_KEY = HEADER.decode()  # x-request-id, as REST reads it
 Metadata = tuple[tuple[str, str], ...]
 
 
@@ -95,9 +99,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self.clock = clock
         self.timed_out = f"Not able to process the request in {self.timeout_s} seconds"
         handler, admission = worker.handlers.get(V2_INFER), worker.admission
-        if not isinstance(handler, V2Infer) or admission is None:
-            raise TypeError("gRPC needs the worker's admission and V2 infer handler")
-        self.v2, self.admission = handler, admission
+        if not isinstance(handler, V2Infer) or admission is None or not worker.edge:
+            raise TypeError("gRPC needs the worker's admission, edge and V2 handler")
+        self.v2, self.admission, self.edge = handler, admission, worker.edge
 
     async def ServerLive(self, request: Any, context: Any) -> pb.ServerLiveResponse:  # noqa: N802
         """Live while the worker answers."""
@@ -135,7 +139,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         """Reviews in, labels and probabilities out, through admission and batching."""
         admission = self.admission
         arrived = self.clock()
-        tenant = await self.tenant(context)
+        tenant, request_id = await self.caller(context)
         role = admission.role.refusal(INFER_ROUTE)
         if role is not None:
             await refuse(context, role)
@@ -152,7 +156,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
         async def call() -> None:
             async with asyncio.timeout(self.timeout_s):
-                answered.append((await self.v2.infer(read))[0])
+                payload, logged = await self.v2.infer(read)
+            answered.append(payload)
+            self.edge.log_prediction(request_id, logged, self.live_tag())
 
         try:
             reason = await admission.serve(
@@ -170,21 +176,26 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             await refuse(context, admission.refused.by_reason[reason])
         return tensors.infer_response(answered[0])
 
-    async def tenant(self, context: Any) -> int:
-        """The caller's tenant, from its ``authorization`` metadata; else refused."""
+    async def caller(self, context: Any) -> tuple[int, str]:
+        """The caller's tenant and request ID, from one pass over its metadata.
+
+        The tenant from the ``authorization`` metadata, else refused; the ID from
+        ``x-request-id`` when valid (REST's rule), else a fresh one.
+        """
         admission = self.admission
-        keys = [
-            value
-            for key, value in context.invocation_metadata() or ()
-            if key == "authorization"
-        ]
+        keys: list[bytes] = []
+        request_id = b""
+        for name, value in context.invocation_metadata() or ():
+            if name == "authorization":
+                keys.append(value.encode() if isinstance(value, str) else value)
+            elif name == REQUEST_ID_KEY and isinstance(value, str):
+                request_id = client_request_id(value.encode())
         if len(keys) > 1:
             await abort(context, Problem(400, "duplicate_header", DUPLICATE_KEY))
-        key = keys[0] if keys else ""
-        tenant = admission.tenants.find(key.encode() if isinstance(key, str) else key)
+        tenant = admission.tenants.find(keys[0] if keys else b"")
         if tenant is None:
             await refuse(context, admission.refused.unauthorized)
-        return tenant
+        return tenant, request_id.decode() if request_id else fresh_id()
 
     async def this_model(self, name: str, version: str, context: Any) -> str:
         """The live version if ``name`` at ``version`` is this model, else NOT_FOUND."""
