@@ -1,4 +1,4 @@
-"""ASGI plumbing the layers share: a capped body read, replayed, a response rewritten.
+"""ASGI plumbing the layers share: a body read, drained, replayed; a response rewritten.
 
 A leaf: it imports nothing from the package, so the jobs layer and the HTTP edge
 read and rewrite bodies the same way.
@@ -6,6 +6,7 @@ read and rewrite bodies the same way.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ class Body:
     Attributes:
         data: the body (empty when it passed the cap).
         over: more than the cap arrived.
-        stopped: reading stopped before the end (past the drain limit).
+        stopped: reading stopped before the end: the rest is for :func:`drain`.
         disconnected: the client left first.
     """
 
@@ -29,14 +30,11 @@ class Body:
     disconnected: bool = False
 
 
-async def read_body(receive: Receive, limit: int, drain_to: int = 0) -> Body:
+async def read_body(receive: Receive, limit: int) -> Body:
     """Read a request body, counted as it streams (chunked bodies declare no size).
 
-    Past ``limit`` bytes the rest is read and dropped up to ``drain_to`` bytes, so
-    a client that sends its whole body before reading gets the refusal rather
-    than a reset connection; reading stops once past ``max(limit, drain_to)``.
+    Reading stops as soon as more than ``limit`` bytes arrived.
     """
-    stop_after = max(limit, drain_to)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -46,15 +44,75 @@ async def read_body(receive: Receive, limit: int, drain_to: int = 0) -> Body:
             return Body(b"" if over else b"".join(chunks), over, disconnected=True)
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-        if size > stop_after:
-            return Body(b"", over=True, stopped=True)
-    if size > limit:
-        return Body(b"", over=True)
-    return Body(b"".join(chunks))
+        more = message.get("more_body", False)
+        if size > limit:
+            return Body(b"", over=True, stopped=more)
+        chunks.append(chunk)
+        if not more:
+            return Body(b"".join(chunks))
+
+
+DRAIN_BYTES = 16 << 20  # the most of a refused body read and dropped
+DRAIN_S = 5.0  # and for at most this long
+
+
+async def drain(
+    receive: Receive,
+    declared: bytes = b"",
+    expects_continue: bool = False,
+    max_bytes: int = DRAIN_BYTES,
+    max_s: float = DRAIN_S,
+) -> bool:
+    """Read and drop the rest of a refused request's body; whether it all came.
+
+    The one drain of every refusal sent while a body may still be arriving. A
+    client that sends its whole body before reading (curl, http.client, requests)
+    otherwise gets a reset connection instead of the answer: closing a socket
+    with unread bytes resets it. Call it *before* sending the refusal (uvicorn
+    answers ``receive`` with a disconnect once a response is complete); when it
+    returns False the refusal must close the connection (``Connection: close``),
+    since what is left of the body would be read as the next request.
+
+    Bounded: at most ``max_bytes`` (a body declaring more is not read at all)
+    and ``max_s``, nothing kept. A client waiting for ``100 Continue`` before
+    sending its body is not asked for it (``expects_continue``, only while
+    nothing of the body was read): it reads the refusal and sends nothing.
+    """
+    if expects_continue or (declared.isdigit() and int(declared) > max_bytes):
+        return False
+    size = 0
+    try:
+        async with asyncio.timeout(max_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return False
+                if not message.get("more_body", False):
+                    return True
+                size += len(message.get("body", b""))
+                if size > max_bytes:
+                    return False
+    except TimeoutError:
+        return False
+
+
+class Reading:
+    """A ``receive`` that notes whether the body was read to its end.
+
+    So a refusal decided part-way knows whether there is anything to drain:
+    :func:`drain` after the end would wait for a message that never comes.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.ended = False
+
+    async def __call__(self) -> Message:
+        """The next message, noted."""
+        message = await self.receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self.ended = True
+        return message
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

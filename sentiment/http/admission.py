@@ -54,7 +54,6 @@ from sentiment.telemetry.metrics import (
     SERVICE_RATE,
     TenantSeries,
 )
-from sentiment.telemetry.request_ids import fresh_id
 
 # Answers an admitted model request: (scope, receive, send, headers, handler key)
 ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[None]]
@@ -133,7 +132,7 @@ class Admission:
         refusal: Refusal | None = None
         if route is None:
             refusal = self.unknown_path(scope["path"])
-            return await refusal.send(send, headers.request_id or fresh_id().encode())
+            return await refusal.answer(receive, send, headers)
         tenant = self.tenants.find(headers.authorization)
         if headers.duplicated:
             refusal = self.refused.duplicate_header
@@ -142,7 +141,7 @@ class Admission:
         else:
             refusal = self.role.refusal(route)
         if refusal is not None:
-            return await refusal.send(send, headers.request_id or fresh_id().encode())
+            return await refusal.answer(receive, send, headers)
         if headers.authorization:
             scope = {**scope, "headers": headers.forwarded}
         if scope["method"] != "POST":
@@ -153,7 +152,7 @@ class Admission:
             return await self.app(scope, receive, send)
         if not is_json(headers.content_type):
             refusal = unsupported_media_type(headers.content_type)
-            return await refusal.send(send, headers.request_id or fresh_id().encode())
+            return await refusal.answer(receive, send, headers)
         return await self.admit(scope, receive, send, headers, tenant or 0, route)
 
     async def admit(
@@ -166,14 +165,13 @@ class Admission:
         route: Route,
     ) -> None:
         """Overload control for a model request, then the service with its lease."""
-        request_id = headers.request_id
         deadline: float | None = None
         now = self.clock()
         if headers.timeout_ms:
             timeout_s = timeout_seconds(headers.timeout_ms)
             if timeout_s is None:
                 refusal = bad_timeout(headers.timeout_ms)
-                return await refusal.send(send, request_id or fresh_id().encode())
+                return await refusal.answer(receive, send, headers)
             deadline = now + min(timeout_s, self.max_timeout_s)
         reason = await self.serve(
             tenant,
@@ -184,7 +182,7 @@ class Admission:
         )
         if reason is not None:
             refusal = self.refused.by_reason[reason]
-            return await refusal.send(send, request_id or fresh_id().encode())
+            return await refusal.answer(receive, send, headers)
 
     async def serve(
         self,

@@ -9,13 +9,13 @@ place (:meth:`ModelEdge.send`): the ``X-Request-ID``, ``X-Model-Version`` on a
 own ``bentoml_service_request_*`` series, the access log line, the rejection
 counter and the prediction log.
 
-A body over ``SENTIMENT_MAX_BODY_BYTES`` is read and dropped up to
-:data:`DRAIN_FACTOR` times the cap, so a client that sends its whole body before
-reading (curl, urllib, requests, httpx) reads the 413 instead of a reset
-connection; a bigger one is answered at once and its connection closed. The
-whole request has ``SENTIMENT_TIMEOUT_S``, as BentoML's timeout gives its own
-routes: a stalled body must not hold its admission slot for as long as the
-connection stays open.
+A body over ``SENTIMENT_MAX_BODY_BYTES`` (declared, or found while it streams)
+is drained (:func:`sentiment.asgi.drain`: the rest read and dropped, bounded),
+so a client that sends its whole body before reading (curl, urllib, requests,
+httpx) reads the 413 instead of a reset connection; past the drain's bound the
+413 closes its connection. The whole request has ``SENTIMENT_TIMEOUT_S``, as
+BentoML's timeout gives its own routes: a stalled body must not hold its
+admission slot for as long as the connection stays open.
 
 A client's mistake is one access-log line and a counter; only a failure of the
 server's own is logged with its traceback.
@@ -30,7 +30,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from sentiment.asgi import read_body
+from sentiment.asgi import drain, read_body
 from sentiment.config import Settings
 from sentiment.http.answers import Answer, Problem
 from sentiment.http.handlers import Handler
@@ -47,7 +47,6 @@ Classified = Callable[[str, bytes, bytes, str], None]
 Series = Callable[[str], Any]
 
 MODEL_HEADER = b"x-model-version"
-DRAIN_FACTOR = 32  # bodies up to this many times the cap are read, then refused
 CLIENT_GONE = 499  # nginx's status for a client that left before its answer
 JSON_TYPE = (b"content-type", b"application/json")
 CLOSE = (b"connection", b"close")
@@ -97,7 +96,6 @@ class ModelEdge:
         self.series = series
         self.on_classified = on_classified
         self.max_body = settings.max_body_bytes
-        self.drain_limit = settings.max_body_bytes * DRAIN_FACTOR
         self.timeout_s = settings.timeout_s
         self.access_log = settings.access_log
         self.recycling = Recycling(settings.recycle_every)
@@ -135,19 +133,16 @@ class ModelEdge:
     ) -> Answer:
         """The handler's answer to the body, or the refusal in its error shape."""
         declared = headers.content_length
-        if declared.isdigit() and int(declared) > self.drain_limit:
-            return self.refuse(handler, 413, "body_too_large", self.too_large, CLOSE)
+        if declared.isdigit() and int(declared) > self.max_body:
+            ended = await drain(receive, declared, headers.expects_continue)
+            return self.body_too_large(handler, ended)
         try:
             async with asyncio.timeout(self.timeout_s):
-                body = await read_body(receive, self.max_body, self.drain_limit)
+                body = await read_body(receive, self.max_body)
                 if body.disconnected and not body.over:
                     return Answer(CLIENT_GONE, b"")
-                if body.over:
-                    close = (CLOSE,) if body.stopped else ()
-                    return self.refuse(
-                        handler, 413, "body_too_large", self.too_large, *close
-                    )
-                return await handler(body.data, scope)
+                if not body.over:
+                    return await handler(body.data, scope)
         except Problem as problem:
             return handler.errors.render(problem)
         except TimeoutError:  # the body stalled, or the request took too long
@@ -160,6 +155,14 @@ class ModelEdge:
                 "internal_error",
                 "an unexpected error occurred, see the server log",
             )
+        # over the cap while it streamed: the rest drains outside the timeout
+        ended = not body.stopped or await drain(receive)
+        return self.body_too_large(handler, ended and not body.disconnected)
+
+    def body_too_large(self, handler: Handler, ended: bool) -> Answer:
+        """413; it closes the connection unless the body was read to its end."""
+        close = () if ended else (CLOSE,)
+        return self.refuse(handler, 413, "body_too_large", self.too_large, *close)
 
     @staticmethod
     def refuse(

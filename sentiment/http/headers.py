@@ -28,6 +28,7 @@ class RequestHeaders:
     request_id: bytes = b""
     content_length: bytes = b""
     timeout_ms: bytes = b""  # X-Request-Timeout-Ms: the client's own deadline
+    expects_continue: bool = False  # Expect: 100-continue (the body waits for it)
     duplicated: bool = False  # a second Authorization or Content-Type
     forwarded: list[tuple[bytes, bytes]] = field(default_factory=list)
 
@@ -53,6 +54,8 @@ class RequestHeaders:
                 found.timeout_ms = header[1]
             elif name == REQUEST_ID_HEADER and (valid := client_request_id(header[1])):
                 found.request_id = valid
+            elif name == b"expect":
+                found.expects_continue = header[1].lower() == b"100-continue"
         return found
 
 

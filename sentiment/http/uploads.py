@@ -22,7 +22,7 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sentiment.asgi import replay
+from sentiment.asgi import Reading, drain, replay
 from sentiment.config import Settings
 from sentiment.errors import UploadError
 from sentiment.http.refusals import Refusal, retry_after
@@ -176,7 +176,6 @@ class Uploads:
             "file_too_large",
             f"the file must be at most {self.max_bytes} bytes "
             "(SENTIMENT_MAX_FILE_BYTES)",
-            [(b"connection", b"close")],
         )
         self.stalled = Refusal(
             408,
@@ -200,33 +199,45 @@ class Uploads:
         headers: RequestHeaders,
         upload: bool,
     ) -> None:
-        """Refuse or pass one request that starts a job (class docstring)."""
-        request_id = headers.request_id or fresh_id().encode()
+        """Refuse or pass one request that starts a job (class docstring).
+
+        A refusal drains what is left of the body first (:func:`drain`), but
+        for a stalled upload: its client reads the 408 and the connection closes.
+        """
         declared = headers.content_length
         if upload and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self.too_large.send(send, request_id)
+            return await self.too_large.answer(receive, send, headers)
         if upload and not is_multipart(headers.content_type):
-            refusal = Refusal.of(not_multipart(headers.content_type))
-            return await refusal.send(send, request_id)
+            wrong_type = Refusal.of(not_multipart(headers.content_type))
+            return await wrong_type.answer(receive, send, headers)
         ticket = SLOTS.take(self.max_jobs)
         if ticket is None:
-            return await self.busy.send(send, request_id)
+            return await self.busy.answer(receive, send, headers)
+        reading = Reading(receive)
+        refusal: Refusal | None = None
         try:
             if upload:
                 try:
-                    scope, receive = await self.checked(scope, receive)
+                    scope, receive = await self.checked(scope, reading)
                 except UploadTooLarge:
-                    return await self.too_large.send(send, request_id)
+                    refusal = self.too_large
                 except UploadStalled:
-                    return await self.stalled.send(send, request_id)
+                    refusal = self.stalled
                 except UploadError as error:
-                    return await Refusal.of(error).send(send, request_id)
+                    refusal = Refusal.of(error)
                 except ClientGone:
                     return None
-            with SLOTS.holding(ticket):
-                await self.app(scope, receive, send)
+            if refusal is None:
+                with SLOTS.holding(ticket):
+                    await self.app(scope, receive, send)
+                return None
         finally:
             SLOTS.release_edge(ticket)
+        # The slot is free again while the rest of a refused body drains; a stalled
+        # upload is not waited for (its 408 closes the connection).
+        request_id = headers.request_id or fresh_id().encode()
+        ended = reading.ended or (refusal is not self.stalled and await drain(reading))
+        return await refusal.send(send, request_id, close=not ended)
 
     async def checked(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
         """Parse the upload as it streams; the scope and receive BentoML gets.

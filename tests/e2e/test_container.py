@@ -21,9 +21,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.container import RunningContainer, docker, pod_spec, run_image
+from devtools.container import (
+    RunningContainer,
+    container_logs,
+    docker,
+    pod_spec,
+    run_image,
+    started_container,
+)
 from devtools.loadtest_container import load_test_image
-from devtools.servers import BIN_DIR, PROJECT_DIR
+from devtools.servers import BIN_DIR, PROJECT_DIR, free_port
 from devtools.tools import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
@@ -306,6 +313,25 @@ def test_container_metrics_answer(container: RunningContainer) -> None:
 
 def test_the_image_user_is_not_root(image: str) -> None:
     assert docker("image", "inspect", "-f", "{{.Config.User}}", image) == "bentoml"
+
+
+def test_a_plain_read_only_run_serves_from_tmpdir_and_says_so_once(
+    image: str,
+) -> None:
+    """``docker run --read-only --tmpfs /tmp IMAGE serve`` as people run it: no
+    BENTOML_HOME volume, so the image's own home cannot be written. It serves,
+    its state under $TMPDIR, with one warning line naming BENTOML_HOME.
+    """
+    name = f"sentiment-plain-{secrets.token_hex(4)}"
+    options = ["--read-only", "--tmpfs", "/tmp"]
+    with started_container(name, free_port(), image, options, 180) as running:
+        r = httpx.post(f"{running.url}/classify", json={"texts": ["a fine film"]})
+        assert r.status_code == 200, r.text
+        logs = container_logs(name, lines=400)
+    assert "Traceback" not in logs, logs
+    warnings = [line for line in logs.splitlines() if "BENTOML_HOME" in line]
+    assert len(warnings) == 1, logs
+    assert "/tmp/bentoml" in warnings[0] and "not writable" in warnings[0]
 
 
 LOAD_SECONDS = 20

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import io
 import json
 import os
@@ -204,26 +205,51 @@ def test_odd_paths_never_reach_the_model(
     assert hostile.post(path, json=body, headers=AUTH).status_code == 200
 
 
-# 2. A chunked upload over the cap, with no Content-Length.
-def test_chunked_upload_over_the_cap_is_refused(hostile: Hostile) -> None:
-    boundary = b"hostile"
+# 2. An upload over the cap, chunked or with its length, sent whole before reading.
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_an_upload_over_the_cap_gets_a_413_the_client_reads(
+    hostile: Hostile, chunked: bool
+) -> None:
+    """As Python's http.client (and curl, requests) do: the whole body, then read.
+
+    A refusal that closed the socket with the body still arriving reset the
+    connection: the client saw ConnectionResetError, never the 413.
+    """
     head = (
         b'--hostile\r\nContent-Disposition: form-data; name="file"; '
         b'filename="big.csv"\r\n\r\ntext\n'
     )
-    rows = (b"a fine film indeed\n" * 5000 for _ in range(70))  # 6.6 MB
-    response = raw_request(
-        hostile.port,
-        b"POST",
-        b"/classify_file/submit",
-        [
-            (b"Authorization", f"Bearer {API_KEY}".encode()),
-            (b"Content-Type", b"multipart/form-data; boundary=" + boundary),
-        ],
-        body=iter([head, *rows, b"\r\n--hostile--\r\n"]),
-    )
-    assert response.status == 413, response.head
-    assert b"SENTIMENT_MAX_FILE_BYTES" in response.body
+    rows = [b"a fine film indeed\n" * 5000] * 63  # 6 MB, three times the cap
+    parts = [head, *rows, b"\r\n--hostile--\r\n"]
+    headers = {
+        "Authorization": f"Bearer {API_KEY}",
+        "Content-Type": "multipart/form-data; boundary=hostile",
+    }
+    connection = http.client.HTTPConnection("127.0.0.1", hostile.port, timeout=30)
+    try:
+        if chunked:
+            connection.request(
+                "POST",
+                "/classify_file/submit",
+                iter(parts),
+                headers,
+                encode_chunked=True,
+            )
+        else:
+            connection.request(
+                "POST", "/classify_file/submit", b"".join(parts), headers
+            )
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        assert response.status == 413, body
+        assert body["detail"][0]["type"] == "file_too_large"
+        assert "SENTIMENT_MAX_FILE_BYTES" in body["error"]
+        # drained to its end: the same connection serves the next request
+        assert response.getheader("Connection") != "close"
+        connection.request("GET", "/livez")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
     assert hostile.classify_ok()
 
 

@@ -102,6 +102,32 @@ def test_api_key_required_when_set() -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/classify", {}),  # 401
+        ("/nowhere", {}),  # 404
+        ("/classify", {b"authorization": b"Bearer s3cret", b"content-type": b"a/b"}),
+    ],
+)
+def test_a_refusal_from_the_head_drains_the_body_first(
+    path: str, headers: dict[bytes, bytes]
+) -> None:
+    admission = admission_for(FakeApp(), Settings(API_KEY="s3cret"))
+    body = b"x" * 5000
+    answer = request(admission, body, headers, path=path, chunk_size=256)
+    assert answer.status in (401, 404, 415)
+    assert answer.chunks_read == -(-len(body) // 256), "read to its end"
+    assert b"connection" not in answer.headers, "so the connection lives"
+
+
+def test_a_refusal_past_the_drain_closes_the_connection() -> None:
+    admission = admission_for(FakeApp(), Settings(API_KEY="s3cret"))
+    answer = request(admission, b"{}", {b"content-length": b"%d" % (1 << 30)})
+    assert answer.status == 401 and answer.chunks_read == 0
+    assert answer.headers[b"connection"] == b"close"
+
+
+@pytest.mark.parametrize(
     "content_type",
     [b"text/plain", b"multipart/form-data; boundary=x", b"application/xml"],
 )

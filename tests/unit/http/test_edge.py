@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from starlette.types import Message, Scope
 
+from sentiment.asgi import DRAIN_BYTES
 from sentiment.config import Settings
 from sentiment.http.answers import Answer, ClassifyErrors, Problem, V2Errors
-from sentiment.http.edge import DRAIN_FACTOR, ModelEdge, Recycling
+from sentiment.http.edge import ModelEdge, Recycling
 from sentiment.http.headers import RequestHeaders
 from sentiment.lifecycle import live
 from tests.asgi import request
@@ -102,17 +103,38 @@ def test_a_body_over_the_cap_is_drained_then_413(chunk_size: int | None) -> None
     assert b"connection" not in answer.headers  # read whole: the connection lives
 
 
-def test_a_body_beyond_the_drain_limit_is_refused_and_closed() -> None:
+def test_a_body_beyond_the_drain_is_refused_and_closed() -> None:
     app, _, _ = edge()
-    answer = request(app, b"x" * (CAP * DRAIN_FACTOR + 500), chunk_size=CAP)
+    chunk = 1 << 20
+    answer = request(app, b"x" * (DRAIN_BYTES + 3 * chunk), chunk_size=chunk)
     assert answer.status == 413 and answer.headers[b"connection"] == b"close"
-    assert answer.chunks_read < DRAIN_FACTOR + 5
+    assert answer.chunks_read < DRAIN_BYTES // chunk + 3, "the drain is bounded"
 
 
-def test_a_declared_length_beyond_the_drain_limit_is_refused_unread() -> None:
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_a_declared_length_over_the_cap_is_drained_then_413(
+    chunk_size: int | None,
+) -> None:
+    app, handler, _ = edge()
+    body = b"x" * (CAP * 3)
+    declared = {b"content-length": b"%d" % len(body)}
+    answer = request(app, body, declared, chunk_size=chunk_size)
+    assert answer.status == 413 and handler.bodies == []
+    assert b"connection" not in answer.headers
+
+
+def test_a_declared_length_beyond_the_drain_is_refused_unread() -> None:
     app, _, _ = edge()
-    declared = {b"content-length": b"%d" % (CAP * DRAIN_FACTOR + 1)}
+    declared = {b"content-length": b"%d" % (DRAIN_BYTES + 1)}
     answer = request(app, b"{}", declared)
+    assert answer.status == 413 and answer.chunks_read == 0
+    assert answer.headers[b"connection"] == b"close"
+
+
+def test_a_client_waiting_for_100_continue_gets_the_413_at_once() -> None:
+    app, _, _ = edge()
+    headers = {b"content-length": b"%d" % (CAP + 1), b"expect": b"100-continue"}
+    answer = request(app, b"x" * (CAP + 1), headers)
     assert answer.status == 413 and answer.chunks_read == 0
     assert answer.headers[b"connection"] == b"close"
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sentiment.asgi import DRAIN_BYTES
 from sentiment.config import Settings
 from sentiment.http.admission import Admission
 from sentiment.http.uploads import FORWARDED_BOUNDARY, shortened
@@ -82,18 +83,30 @@ def test_the_forwarded_name_is_the_short_one() -> None:
     assert b"r" * 129 not in app.seen[0] and b'.csv"' in app.seen[0]
 
 
-def test_a_chunked_upload_is_counted_and_stopped_at_the_cap() -> None:
+def test_a_chunked_upload_is_counted_stopped_at_the_cap_and_drained() -> None:
     app = FakeApp()
     admission = admission_for(app, Settings(max_file_bytes=1000))
     body = upload_body(content=b"x" * 5000)
     answer = submit(admission, body, chunk_size=256)  # no content-length
     assert answer.status == 413
     assert b"SENTIMENT_MAX_FILE_BYTES" in answer.body
-    assert app.seen == [] and answer.chunks_read < len(body) // 256
-    assert SLOTS.taken() == 0
+    assert app.seen == [] and SLOTS.taken() == 0
+    # the rest was read and dropped: the client reads the 413, the connection lives
+    assert answer.chunks_read == -(-len(body) // 256)
+    assert b"connection" not in answer.headers
 
 
-def test_a_declared_length_over_the_cap_is_refused_unread() -> None:
+def test_an_upload_beyond_the_drain_is_refused_and_closed() -> None:
+    app = FakeApp()
+    admission = admission_for(app, Settings(max_file_bytes=1000))
+    chunk = 1 << 20
+    body = upload_body(content=b"x" * (DRAIN_BYTES + 3 * chunk))
+    answer = submit(admission, body, chunk_size=chunk)
+    assert answer.status == 413 and answer.headers[b"connection"] == b"close"
+    assert answer.chunks_read < DRAIN_BYTES // chunk + 3, "the drain is bounded"
+
+
+def test_a_declared_length_over_the_cap_is_drained_then_refused() -> None:
     app = FakeApp()
     admission = admission_for(app, Settings(max_file_bytes=1000))
     answer = request(
@@ -102,7 +115,21 @@ def test_a_declared_length_over_the_cap_is_refused_unread() -> None:
         {b"content-type": UPLOAD_TYPE, b"content-length": b"5000"},
         path=SUBMIT,
     )
-    assert answer.status == 413 and answer.chunks_read == 0 and app.seen == []
+    assert answer.status == 413 and app.seen == []
+    assert b"connection" not in answer.headers
+
+
+def test_a_client_waiting_for_100_continue_gets_the_413_unread() -> None:
+    app = FakeApp()
+    admission = admission_for(app, Settings(max_file_bytes=1000))
+    headers = {
+        b"content-type": UPLOAD_TYPE,
+        b"content-length": b"5000",
+        b"expect": b"100-continue",
+    }
+    answer = request(admission, upload_body(), headers, path=SUBMIT)
+    assert answer.status == 413 and answer.chunks_read == 0
+    assert answer.headers[b"connection"] == b"close"
 
 
 def test_a_slot_is_held_while_bentoml_runs_the_request() -> None:
