@@ -27,6 +27,7 @@ from sentiment.http.openapi import service_spec
 from sentiment.http.operator import OperatorEndpoints
 from sentiment.http.routes import V2_INFER, route_table
 from sentiment.http.schemas import TOP_FEATURES, Explanation, Prediction, reviews_type
+from sentiment.image import image
 from sentiment.jobs import runner
 from sentiment.jobs.status import JobStatus
 from sentiment.lifecycle import live, registry, shadow
@@ -51,11 +52,7 @@ configure_logging(SETTINGS.log_format)
 # mypy reads `bentoml.service` as the submodule of the same name, not the decorator.
 @bentoml.service(  # type: ignore[operator]
     name="sentiment_classifier",
-    # python:3.11-slim and our wheels only. With a known distro BentoML prepends
-    # `apt-get install build-essential git` (633 MB); nothing here compiles.
-    image=bentoml.images.Image(
-        base_image="python:3.11-slim", distro="python-slim", python_version="3.11"
-    ),
+    image=image(),  # python:3.11-slim, the locked wheels, a BENTOML_HOME check
     workers=SETTINGS.workers,
     traffic={"timeout": SETTINGS.timeout_s},
     logging={"access": {"enabled": False}},  # RequestIds writes it, with the ID

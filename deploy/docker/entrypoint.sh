@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The image's entrypoint (deploy/docker/Dockerfile.template): BentoML's own, whose
-# path is the first argument, after one check. BentoML writes under BENTOML_HOME
-# from its start (store directories, the task store, the /metrics files); the
-# image's (/home/bentoml) is in its root file system. Run read-only without a
-# volume for it (`docker run --read-only --tmpfs /tmp IMAGE serve`), it serves
-# with BENTOML_HOME under $TMPDIR, saying so in one line; when that cannot be
-# written either, one line names BENTOML_HOME and it stops (exit 2).
+# The image's `bentoml` command (installed by sentiment/image.py, BentoML's own CLI
+# moved beside it as bentoml-cli), so BentoML's entrypoint runs it for `serve`.
+# BentoML writes under BENTOML_HOME from its start (store directories, the task
+# store, the /metrics files); the image's (/home/bentoml) is in its root file
+# system. Run read-only without a volume for it (`docker run --read-only --tmpfs
+# /tmp IMAGE serve`), it serves with BENTOML_HOME under $TMPDIR, saying so in one
+# line; when that cannot be written either, one line names BENTOML_HOME and it
+# stops (exit 2). The model is the bento's own, read from the image either way.
 set -euo pipefail
 
-bentoml_entrypoint="$1"
-shift
+cli="$(dirname "$0")/bentoml-cli"
 home="${BENTOML_HOME:-$HOME/bentoml}"
 writable() { mkdir -p "$1" 2>/dev/null && [ -w "$1" ]; }
 if ! writable "$home"; then
@@ -24,4 +24,4 @@ if ! writable "$home"; then
     "point BENTOML_HOME at a volume to keep it" >&2
   export BENTOML_HOME="$fallback"
 fi
-exec "$bentoml_entrypoint" "$@"
+exec "$cli" "$@"

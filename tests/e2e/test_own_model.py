@@ -125,8 +125,14 @@ def corpus() -> tuple[pd.DataFrame, pd.DataFrame]:
 def three_class_file(
     corpus: tuple[pd.DataFrame, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """Labelled data of three classes: data/'s two and plot sentences."""
-    trainable = corpus[0].sample(1200, random_state=0)
+    """Labelled data of three classes: data/'s two and plot sentences.
+
+    All of data/'s trainable reviews, so the three-class model's vocabulary is
+    the LinearSVC's: the gate's speed check (at least 0.8x production) compares
+    the two, and a model on a small sample scored 1.3x faster for its smaller
+    vocabulary alone (fewer features hit), too near the bar to pass every run.
+    """
+    trainable = corpus[0]
     neutral = pd.DataFrame({"text": neutral_sentences(600), "label": "neutral"})
     frame = pd.concat([trainable, neutral.drop_duplicates("text")], ignore_index=True)
     path = tmp_path_factory.mktemp("three") / "three.csv"

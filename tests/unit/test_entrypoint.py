@@ -1,8 +1,9 @@
-"""deploy/docker/entrypoint.sh: the image's check of BENTOML_HOME before BentoML's."""
+"""deploy/docker/entrypoint.sh: the image's `bentoml`, a check of BENTOML_HOME first."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,12 +14,16 @@ UNWRITABLE = "/proc/no-such-home"  # no one, not even root, can create it
 
 
 def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """The script in front of a stand-in for BentoML's entrypoint."""
-    stand_in = tmp_path / "bentoml-entrypoint.sh"
+    """The script installed as ``bentoml`` beside a stand-in ``bentoml-cli``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    command = bin_dir / "bentoml"
+    shutil.copy(SCRIPT, command)
+    stand_in = bin_dir / "bentoml-cli"
     stand_in.write_text('#!/bin/sh\necho "home=$BENTOML_HOME args=$*"\n')
     stand_in.chmod(0o755)
     return subprocess.run(  # noqa: S603
-        ["/bin/bash", str(SCRIPT), str(stand_in), "serve", "--port", "3999"],
+        ["/bin/bash", str(command), "serve", "--port", "3999"],
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
         capture_output=True,
         text=True,
