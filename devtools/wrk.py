@@ -41,10 +41,13 @@ def run_wrk(
     duration: float,
     timeout_s: int = 10,
     headers: dict[str, str] | None = None,
+    stamp: bool = False,
 ) -> dict[str, Any]:
     """One wrk run, one thread; returns post.lua's ``RESULT`` line, parsed.
 
     ``headers`` are sent with every request (e.g. a tenant's Authorization).
+    ``stamp``: each request's ``X-Request-ID`` is its send time, which the
+    server echoes, so the 200s' latency is measured apart from the refusals'.
 
     Raises:
         WrkMissing: wrk is not on PATH.
@@ -74,6 +77,7 @@ def run_wrk(
             "WRK_BODIES": str(bodies),
             "WRK_PATH": post_path(url),
             "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items()),
+            "WRK_STAMP": "1" if stamp else "0",
         },
         check=False,
     )
@@ -90,6 +94,11 @@ def summarise(raw: dict[str, Any], texts_per_request: int) -> dict[str, Any]:
     seconds = raw["duration_us"] / 1e6
     statuses: dict[int, int] = raw["statuses"]
     ok = statuses.get(200, 0)
+    by_status = {
+        f"{name}_ms": round(raw[f"{name}_us"] / 1000, 1)
+        for name in ("ok_p50", "ok_p99", "ok_max", "other_p99")
+        if raw.get(f"{name}_us", -1) >= 0
+    }
     return {
         "req_per_s": round(ok / seconds, 1),
         "reviews_per_s": round(ok * texts_per_request / seconds, 1),
@@ -100,4 +109,5 @@ def summarise(raw: dict[str, Any], texts_per_request: int) -> dict[str, Any]:
         "errors_5xx": sum(v for k, v in statuses.items() if k >= 500),
         "errors_non_200": sum(v for k, v in statuses.items() if k != 200),
         "socket_errors": sum(raw["socket_errors"].values()),
+        **by_status,
     }

@@ -119,6 +119,7 @@ class Admission:
         self.series = [TenantSeries(name, REFUSAL_REASONS) for name in self.names]
         self.gauges_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when it fires (the clock's time)
         LIMIT.set(settings.max_in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -274,14 +275,18 @@ class Admission:
             LIMIT.set(self.queue.limit)
 
     def arm_timer(self) -> None:
-        """Make sure held requests get their refusal even when nothing else happens."""
-        if self.timer is not None:
-            return
+        """Make sure held requests get their refusal even when nothing else happens.
+
+        Armed for the soonest due; re-armed when one due sooner is held.
+        """
         now = self.clock()
-        deadline = self.queue.next_deadline(now)
-        if deadline is None:
+        due = self.queue.next_deadline(now)
+        if due is None or (self.timer is not None and self.timer_at <= due):
             return
-        delay = max(TIMER_MIN_S, deadline - now)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = due
+        delay = max(TIMER_MIN_S, due - now)
         self.timer = asyncio.get_running_loop().call_later(delay, self.on_timer)
 
     def on_timer(self) -> None:

@@ -70,6 +70,19 @@ class Lane:
             and now - self.waiting[-1].arrived <= budget
         )
 
+    def due(self, now: float, budget: float, refuse_after: float) -> float | None:
+        """When its oldest request is next due a decision (None: none waits).
+
+        Its budget's end, then ``refuse_after``, or its deadline if sooner.
+        """
+        if not self.waiting:
+            return None
+        head = self.waiting[0]
+        forced = head.arrived + refuse_after
+        missed = head.arrived + budget
+        when = min(forced, missed) if missed > now else forced
+        return when if head.deadline is None else min(when, head.deadline)
+
     def take(self, now: float, budget: float) -> Ticket:
         """Remove and return the oldest request within the budget (one must be).
 

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sentiment.http.held import HeldRefusals
 from sentiment.http.lanes import Lane, Share, Ticket
 from sentiment.http.measures import ServiceRate
 
@@ -50,11 +51,10 @@ class AdmissionQueue:
         max_queue: most waiting requests; beyond it the longest lane's oldest is
             refused.
         tenants: each tenant's weight and limits, in lane order (default: one).
-        target: seconds of work to keep inside the service (0: ``limit`` fixed).
-            Then the limit follows the measured service rate (Little's law: rate
-            x target, at most ``limit``, at least ``min_limit``), so the waiting
-            happens in the lanes, where the tenants' shares are decided, and not
-            in the service's own first-come queues.
+        target: seconds of work to keep inside the service (0: ``limit`` fixed):
+            the limit is then the measured rate x target (Little's law), within
+            ``min_limit`` and ``limit``, so the waiting happens in the lanes,
+            where the tenants' shares are decided.
         min_limit: the least the limit may fall to (bulk bodies still batch).
     """
 
@@ -83,10 +83,11 @@ class AdmissionQueue:
         self.round: deque[Lane] = deque()
         self.round_weight = 0.0
         self.service = ServiceRate()
+        self.held = HeldRefusals()
 
     @property
     def waiting(self) -> list[Ticket]:
-        """Every waiting request, lane by lane (for tests and gauges, O(n))."""
+        """Every waiting request, lane by lane (for tests, O(n))."""
         return [ticket for lane in self.lanes for ticket in lane.waiting]
 
     def arrive(self, ticket: Ticket, now: float) -> Decisions:
@@ -94,7 +95,8 @@ class AdmissionQueue:
 
         Over its tenant's rate it gets a 429 at once. When its expected wait
         (its lane's backlog over the lane's share of the measured service rate)
-        is past its deadline, a 504 at once. Otherwise it waits in its lane.
+        is past its deadline, a 504, held (:meth:`refuse_late`). Otherwise it
+        waits in its lane.
         """
         decisions = self.expire(now)
         lane = self.lanes[ticket.tenant]
@@ -102,11 +104,11 @@ class AdmissionQueue:
             decisions.refuse.append((ticket, "rate_limited"))
             return decisions
         if lane.in_flight < lane.cap and not lane.waiting and self.has_room(lane):
-            self.admit(lane, ticket, decisions, now)
+            self.admit(lane, ticket, decisions)
             return decisions
         wait = self.expected_wait(now, lane)
         if ticket.deadline is not None and now + wait > self.last_call(ticket.deadline):
-            decisions.refuse.append((ticket, "deadline"))
+            self.refuse_late(ticket, ticket.deadline, now, decisions)
             return self.fill(decisions, now)
         lane.waiting.append(ticket)
         self.queued += 1
@@ -118,20 +120,29 @@ class AdmissionQueue:
             decisions.refuse.append((oldest, self.blame(longest, "queue_full")))
         return self.fill(decisions, now)
 
-    def service_time(self) -> float:
-        """Seconds an admitted request spends inside the service, on average.
+    def refuse_late(
+        self, ticket: Ticket, deadline: float, now: float, decisions: Decisions
+    ) -> None:
+        """A 504, held until ``deadline`` (:mod:`sentiment.http.held`).
 
-        Little's law: the requests inside over the measured rate (0 until it
-        is measured).
+        At most ``refuse_after`` after arrival; past ``max_queue`` held, the one
+        due soonest is answered at once (bounded memory).
         """
+        until = min(deadline, ticket.arrived + self.refuse_after)
+        if until <= now:
+            decisions.refuse.append((ticket, "deadline"))
+            return
+        self.held.hold(ticket, "deadline", until)
+        if len(self.held) > self.max_queue and (soonest := self.held.soonest()):
+            decisions.refuse.append(soonest)
+
+    def service_time(self) -> float:
+        """Seconds an admitted request spends inside (in flight over the rate)."""
         rate = self.service.per_s
         return self.in_flight / rate if rate else 0.0
 
     def last_call(self, deadline: float) -> float:
-        """The latest a request with a deadline may go in and be answered in time.
-
-        Its deadline less the time inside the service.
-        """
+        """The latest a request may go in and be answered by ``deadline``."""
         return deadline - self.service_time()
 
     def has_room(self, lane: Lane) -> bool:
@@ -139,10 +150,8 @@ class AdmissionQueue:
 
         While there is room and nobody waits, yes. At the limit, still yes for a
         tenant below its weight's share of the slots (among the tenants with
-        demand): waiting for a slot would cost it a whole batch cycle, since
-        slots free up a batch at a time. So the limit may be passed by the
-        shares of such tenants, never by one already at its share; a single
-        tenant's share is the whole limit, and nothing changes for it.
+        demand): slots free up a batch at a time, and waiting for one would cost
+        it a batch cycle. A single tenant's share is the whole limit.
         """
         if self.in_flight < self.limit and not self.queued:
             return True
@@ -159,9 +168,7 @@ class AdmissionQueue:
             if other is not lane and (other.in_flight or other.waiting)
         )
 
-    def admit(
-        self, lane: Lane, ticket: Ticket, decisions: Decisions, now: float
-    ) -> None:
+    def admit(self, lane: Lane, ticket: Ticket, decisions: Decisions) -> None:
         """Let ``ticket`` in."""
         self.in_flight += 1
         lane.in_flight += 1
@@ -171,8 +178,7 @@ class AdmissionQueue:
         """Seconds a request arriving now would wait (0 until the rate is known).
 
         For a lane: its backlog within the budget, plus one, over its share of
-        the service rate among the lanes in the round. Without one: the worst
-        lane's (the gauge).
+        the measured rate. Without one: the worst lane's (the gauge).
         """
         rate = self.service.per_s
         if not rate or not self.queued:
@@ -217,12 +223,12 @@ class AdmissionQueue:
                 decisions.refuse.append((ticket, "disconnected"))
                 continue
             if ticket.deadline is not None and now > self.last_call(ticket.deadline):
-                decisions.refuse.append((ticket, "deadline"))
+                self.refuse_late(ticket, ticket.deadline, now, decisions)
                 continue
             lane.deficit -= 1
             if lane.deficit < 1:  # its turn is over
                 self.round.rotate(-1)
-            self.admit(lane, ticket, decisions, now)
+            self.admit(lane, ticket, decisions)
         return decisions
 
     def next_lane(self, now: float) -> Lane | None:
@@ -264,30 +270,20 @@ class AdmissionQueue:
         return "over_share" if lane.in_flight >= share * self.limit else reason
 
     def next_deadline(self, now: float) -> float | None:
-        """When a lane's oldest request is next due a decision (None: nobody)."""
-        due: float | None = None
-        for lane in self.lanes:
-            if not lane.waiting:
-                continue
-            head = lane.waiting[0]
-            forced = head.arrived + self.refuse_after
-            missed = head.arrived + self.budget
-            when = min(forced, missed) if missed > now else forced
-            if head.deadline is not None:
-                when = min(when, head.deadline)
-            due = when if due is None else min(due, when)
-        return due
+        """When a lane's oldest or a held request is next due (None: nobody)."""
+        held = self.held.next_at()
+        dues = [lane.due(now, self.budget, self.refuse_after) for lane in self.lanes]
+        dues += [] if held is None else [held]
+        return min((due for due in dues if due is not None), default=None)
 
     def expire(self, now: float) -> Decisions:
         """Refuse the requests whose time is up, from the head of each lane.
 
         Past ``refuse_after``, past their own deadline, or their client gone: at
-        once. Past the budget: at ``refuse_after`` (held: their clients wait
-        instead of sending again).
-        A request deeper in a lane whose deadline passed is refused when it
-        reaches the head or is next in line to be admitted.
+        once; past the budget, at ``refuse_after`` (held). One deeper in a lane
+        is refused when it reaches the head or its turn. Held refusals now due.
         """
-        decisions = Decisions()
+        decisions = Decisions(refuse=self.held.due(now))
         for lane in self.lanes:
             waiting = lane.waiting
             while waiting:
@@ -309,7 +305,7 @@ class AdmissionQueue:
         """Take a waiting request out (its task was cancelled); whether it waited."""
         waiting = self.lanes[ticket.tenant].waiting
         if ticket not in waiting:
-            return False
+            return self.held.withdraw(ticket)
         waiting.remove(ticket)
         self.queued -= 1
         return True

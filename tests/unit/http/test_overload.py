@@ -160,6 +160,7 @@ class ClosedLoop:
     sent: dict[int, int] = field(default_factory=dict)
     events: list[tuple[float, int, str, int]] = field(default_factory=list)
     order: int = 0
+    timeout: float | None = None  # every request's deadline, after its send
 
     def push(self, when: float, kind: str, tenant: int) -> None:
         self.order += 1
@@ -209,7 +210,9 @@ class ClosedLoop:
                 continue  # a paced tenant does not send again when refused
             if now < (stop or {}).get(tenant, seconds):
                 self.sent[tenant] = self.sent.get(tenant, 0) + 1
-                self.record(self.queue.arrive(Ticket(now, tenant=tenant), now), now)
+                deadline = None if self.timeout is None else now + self.timeout
+                ticket = Ticket(now, tenant=tenant, deadline=deadline)
+                self.record(self.queue.arrive(ticket, now), now)
 
     def rate(self, tenant: int, seconds: float) -> float:
         return self.served.get(tenant, 0) / seconds
@@ -287,8 +290,46 @@ def test_a_deadline_the_expected_wait_cannot_meet_is_refused_at_arrival() -> Non
     for _ in range(LIMIT + 40):  # 40 waiting: 0.1 s of work ahead
         queue.arrive(Ticket(0.0), 0.0)
     hopeless, hopeful = Ticket(0.0, deadline=0.05), Ticket(0.0, deadline=0.5)
-    assert queue.arrive(hopeless, 0.0).refuse == [(hopeless, "deadline")]
+    assert queue.arrive(hopeless, 0.0).refuse == [], "held, not answered at once"
     assert queue.arrive(hopeful, 0.0).refuse == []
+    assert queue.next_deadline(0.0) == pytest.approx(0.05)
+    assert queue.tick(0.04).refuse == []
+    assert queue.tick(0.05).refuse == [(hopeless, "deadline")], "at its deadline"
+    assert hopeless not in queue.waiting and hopeful in queue.waiting
+
+
+def test_a_held_deadline_refusal_waits_at_most_refuse_after() -> None:
+    queue = new_queue()
+    queue.service.per_s = 1.0  # 40 waiting: 40 s of work ahead
+    for _ in range(LIMIT + 40):
+        queue.arrive(Ticket(0.0), 0.0)
+    patient = Ticket(0.0, deadline=30.0)
+    assert queue.arrive(patient, 0.0).refuse == []
+    assert queue.tick(REFUSE_AFTER - 0.01).refuse == []
+    assert (patient, "deadline") in queue.tick(REFUSE_AFTER).refuse
+
+
+def test_held_deadline_refusals_are_bounded_by_max_queue() -> None:
+    queue = new_queue(max_queue=45)
+    queue.service.per_s = LIMIT / SERVICE_S
+    for _ in range(LIMIT + 40):
+        queue.arrive(Ticket(0.0), 0.0)
+    hopeless = [Ticket(0.0, deadline=0.05 - i / 1000) for i in range(50)]
+    at_once = [t for h in hopeless for t, _ in queue.arrive(h, 0.0).refuse]
+    assert len(queue.held) == 45
+    assert at_once == hopeless[-5:], "the soonest due, answered at once"
+
+
+def test_a_client_gone_while_its_refusal_is_held_counts_as_disconnected() -> None:
+    queue = new_queue()
+    queue.service.per_s = LIMIT / SERVICE_S
+    for _ in range(LIMIT + 40):
+        queue.arrive(Ticket(0.0), 0.0)
+    client = {"gone": False}
+    leaving = Ticket(0.0, deadline=0.05, gone=lambda: client["gone"])
+    queue.arrive(leaving, 0.0)
+    client["gone"] = True
+    assert queue.tick(0.05).refuse == [(leaving, "disconnected")]
 
 
 def test_deadlines_at_four_times_capacity_admit_nothing_late() -> None:
@@ -309,6 +350,22 @@ def test_deadlines_at_four_times_capacity_admit_nothing_late() -> None:
     assert max(sim.admitted_waits) <= deadline
     assert len(sim.admitted_waits) >= 0.9 * capacity * 3.0, "the model stays busy"
     assert sim.refused.get("deadline", 0) > 0
+
+
+def test_closed_loop_clients_with_deadlines_are_served_not_refused_in_a_storm() -> None:
+    capacity, deadline, seconds = LIMIT / SERVICE_S, 0.2, 4.0
+    clients = round(4 * capacity * deadline)  # 4x what one deadline's worth serves
+    queue = new_queue()
+    queue.service.per_s = capacity  # measured
+    sim = ClosedLoop(queue, {0: clients}, timeout=deadline)
+    sim.run(seconds)
+    assert sim.rate(0, seconds) >= 0.95 * capacity, "the model stays busy"
+    assert max(sim.waits[0]) <= deadline
+    refused = sum(sim.refused.values())
+    # Each refusal is answered at its client's deadline: a client is refused at
+    # most once per deadline, never in a loop of instant refusals.
+    assert 0 < refused <= clients * seconds / deadline
+    assert set(sim.refused) == {(0, "deadline")}
 
 
 def test_a_client_gone_while_queued_is_never_admitted() -> None:
@@ -370,7 +427,8 @@ def test_a_deadline_leaves_room_for_the_time_inside_the_service() -> None:
     tight = Ticket(0.0, deadline=0.105)
     queue.arrive(tight, 0.0)
     decisions = queue.finish(0.1)  # 5 ms left: less than the 10 ms inside
-    assert decisions.refuse == [(tight, "deadline")] and decisions.admit == []
+    assert decisions.refuse == [] and decisions.admit == [], "never let in"
+    assert queue.tick(0.105).refuse == [(tight, "deadline")], "answered at its deadline"
 
 
 def saturated_queue(
