@@ -52,7 +52,7 @@ async def read_body(receive: Receive, limit: int) -> Body:
             return Body(b"".join(chunks))
 
 
-DRAIN_BYTES = 32 << 20  # the most of a refused body read and dropped (tens of MB: ms on a LAN)
+DRAIN_BYTES = 32 << 20  # the most of a refused body read and dropped (ms on a LAN)
 DRAIN_S = 5.0  # and for at most this long
 
 
