@@ -14,7 +14,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "sentiment"
 # Bottom first. A module's layer is its subpackage, or its own name at the top.
 LAYERS: list[set[str]] = [
-    {"errors", "files", "asgi", "leases", "__init__"},  # leaves
+    {"errors", "files", "asgi", "leases", "image", "__init__"},  # leaves
     {"config"},  # settings from the environment (raises SettingsError)
     {"features", "telemetry"},
     {"patches"},  # BentoML's internals, reached from here (and batching's dispatcher)
