@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from devtools.openloop import run_open_loops
 from devtools.prometheus import sample_sum
 from devtools.servers import PROJECT_DIR, bentoml_serve, free_port, isolated_home
 from ops.servers import serve_command
+from sentiment.telemetry.prediction_log import read_records
 
 pytestmark = pytest.mark.e2e
 KEYS = {"a": "key-of-tenant-a", "b": "key-of-tenant-b"}
@@ -36,6 +39,13 @@ BODIES = [b'{"texts": ["a fine, moving film"]}', b'{"texts": ["a dull mess"]}']
 FLOOD = [
     json.dumps({"texts": [json.loads(b)["texts"][0]] * 64}).encode() for b in BODIES
 ]
+# The issue's leavers: 7 reviews each, a size no other load here sends, so the
+# prediction log tells their requests apart (7 lines under one request ID).
+LEAVER_REVIEWS = 7
+LEAVERS = [
+    json.dumps({"texts": [f"a fine film, scene {i}" for i in range(7)]}).encode(),
+    json.dumps({"texts": [f"a dull mess, scene {i}" for i in range(7)]}).encode(),
+]
 
 
 def write_tenants(path: Path) -> Path:
@@ -45,12 +55,20 @@ def write_tenants(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tenants_server(
-    trained_model: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def tenants_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's files: its tenants, its log, its prediction logs."""
+    return tmp_path_factory.mktemp("tenants")
+
+
+@pytest.fixture(scope="module")
+def tenants_server(trained_model: str, tenants_work: Path) -> Iterator[str]:
     """A server with tenants a and b, weight 1 each, and tight admission limits."""
-    work = tmp_path_factory.mktemp("tenants")
-    env = {**TIGHT, "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json"))}
+    work = tenants_work
+    env = {
+        **TIGHT,
+        "SENTIMENT_TENANTS_FILE": str(write_tenants(work / "t.json")),
+        "SENTIMENT_PREDICTION_LOG": str(work / "predictions.jsonl"),
+    }
     with bentoml_serve("service:SentimentClassifier", work / "serve.log", env) as url:
         yield url
 
@@ -128,26 +146,40 @@ def test_deadlines_are_kept_or_refused_and_malformed_ones_are_400(
     assert sample_sum(metrics, refusals, reason="deadline") > 0
 
 
-def test_clients_that_leave_while_queued_are_not_scored(tenants_server: str) -> None:
-    before = httpx.get(f"{tenants_server}/metrics").text
+def leavers_scored(work: Path) -> int:
+    """Leavers' requests the model scored: 7 prediction-log lines under one ID.
+
+    A direct count (each worker logs every answered request, also to a client
+    that has left). Read once the workers' logs stop growing.
+    """
+    counts: Counter[str] = Counter()
+    for _ in range(50):
+        files = sorted(work.glob("predictions*.jsonl"))
+        counts = Counter(r["request_id"] for r in read_records(files))
+        time.sleep(0.2)
+        again = sorted(work.glob("predictions*.jsonl"))
+        if sum(1 for _ in read_records(again)) == counts.total():
+            break
+    return sum(1 for n in counts.values() if n == LEAVER_REVIEWS)
+
+
+def test_clients_that_leave_while_queued_are_not_scored(
+    tenants_server: str, tenants_work: Path
+) -> None:
+    """The issue's shape: 7-review requests that leave after 50 ms, beside a flood
+    of their own tenant; counted directly, from the prediction log.
+    """
     saturating, leaving = run_open_loops(
         [
             load(tenants_server, "a", 4000, 4, bodies=FLOOD),
-            load(tenants_server, "a", 100, 4, abandon_after_s=0.05),
+            load(tenants_server, "a", 100, 4, abandon_after_s=0.05, bodies=LEAVERS),
         ]
     )
+    scored = leavers_scored(tenants_work)
     print(f"saturating a: {saturating}\nleaving after 50 ms: {leaving}")
-    after = httpx.get(f"{tenants_server}/metrics").text
-
-    def delta(name: str, **labels: str) -> float:
-        return sample_sum(after, name, **labels) - sample_sum(before, name, **labels)
-
-    dropped = delta(
-        "sentiment_admission_refusals_total", reason="disconnected", tenant="a"
-    ) + delta("sentiment_batch_dropped_total", reason="disconnect", tenant="a")
+    print(f"leavers scored: {scored}, of them answered in time: {leaving['ok']}")
     assert leaving["abandoned"] > 0.5 * leaving["sent"], "the queue outlasts 50 ms"
-    scored = leaving["sent"] - dropped - leaving["refused"]
-    assert scored < 0.05 * leaving["sent"], (scored, dropped, leaving)
+    assert scored - leaving["ok"] < 0.05 * leaving["sent"], (scored, leaving)
     assert saturating["ok"] > 0
 
 
