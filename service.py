@@ -1,13 +1,9 @@
 """BentoML service: movie-review sentiment over HTTP with adaptive batching.
 
-``POST /classify`` answers one ``{"label", "score", "probabilities"}`` per text,
-merging concurrent requests into one model call; ``POST /explain`` says which
-n-grams drove each answer; V2 infer speaks the Open Inference Protocol;
-``/classify_file`` scores whole files as background jobs; each worker also
-answers the protocol over gRPC (sentiment.rpc). This file is the
-composition root: settings, the service and its APIs, the model routes and
-their handlers, the middleware stack; the parts live in the ``sentiment``
-package (docs/layout.md, "How a request travels").
+``POST /classify`` (batched), ``/explain``, V2 infer (the Open Inference
+Protocol, also over gRPC), ``/classify_file`` jobs. The composition root:
+settings, the service and its APIs, the model routes and their handlers, the
+middleware stack; the parts live in ``sentiment/`` (docs/layout.md).
 """
 
 from __future__ import annotations
@@ -32,7 +28,6 @@ from sentiment.jobs import runner
 from sentiment.jobs.status import JobStatus
 from sentiment.lifecycle import live, registry, shadow
 from sentiment.model import artifact
-from sentiment.model.explain import explain_or_refuse
 from sentiment.rpc.server import GrpcServer
 from sentiment.telemetry.logs import configure_logging
 from sentiment.telemetry.prediction_log import record_classified
@@ -103,17 +98,7 @@ class SentimentClassifier:
         top: TOP_FEATURES = 5,
     ) -> Annotated[list[Explanation], ContentType("application/json")]:
         """Label each review and show the n-grams that pushed it toward each label."""
-        m, budget = self.model, SETTINGS.explain_max_chars
-        return explain_or_refuse(
-            m.explainer,
-            m.tag,
-            m.classes,
-            texts,
-            top,
-            budget,
-            m.unexplained,
-            m.predict_proba,
-        )
+        return live.explanations(self.model, texts, top, SETTINGS.explain_max_chars)
 
     @bentoml.task(route="/classify_file")
     def classify_file(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sentiment.config import Settings
 from sentiment.errors import StartupError
 from sentiment.lifecycle import registry
+from sentiment.model.explain import explain_or_refuse
 from sentiment.model.labels import to_predictions
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import MODEL_SERVING, MODEL_SWAPS, PREDICTIONS
@@ -195,6 +196,22 @@ def predictions(
         if count := counts.count(column):
             PREDICTIONS.labels(label=label).inc(count)
     return answers
+
+
+def explanations(
+    model: LoadedModel, texts: list[str], top: int, max_chars: int
+) -> list[Any]:
+    """``model``'s explanations of validated texts, or its 400 or 409."""
+    return explain_or_refuse(
+        model.explainer,
+        model.tag,
+        model.classes,
+        texts,
+        top,
+        max_chars,
+        model.unexplained,
+        model.predict_proba,
+    )
 
 
 def active_info() -> dict[str, Any]:
