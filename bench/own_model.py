@@ -25,8 +25,9 @@ from statistics import median
 from typing import Any
 
 from bench.overload import closed_loop, raise_file_limit
+from bench.run import fastapi_command
 from devtools.corpus import corpus_reviews
-from devtools.servers import BIN_DIR, bentoml_process, free_port, ready_process
+from devtools.servers import bentoml_process, free_port, ready_process
 from devtools.wrk import run_wrk, write_bodies
 
 RESULTS = Path(__file__).resolve().parent / "results" / "own-model.json"
@@ -62,27 +63,6 @@ def import_seed(work: Path) -> str:
     return str(bentoml.models.get(f"{NAME}:latest").tag)
 
 
-def fastapi_command(port: int) -> list[str]:
-    """bench/fastapi_app.py under uvicorn, two workers, as ``make bench`` runs it."""
-    return [
-        str(BIN_DIR / "uvicorn"),
-        "bench.fastapi_app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-
-
 def measure(
     name: str, env: dict[str, str], work: Path, bodies: Path, c: int, seconds: float
 ) -> dict[str, Any]:
@@ -95,7 +75,9 @@ def measure(
             return closed_loop(url, process.pid, bodies, c, seconds)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with ready_process(fastapi_command(port), url, log, {**os.environ, **env}) as proc:
+    with ready_process(
+        fastapi_command(port, 2), url, log, {**os.environ, **env}
+    ) as proc:
         run_wrk(url, bodies, 16, 3)
         return closed_loop(url, proc.pid, bodies, c, seconds)
 

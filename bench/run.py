@@ -98,6 +98,27 @@ class Server:
     only: tuple[str, ...] = ()  # measure just these points (default: all)
 
 
+def fastapi_command(port: int, workers: int) -> list[str]:
+    """bench/fastapi_app.py under uvicorn, ``workers`` processes (design (b))."""
+    return [
+        str(BIN_DIR / "uvicorn"),
+        "bench.fastapi_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def servers(port: int, models: dict[str, str]) -> list[Server]:
     """The HTTP designs, each with WORKERS worker processes."""
     bentoml = serve_command("service:SentimentClassifier", port)
@@ -106,23 +127,7 @@ def servers(port: int, models: dict[str, str]) -> list[Server]:
         Server(
             "fastapi",
             "(b) FastAPI, predict per request",
-            [
-                str(BIN_DIR / "uvicorn"),
-                "bench.fastapi_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
+            fastapi_command(port, WORKERS),
             default,
         ),
         Server(
