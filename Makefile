@@ -204,7 +204,7 @@ shadow-report: $(DEV_STAMP) ## Agreement of the shadow model with the live one: 
 behaviour: $(DEV_STAMP) model ## Behaviour suite (CheckList-style) on MODEL (default $(MODEL_NAME):latest): pass rates, failing examples
 	$(BIN)/python -m bench.behaviour --model $(or $(MODEL),$(MODEL_NAME):latest)
 
-select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/selection.{json,md,png}
+select: $(DEV_STAMP) ## 5-fold CV of every model candidate; writes bench/results/selection.{json,md,png}
 	$(BIN)/python -m bench.select
 
 bench-score: $(DEV_STAMP) $(BULK_STAMP) model ## The three file-scoring paths on one 200,000-row file; bench/results/score_paths.json

@@ -104,13 +104,23 @@ def evaluation_data(
             f"the model's labels {labels} are not data/'s {list(LABELS)}: give "
             "labelled data to evaluate it (DATA=file TEXT_COLUMN=.. LABEL_COLUMN=..)"
         )
+    return known_labels(data, text, label, labels), f"all of {data.name}", data
+
+
+def known_labels(data: Path, text: str, label: str, labels: list[str]) -> pd.DataFrame:
+    """The labelled file's reviews, when each label is one of the model's.
+
+    Raises:
+        TrainingError: a label the model does not know (``Positive`` is not
+            ``positive``).
+    """
     frame = labelled(data, text, label)
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise TrainingError(
             f"{data.name} has labels {unknown[:5]} the model does not know {labels}"
         )
-    return frame, f"all of {data.name}", data
+    return frame
 
 
 def calibrated(
@@ -219,7 +229,7 @@ def prepare(
     if calibrate:
         if data is None:
             raise TrainingError("CALIBRATE=1 needs labelled data (DATA=..)")
-        fit_on = labelled(data, text, label)
+        fit_on = known_labels(data, text, label, labels)
         if source == data:  # calibrate on the file's rest, measure on its slice
             fit_on, frame = split_eval_slice(fit_on)
             where = f"evaluation slice of {data.name}"

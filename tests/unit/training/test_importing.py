@@ -112,6 +112,22 @@ def test_other_labels_without_labelled_data_are_refused(
     assert "give labelled data" in capsys.readouterr().err
 
 
+def test_calibration_data_with_labels_the_model_lacks_is_refused_in_one_line(
+    reviews: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    joblib.dump(fitted(reviews, LinearSVC()), tmp_path / "svc.joblib")
+    reviews.assign(label=reviews["label"].str.title()).to_csv(
+        tmp_path / "titled.csv", index=False
+    )
+    before = stored()
+    argv = [str(tmp_path / "svc.joblib"), "--data", str(tmp_path / "titled.csv")]
+    assert import_model.main([*argv, "--calibrate", "--model-name", NAME]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "titled.csv has labels ['Negative', 'Positive'] the model does not" in err
+    assert stored() == before
+
+
 def test_a_three_class_model_with_its_data_is_stored_with_its_labels(
     reviews: pd.DataFrame, tmp_path: Path
 ) -> None:
