@@ -35,6 +35,7 @@ from sentiment.config import Settings
 from sentiment.http.answers import Answer, Problem
 from sentiment.http.handlers import Handler
 from sentiment.http.headers import RequestHeaders
+from sentiment.http.refusals import CLOSE
 from sentiment.lifecycle import live
 from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import REJECTIONS
@@ -49,7 +50,6 @@ Series = Callable[[str], Any]
 MODEL_HEADER = b"x-model-version"
 CLIENT_GONE = 499  # nginx's status for a client that left before its answer
 JSON_TYPE = (b"content-type", b"application/json")
-CLOSE = (b"connection", b"close")
 logger = logging.getLogger(SERVICE_LOGGER)
 
 

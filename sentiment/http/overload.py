@@ -271,9 +271,8 @@ class AdmissionQueue:
 
     def next_deadline(self, now: float) -> float | None:
         """When a lane's oldest or a held request is next due (None: nobody)."""
-        held = self.held.next_at()
         dues = [lane.due(now, self.budget, self.refuse_after) for lane in self.lanes]
-        dues += [] if held is None else [held]
+        dues.append(self.held.next_at())
         return min((due for due in dues if due is not None), default=None)
 
     def expire(self, now: float) -> Decisions:

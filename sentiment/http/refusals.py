@@ -26,7 +26,7 @@ from sentiment.telemetry.request_ids import HEADER as REQUEST_ID_HEADER
 from sentiment.telemetry.request_ids import fresh_id
 
 RETRY_AFTER = b"retry-after"
-CLOSE = (b"connection", b"close")
+CLOSE = (b"connection", b"close")  # every answer that must end its connection
 OVERLOAD_RETRY_S = 1  # an overload refusal: the queue drains within about a second
 
 

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sentiment.asgi import Reading, drain, replay
 from sentiment.config import Settings
 from sentiment.errors import UploadError
-from sentiment.http.refusals import Refusal, retry_after
+from sentiment.http.refusals import CLOSE, Refusal, retry_after
 from sentiment.jobs.slots import JOB_RETRY_AFTER_S, SLOTS
 from sentiment.telemetry.request_ids import fresh_id
 
@@ -181,7 +181,7 @@ class Uploads:
             408,
             "upload_stalled",
             f"the upload sent nothing for {IDLE_S:.0f} s",
-            [(b"connection", b"close")],
+            [CLOSE],
         )
         self.busy = Refusal(
             429,
