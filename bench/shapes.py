@@ -15,8 +15,8 @@ wrk (one process, closed loops) for every point:
 With ``--base TREE`` each round serves both trees one after the other
 (alternating their order), so their ratios come from the machine's same
 moments. Usage: ``python -m bench.shapes [--base ../main] [--rounds 2]``; prints
-one JSON line per point and a table, writes nothing. ``bench.tenants`` runs it
-once for ``make bench-tenants``' report.
+one JSON line per point and a table, writes nothing. ``bench.tenants`` runs
+:func:`measure` once on its 3:1 server for ``make bench-tenants``' report.
 """
 
 from __future__ import annotations
@@ -216,6 +216,11 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def figure(value: float) -> str:
+    """A table cell: whole numbers with thousands separators, ratios to 3 figures."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def table(rows: dict[str, list[dict[str, Any]]]) -> str:
     """Medians by tree of :func:`summary`'s figures, as a markdown table."""
     keys = list(next(iter(rows.values()))[0])
@@ -224,7 +229,7 @@ def table(rows: dict[str, list[dict[str, Any]]]) -> str:
         cells = []
         for tree in rows:
             values = [r[key] for r in rows[tree] if r[key] is not None]
-            cells.append(f"{median(values):,.3g}" if values else "")
+            cells.append(figure(median(values)) if values else "")
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

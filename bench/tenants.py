@@ -12,7 +12,10 @@ series are read from the server's ``/metrics`` every half second:
 3. disconnects: ``a`` at 1,024 connections and, with the same key, clients that
    give up after 50 ms; their requests scored (from the counters) and ``a``'s
    goodput against ``a`` alone at 1,024;
-4. weights 3:1 (a second server): both saturating; served reviews split.
+4. weights 3:1 (a second server): both saturating; served reviews split;
+5. on that server, the floods of :mod:`bench.shapes` with wrk: capacity, the
+   flood at 1,024 connections with and without 200 ms deadlines, and 3:1 at
+   256 + 256 and 512 + 512 connections.
 
 Usage: ``python -m bench.tenants [--duration 8]`` (``make bench-tenants``, and a
 section of ``make bench-overload``). Writes ``bench/results/tenants.{json,md,png}``.
@@ -35,8 +38,10 @@ from typing import Any
 
 import httpx
 
+from bench import shapes
 from bench.overload import raise_file_limit
 from bench.run import write_report
+from bench.shapes import KEYS
 from devtools.corpus import corpus_reviews
 from devtools.openloop import run_open_loops
 from devtools.proc import tree_cpu_seconds
@@ -44,7 +49,6 @@ from devtools.servers import bentoml_process
 from devtools.wrk import run_wrk, summarise, write_bodies
 
 MODEL_TAG = os.environ.get("SENTIMENT_MODEL_TAG", "sentiment:latest")
-KEYS = {"a": "bench-key-a", "b": "bench-key-b"}
 SAMPLE_EVERY_S = 0.5
 PACED_B = 500  # answers/s tenant b asks for in the open-loop isolation point
 # b as an open loop asking this share of a's 64-connection goodput: below its fair
@@ -524,6 +528,17 @@ def markdown(report: dict[str, Any]) -> str:
             f"{w['wrk'][tenant]['req_per_s']:,.0f} | {w['wrk'][tenant]['p99_ms']} |"
         )
     lines += ["", f"Split a:b = {w['split']}:1 (target 3:1).", ""]
+    lines += [
+        "## The floods clients send (`bench.shapes`, wrk, the 3:1 server)",
+        "",
+        shapes.table({"this tree": [report["shapes"]]}),
+        "",
+        "Capacity: a alone at 64 connections (answers/s); the floods: a at "
+        f"{shapes.FLOOD_CONNECTIONS:,} connections, without and with "
+        f"`X-Request-Timeout-Ms: {shapes.DEADLINE_MS}` (200s/s over capacity); "
+        "split: reviews served a:b (target 3).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -616,6 +631,13 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 flush=True,
             )
+            time.sleep(3)
+            bulk = write_bodies(
+                list(corpus_reviews()), shapes.BULK, work / "bulk.jsonl"
+            )
+            flood = shapes.measure(url, SERVER_PIDS[url], bodies, bulk, seconds)
+            report["shapes"] = shapes.summary(flood)
+            print(json.dumps(report["shapes"]), flush=True)
     print(write_report("tenants", report, markdown, plot))
     return 0
 
