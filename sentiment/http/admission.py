@@ -42,6 +42,7 @@ from sentiment.http.refusals import (
 )
 from sentiment.http.roles import RolePolicy
 from sentiment.http.routes import CONTROL_CHARACTER, Route, RouteTable
+from sentiment.http.shares import PERIOD_S, WorkerShares
 from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
 from sentiment.patches import client_gone
@@ -118,6 +119,8 @@ class Admission:
         self.weights = [t.weight for t in self.tenants.tenants]
         self.series = [TenantSeries(name, REFUSAL_REASONS) for name in self.names]
         self.gauges_at = 0.0
+        self.shares = WorkerShares.of_server(len(self.names))
+        self.shares_at = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0  # when it fires (the clock's time)
         LIMIT.set(settings.max_in_flight)
@@ -263,6 +266,9 @@ class Admission:
             if ticket.future is not None and not ticket.future.done():
                 ticket.future.set_result(reason)
         self.arm_timer()
+        if self.shares is not None and now - self.shares_at >= PERIOD_S:
+            self.shares_at = now
+            self.share_across_workers(self.shares)
         # Also when the worker falls idle: the gauges must read 0 then, not the last
         # busy sample (autoscaling on them, deploy/keda-scaledobject.yaml).
         if now - self.gauges_at >= GAUGE_EVERY_S or not self.queue.in_flight:
@@ -273,6 +279,16 @@ class Admission:
             EXPECTED_WAIT.set(self.queue.expected_wait(now))
             SERVICE_RATE.set(self.queue.service.per_s or 0.0)
             LIMIT.set(self.queue.limit)
+
+    def share_across_workers(self, shares: WorkerShares) -> None:
+        """Weigh the lanes so the server's split follows the weights (:mod:`shares`)."""
+        lanes = self.queue.lanes
+        factors = shares.exchange(
+            self.weights,
+            [lane.admitted for lane in lanes],
+            [bool(lane.waiting) for lane in lanes],
+        )
+        self.queue.reweigh(factors)
 
     def arm_timer(self) -> None:
         """Make sure held requests get their refusal even when nothing else happens.

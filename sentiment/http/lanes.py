@@ -49,13 +49,15 @@ class Lane:
     """One tenant's waiting requests, in arrival order, and its credit."""
 
     def __init__(self, share: Share, quantum: float) -> None:
-        self.weight = share.weight
+        self.share_weight = share.weight  # the tenants file's
+        self.weight = share.weight  # as the queue applies it (:meth:`reweigh`)
         self.quantum = quantum
         self.cap = share.max_in_flight or UNLIMITED
         rate = share.rate_per_s
         self.bucket = TokenBucket(rate, max(1.0, rate)) if rate else None
         self.waiting: deque[Ticket] = deque()
         self.in_flight = 0
+        self.admitted = 0  # since start, for the shares across workers
         self.deficit = 0.0
         self.in_round = False
 

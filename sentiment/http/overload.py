@@ -172,7 +172,21 @@ class AdmissionQueue:
         """Let ``ticket`` in."""
         self.in_flight += 1
         lane.in_flight += 1
+        lane.admitted += 1
         decisions.admit.append(ticket)
+
+    def reweigh(self, factors: Sequence[float]) -> None:
+        """Each lane's weight as its tenant's times ``factors`` (one per lane).
+
+        The shares across workers (:mod:`sentiment.http.shares`) set them; all 1
+        gives the tenants file's weights back.
+        """
+        for lane, factor in zip(self.lanes, factors, strict=True):
+            lane.weight = lane.share_weight * factor
+        least = min(lane.weight for lane in self.lanes)
+        for lane in self.lanes:
+            lane.quantum = lane.weight / least
+        self.round_weight = sum(lane.weight for lane in self.round)
 
     def expected_wait(self, now: float, lane: Lane | None = None) -> float:
         """Seconds a request arriving now would wait (0 until the rate is known).

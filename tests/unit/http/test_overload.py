@@ -161,6 +161,7 @@ class ClosedLoop:
     events: list[tuple[float, int, str, int]] = field(default_factory=list)
     order: int = 0
     timeout: float | None = None  # every request's deadline, after its send
+    gap: float = 0.0  # from an answer to the client's next send (network, client)
 
     def push(self, when: float, kind: str, tenant: int) -> None:
         self.order += 1
@@ -196,7 +197,17 @@ class ClosedLoop:
         for tenant, rate in (paced or {}).items():
             for i in range(int(rate * seconds)):
                 self.push(i / rate, "paced", tenant)
-        while self.events and self.events[0][0] < seconds:
+        self.advance(seconds, seconds, stop, paced)
+
+    def advance(
+        self,
+        until: float,
+        seconds: float,
+        stop: dict[int, float] | None = None,
+        paced: dict[int, float] | None = None,
+    ) -> None:
+        """Run the events before ``until`` (``run``'s arguments)."""
+        while self.events and self.events[0][0] < until:
             now, _, kind, tenant = heapq.heappop(self.events)
             if kind == "tick":
                 self.record(self.queue.tick(now), now)
@@ -204,6 +215,9 @@ class ClosedLoop:
             if kind == "finish":
                 self.record(self.queue.finish(now, tenant), now)
                 if tenant in (paced or {}):
+                    continue
+                if self.gap:
+                    self.push(now + self.gap, "send", tenant)
                     continue
                 kind = "send"
             if kind == "send" and tenant in (paced or {}):

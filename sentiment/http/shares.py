@@ -1,0 +1,147 @@
+"""Tenants' shares across a server's workers, not only within each.
+
+BentoML's workers share one listening socket, and a burst of new connections lands
+on whichever worker wakes first, so one worker may hold 246 of tenant ``a``'s 255
+connections while the other holds 160 of ``b``'s 251. Each worker's deficit round
+robin (:mod:`sentiment.http.overload`) splits its own slots by weight, so the
+server's split follows where the connections happen to be: weights 3:1 served
+0.83:1 in such a run (bench/results/tenants.md).
+
+So every :data:`PERIOD_S`, while requests come, each worker writes how many
+requests of each tenant it admitted and which tenants had requests waiting to a
+small file in the directory its workers share (BentoML's
+``PROMETHEUS_MULTIPROC_DIR``), reads the others', and scales the weight of each
+tenant with waiting requests by how far the server's admissions of it are from its
+weight's share (:func:`corrections`, pure): a worker favours the tenant the server
+as a whole is short-changing. With one worker, or fewer than two tenants waiting,
+every factor is 1 and the weights are the tenants file's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+PERIOD_S = 0.25
+STALE_S = 3.0  # a file older than this is a worker that has gone
+FLOOR = 0.02  # the least share of a worker's admissions a waiting tenant is given
+PREFIX = "tenant-shares."
+
+
+def corrections(
+    weights: Sequence[float],
+    admitted: Sequence[float],
+    local: Sequence[float],
+    waiting: Sequence[bool],
+    workers: int,
+) -> list[float]:
+    """Each tenant's weight factor in this worker for the next period.
+
+    Among the tenants with requests waiting, each is due the server's admissions
+    times its weight's share. This worker asks for what it admitted of each, plus
+    its part (one in ``workers``) of the server's shortfall or excess, and weighs
+    its lanes in those proportions; every worker doing so closes half the gap a
+    period, whichever worker holds the connections. Factor 1: the tenants file's
+    weight (one worker, fewer than two tenants waiting, a tenant not waiting).
+
+    Args:
+        weights: the tenants' weights.
+        admitted: the server's admissions of each tenant during the last period.
+        local: this worker's.
+        waiting: whether each tenant had requests waiting in any worker.
+        workers: how many workers the server's admissions add up.
+    """
+    factors = [1.0] * len(weights)
+    backlogged = [i for i, waits in enumerate(waiting) if waits]
+    total = sum(admitted[i] for i in backlogged)
+    if workers < 2 or len(backlogged) < 2 or not total:
+        return factors
+    weight = sum(weights[i] for i in backlogged)
+    floor = FLOOR * max(1.0, sum(local[i] for i in backlogged))
+    wanted = {
+        i: max(floor, local[i] + (total * weights[i] / weight - admitted[i]) / workers)
+        for i in backlogged
+    }
+    scale = weight / sum(wanted.values())
+    for i in backlogged:
+        factors[i] = wanted[i] * scale / weights[i]
+    return factors
+
+
+class WorkerShares:
+    """This worker's side of the exchange: write its counts, read the others'.
+
+    Args:
+        directory: the directory the server's workers share.
+        tenants: how many tenants there are.
+        pid: this worker's process ID (tests pass their own).
+        clock: wall-clock seconds, comparable between processes.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        tenants: int,
+        pid: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = directory
+        self.pid = os.getpid() if pid is None else pid
+        self.path = directory / f"{PREFIX}{self.pid}.json"
+        self.clock = clock
+        self.factors = [1.0] * tenants
+        self.seen: dict[str, list[int]] = {}  # each file's last admitted counts
+        self.mine = [0] * tenants  # this worker's, when it last wrote
+
+    @classmethod
+    def of_server(cls, tenants: int) -> WorkerShares | None:
+        """The exchange of a worker under ``bentoml serve`` with tenants, else None."""
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if tenants < 2 or not directory or not os.path.isdir(directory):
+            return None
+        return cls(Path(directory), tenants)
+
+    def exchange(
+        self, weights: Sequence[float], admitted: Sequence[int], waiting: Sequence[bool]
+    ) -> list[float]:
+        """Write this worker's cumulative counts, read every live worker's; factors."""
+        now = self.clock()
+        record = {"at": now, "admitted": list(admitted), "waiting": list(waiting)}
+        temporary = self.path.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps(record))
+            os.replace(temporary, self.path)
+            period, waits, workers = self.read(now, len(weights))
+        except OSError:  # a full or vanished directory: shares stay as they are
+            return self.factors
+        local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
+        self.mine = list(admitted)
+        self.factors = corrections(weights, period, local, waits, workers)
+        return self.factors
+
+    def read(self, now: float, tenants: int) -> tuple[list[float], list[bool], int]:
+        """Admissions since the last read and who waits, over the live workers."""
+        period = [0.0] * tenants
+        waits = [False] * tenants
+        workers = 0
+        for path in self.directory.glob(f"{PREFIX}*.json"):
+            try:
+                record = json.loads(path.read_text())
+                counts = [int(n) for n in record["admitted"]][:tenants]
+                flags = [bool(f) for f in record["waiting"]][:tenants]
+                fresh = now - float(record["at"]) <= STALE_S
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being replaced, or not one of ours
+            if not fresh or len(counts) != tenants or len(flags) != tenants:
+                continue
+            workers += 1
+            before = self.seen.get(path.name)
+            self.seen[path.name] = counts
+            if before is not None:
+                for i, (new, old) in enumerate(zip(counts, before, strict=True)):
+                    period[i] += max(0, new - old)
+            waits = [w or f for w, f in zip(waits, flags, strict=True)]
+        return period, waits, workers
