@@ -3,7 +3,8 @@
 One server with tenants ``a`` (weight 3) and ``b`` (weight 1), single reviews,
 wrk (one process, closed loops) for every point:
 
-1. capacity: ``a`` alone at 64 connections;
+1. capacity: ``a`` alone at 64 connections, and at 256 and 4,096 (goodput
+   against 64's, server CPU per answer at each);
 2. the deadline flood: ``a`` at 1,024 connections, every request with
    ``X-Request-Timeout-Ms: 200``; goodput against capacity and the 200s' p99
    from the client (each request's ``X-Request-ID`` is its send time, echoed by
@@ -50,6 +51,7 @@ KEYS = {"a": "bench-key-a", "b": "bench-key-b"}
 WEIGHTS = {"a": 3, "b": 1}
 DEADLINE_MS = 200
 FLOOD_CONNECTIONS = 1024
+MORE_CONNECTIONS = (256, 4096)  # single reviews' goodput beside 64's and 1,024's
 BULK = 100  # reviews per body in the bulk point
 SPLITS = ((256, 256), (512, 512))
 PAUSE_S = 2  # between points: the last point's connections close
@@ -187,9 +189,13 @@ def measure(
     out["bulk"] = point(url, pid, bulk, {"a": 64}, seconds)
     capacity = out["capacity"]["a"]["req_per_s"]
     deadline = {"X-Request-Timeout-Ms": str(DEADLINE_MS)}
-    for name, extra in (("flood", None), ("deadline_flood", deadline)):
+    floods: list[tuple[str, int, dict[str, str] | None]]
+    floods = [(f"conns_{n}", n, None) for n in MORE_CONNECTIONS]
+    floods += [("flood", FLOOD_CONNECTIONS, None)]
+    floods += [("deadline_flood", FLOOD_CONNECTIONS, deadline)]
+    for name, connections, extra in floods:
         time.sleep(PAUSE_S)
-        flood = point(url, pid, bodies, {"a": FLOOD_CONNECTIONS}, seconds, extra)
+        flood = point(url, pid, bodies, {"a": connections}, seconds, extra)
         flood["x_capacity"] = round(flood["a"]["req_per_s"] / capacity, 3)
         out[name] = flood
     for a, b in SPLITS:
@@ -204,14 +210,27 @@ def measure(
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """The figures the bars read, from one :func:`measure`."""
     flood = result["deadline_flood"]
+    cost = {
+        f"cpu_us_per_answer_{n}": result[name]["cpu_us_per_answer"]
+        for n, name in (
+            (64, "capacity"),
+            *((n, f"conns_{n}") for n in MORE_CONNECTIONS),
+            (FLOOD_CONNECTIONS, "flood"),
+        )
+    }
     return {
         "capacity": result["capacity"]["a"]["req_per_s"],
         "bulk_reviews_per_s": result["bulk"]["a"]["req_per_s"] * BULK,
+        **{
+            f"x_capacity_{n}": result[f"conns_{n}"]["x_capacity"]
+            for n in MORE_CONNECTIONS
+        },
         "flood_x_capacity": result["flood"]["x_capacity"],
         "deadline_x_capacity": flood["x_capacity"],
         "deadline_non_200": flood["a"]["errors_non_200"],
         "deadline_ok_p99_ms": flood["a"].get("ok_p99_ms"),
         "deadline_cpu_us_per_answer": flood["cpu_us_per_answer"],
+        **cost,
         **{f"split_{a}_{b}": result[f"weights_{a}_{b}"]["split"] for a, b in SPLITS},
     }
 
