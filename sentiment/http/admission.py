@@ -19,6 +19,7 @@ into BentoML's batching queue. docs/overload.md has the design and its numbers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -46,6 +47,7 @@ from sentiment.http.shares import PERIOD_S, WorkerShares
 from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
 from sentiment.patches import client_gone
+from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import (
     EXPECTED_WAIT,
     IN_FLIGHT,
@@ -56,6 +58,7 @@ from sentiment.telemetry.metrics import (
     TenantSeries,
 )
 
+logger = logging.getLogger(SERVICE_LOGGER)
 # Answers an admitted model request: (scope, receive, send, headers, handler key)
 ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[None]]
 GAUGE_EVERY_S = 0.5
@@ -281,13 +284,22 @@ class Admission:
             LIMIT.set(self.queue.limit)
 
     def share_across_workers(self, shares: WorkerShares) -> None:
-        """Weigh the lanes so the server's split follows the weights (:mod:`shares`)."""
+        """Weigh the lanes so the server's split follows the weights (:mod:`shares`).
+
+        A tenant counts as waiting while its lane is in the round: requests wait
+        and it is below its own cap. Whatever goes wrong, the file's weights stay
+        and the request that ran the exchange is not disturbed.
+        """
         lanes = self.queue.lanes
-        factors = shares.exchange(
-            self.weights,
-            [lane.admitted for lane in lanes],
-            [bool(lane.waiting) for lane in lanes],
-        )
+        try:
+            factors = shares.exchange(
+                self.weights,
+                [lane.admitted for lane in lanes],
+                [lane.in_round for lane in lanes],
+            )
+        except Exception:  # noqa: BLE001 - never on a request's account
+            logger.exception("sharing tenants' admissions across workers failed")
+            factors = [1.0] * len(lanes)
         self.queue.reweigh(factors)
 
     def arm_timer(self) -> None:

@@ -183,9 +183,12 @@ class AdmissionQueue:
         """
         for lane, factor in zip(self.lanes, factors, strict=True):
             lane.weight = lane.share_weight * factor
-        least = min(lane.weight for lane in self.lanes)
+        # The lightest lane with demand earns 1 a turn; credit earned at the old
+        # weights is capped at a turn's worth of the new.
+        least = min(lane.weight for lane in self.round or self.lanes)
         for lane in self.lanes:
-            lane.quantum = lane.weight / least
+            lane.quantum = max(1.0, lane.weight / least)
+            lane.deficit = min(lane.deficit, lane.quantum)
         self.round_weight = sum(lane.weight for lane in self.round)
 
     def expected_wait(self, now: float, lane: Lane | None = None) -> float:

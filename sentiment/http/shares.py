@@ -27,7 +27,9 @@ from pathlib import Path
 
 PERIOD_S = 0.25
 STALE_S = 3.0  # a file older than this is a worker that has gone
-FLOOR = 0.02  # the least share of a worker's admissions a waiting tenant is given
+GAIN = 0.5  # the part of the server's gap the workers close together each period
+FLOOR = 0.02  # the least a waiting tenant asks, per worker's share of admissions
+BOUND = 16.0  # a factor stays within [1/BOUND, BOUND]
 PREFIX = "tenant-shares."
 
 
@@ -42,10 +44,11 @@ def corrections(
 
     Among the tenants with requests waiting, each is due the server's admissions
     times its weight's share. This worker asks for what it admitted of each, plus
-    its part (one in ``workers``) of the server's shortfall or excess, and weighs
-    its lanes in those proportions; every worker doing so closes half the gap a
-    period, whichever worker holds the connections. Factor 1: the tenants file's
-    weight (one worker, fewer than two tenants waiting, a tenant not waiting).
+    its part (one in ``workers``) of ``GAIN`` times the server's shortfall or
+    excess, and weighs its lanes in those proportions: together the workers close
+    that part of the gap each period, whichever of them holds the connections.
+    Factor 1: the tenants file's weight (one worker, fewer than two tenants
+    waiting, a tenant not waiting).
 
     Args:
         weights: the tenants' weights.
@@ -60,24 +63,32 @@ def corrections(
     if workers < 2 or len(backlogged) < 2 or not total:
         return factors
     weight = sum(weights[i] for i in backlogged)
-    floor = FLOOR * max(1.0, sum(local[i] for i in backlogged))
+    mine = sum(local[i] for i in backlogged)
+    floor = FLOOR * max(1.0, mine, total / workers)
     wanted = {
-        i: max(floor, local[i] + (total * weights[i] / weight - admitted[i]) / workers)
+        i: max(
+            floor,
+            local[i] + GAIN * (total * weights[i] / weight - admitted[i]) / workers,
+        )
         for i in backlogged
     }
     scale = weight / sum(wanted.values())
     for i in backlogged:
-        factors[i] = wanted[i] * scale / weights[i]
+        factors[i] = min(BOUND, max(1 / BOUND, wanted[i] * scale / weights[i]))
     return factors
 
 
 class WorkerShares:
     """This worker's side of the exchange: write its counts, read the others'.
 
+    Files are named after the process that started the workers too, so two servers
+    sharing a directory do not read each other's.
+
     Args:
         directory: the directory the server's workers share.
         tenants: how many tenants there are.
         pid: this worker's process ID (tests pass their own).
+        server: the PID of the process that started the workers (tests: their own).
         clock: wall-clock seconds, comparable between processes.
     """
 
@@ -86,14 +97,17 @@ class WorkerShares:
         directory: Path,
         tenants: int,
         pid: int | None = None,
+        server: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.directory = directory
         self.pid = os.getpid() if pid is None else pid
-        self.path = directory / f"{PREFIX}{self.pid}.json"
+        self.server = os.getppid() if server is None else server
+        self.pattern = f"{PREFIX}{self.server}.*.json"
+        self.path = directory / f"{PREFIX}{self.server}.{self.pid}.json"
         self.clock = clock
         self.factors = [1.0] * tenants
-        self.seen: dict[str, list[int]] = {}  # each file's last admitted counts
+        self.seen: dict[str, list[int]] = {}  # each live file's last admitted counts
         self.mine = [0] * tenants  # this worker's, when it last wrote
 
     @classmethod
@@ -107,7 +121,10 @@ class WorkerShares:
     def exchange(
         self, weights: Sequence[float], admitted: Sequence[int], waiting: Sequence[bool]
     ) -> list[float]:
-        """Write this worker's cumulative counts, read every live worker's; factors."""
+        """Write this worker's cumulative counts, read every live worker's; factors.
+
+        A directory it cannot write or read leaves the tenants file's weights.
+        """
         now = self.clock()
         record = {"at": now, "admitted": list(admitted), "waiting": list(waiting)}
         temporary = self.path.with_suffix(".tmp")
@@ -115,7 +132,8 @@ class WorkerShares:
             temporary.write_text(json.dumps(record))
             os.replace(temporary, self.path)
             period, waits, workers = self.read(now, len(weights))
-        except OSError:  # a full or vanished directory: shares stay as they are
+        except OSError:
+            self.factors = [1.0] * len(weights)
             return self.factors
         local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
         self.mine = list(admitted)
@@ -123,25 +141,44 @@ class WorkerShares:
         return self.factors
 
     def read(self, now: float, tenants: int) -> tuple[list[float], list[bool], int]:
-        """Admissions since the last read and who waits, over the live workers."""
+        """Admissions since the last read and who waits, over the live workers.
+
+        A worker counts once its file has been seen twice (a change is known).
+        """
         period = [0.0] * tenants
         waits = [False] * tenants
         workers = 0
-        for path in self.directory.glob(f"{PREFIX}*.json"):
-            try:
-                record = json.loads(path.read_text())
-                counts = [int(n) for n in record["admitted"]][:tenants]
-                flags = [bool(f) for f in record["waiting"]][:tenants]
-                fresh = now - float(record["at"]) <= STALE_S
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # being replaced, or not one of ours
-            if not fresh or len(counts) != tenants or len(flags) != tenants:
+        seen: dict[str, list[int]] = {}
+        for path in self.directory.glob(self.pattern):
+            record = read_record(path, now, tenants)
+            if record is None:
+                continue
+            counts, flags = record
+            seen[path.name] = counts
+            before = self.seen.get(path.name)
+            if before is None:
                 continue
             workers += 1
-            before = self.seen.get(path.name)
-            self.seen[path.name] = counts
-            if before is not None:
-                for i, (new, old) in enumerate(zip(counts, before, strict=True)):
-                    period[i] += max(0, new - old)
+            for i, (new, old) in enumerate(zip(counts, before, strict=True)):
+                period[i] += max(0, new - old)
             waits = [w or f for w, f in zip(waits, flags, strict=True)]
+        self.seen = seen
         return period, waits, workers
+
+
+def read_record(
+    path: Path, now: float, tenants: int
+) -> tuple[list[int], list[bool]] | None:
+    """A live worker's counts and flags, or None (gone, being replaced, not ours)."""
+    try:
+        record = json.loads(path.read_text())
+        at = float(record["at"])
+        counts = [int(n) for n in record["admitted"]]
+        flags = [bool(f) for f in record["waiting"]]
+    except Exception:  # noqa: BLE001 - any unreadable file is skipped, whatever broke
+        return None
+    if not now - STALE_S <= at <= now + STALE_S:
+        return None
+    if len(counts) != tenants or len(flags) != tenants:
+        return None
+    return counts, flags

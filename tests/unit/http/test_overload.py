@@ -487,3 +487,21 @@ def test_without_a_target_the_limit_is_fixed() -> None:
     finish_at(queue, rate=2_000, seconds=2)
     assert queue.service.per_s is not None
     assert queue.limit == 64
+
+
+def test_reweighed_lanes_split_by_their_new_weights() -> None:
+    queue = two_tenants(1, 1)
+    queue.reweigh([3.0, 1.0])
+    sim = ClosedLoop(queue, {0: 200, 1: 200})
+    sim.run(4.0)
+    assert sim.served[0] / sim.served[1] == pytest.approx(3.0, rel=0.02)
+    queue.reweigh([1.0, 1.0])
+    assert [lane.weight for lane in queue.lanes] == [1.0, 1.0]
+
+
+def test_reweighing_caps_credit_earned_at_the_old_weights() -> None:
+    queue = two_tenants(1, 1)
+    queue.lanes[0].deficit = 500.0  # a long turn at a weight it no longer has
+    queue.reweigh([2.0, 1.0])
+    assert [lane.quantum for lane in queue.lanes] == [2.0, 1.0]
+    assert queue.lanes[0].deficit == 2.0

@@ -19,16 +19,29 @@ def test_a_tenant_the_server_serves_below_its_share_is_weighed_up() -> None:
     # this worker admitted 3:1, the other 1:3: the server 1:1 where 3:1 is due
     factors = corrections(WEIGHTS, [400, 400], [300, 100], [True, True], workers=2)
     assert factors[0] > 1.0 > factors[1]
-    # it asks for its 300 + half the server's 200 shortfall of a, 100 - 100 of b
-    wanted_b = 0.02 * 400  # the floor
-    assert factors[0] * WEIGHTS[0] / (factors[1] * WEIGHTS[1]) == pytest.approx(
-        400 / wanted_b
-    )
+    # it asks for what it admitted plus its half of GAIN times the server's gap:
+    # a 300 + 0.5 * 200 / 2 = 350, b 100 - 0.5 * 200 / 2 = 50
+    local_split = factors[0] * WEIGHTS[0] / (factors[1] * WEIGHTS[1])
+    assert local_split == pytest.approx(350 / 50)
 
 
 def test_a_split_that_follows_the_weights_keeps_this_workers_own() -> None:
     factors = corrections(WEIGHTS, [750, 250], [300, 100], [True, True], workers=2)
     assert factors == pytest.approx([1.0, 1.0])
+
+
+def test_a_waiting_tenant_keeps_a_floor_in_every_worker() -> None:
+    # the other worker served b 1,490 and a 10: this one would give b nothing
+    factors = corrections(WEIGHTS, [500, 1500], [490, 10], [True, True], workers=2)
+    local_split = factors[1] * WEIGHTS[1] / (factors[0] * WEIGHTS[0])
+    floor = shares.FLOOR * 2000 / 2  # of the server's admissions per worker
+    wanted_a = 490 + shares.GAIN * (1500 - 500) / 2
+    assert local_split == pytest.approx(floor / wanted_a)
+
+
+def test_factors_stay_within_their_bound() -> None:
+    factors = corrections((1.0, 1000.0), [10, 10], [10, 10], [True, True], 2)
+    assert factors[0] == shares.BOUND
 
 
 @pytest.mark.parametrize(
@@ -60,7 +73,7 @@ def test_workers_see_each_others_admissions_through_their_files(
 ) -> None:
     one, two = WorkerShares(tmp_path, 2, pid=1), WorkerShares(tmp_path, 2, pid=2)
     exchange_at(two, 0.0, [0, 0])
-    exchange_at(one, 0.0, [0, 0])  # one has now seen both files
+    exchange_at(one, 0.0, [0, 0])  # one has now seen both files once
     exchange_at(two, 0.25, [100, 300])
     factors = exchange_at(one, 0.25, [300, 100])
     assert factors[0] > 1.0 > factors[1], "the server gives a 1:1 where 3:1 is due"
@@ -79,13 +92,34 @@ def test_a_worker_that_stopped_writing_is_left_out(tmp_path: Path) -> None:
     assert exchange_at(one, 10.25, [100, 900]) == [1.0, 1.0]
 
 
-def test_files_that_are_not_a_workers_are_ignored(tmp_path: Path) -> None:
-    (tmp_path / f"{shares.PREFIX}9.json").write_text("{not json")
-    (tmp_path / f"{shares.PREFIX}8.json").write_text(json.dumps({"at": 0.1}))
-    (tmp_path / "counter_7.db").write_bytes(b"\0" * 8)
-    one = WorkerShares(tmp_path, 2, pid=1)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        json.dumps({"at": 0.1}),
+        '{"at": 0.1, "admitted": [Infinity, 1], "waiting": [true, true]}',
+        json.dumps({"at": 1e9, "admitted": [5, 5], "waiting": [True, True]}),
+        json.dumps({"at": 0.1, "admitted": [5], "waiting": [True]}),
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_a_file_that_is_not_a_live_workers_is_ignored(
+    tmp_path: Path, text: str
+) -> None:
+    one = WorkerShares(tmp_path, 2, pid=1, server=7)
+    other = tmp_path / f"{shares.PREFIX}7.9.json"
+    other.write_text(text)
     exchange_at(one, 0.0, [0, 0])
+    other.write_text(text.replace("5", "500"))
     assert exchange_at(one, 0.25, [100, 900]) == [1.0, 1.0]
+
+
+def test_another_servers_workers_are_not_read(tmp_path: Path) -> None:
+    one = WorkerShares(tmp_path, 2, pid=1, server=7)
+    stranger = WorkerShares(tmp_path, 2, pid=2, server=8)
+    for now, counts in ((0.0, [0, 0]), (0.25, [900, 100])):
+        exchange_at(stranger, now, counts)
+        assert exchange_at(one, now, [100, 900]) == [1.0, 1.0]
 
 
 def test_no_shared_directory_means_no_exchange(

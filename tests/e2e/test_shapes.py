@@ -1,10 +1,15 @@
-"""Weights across workers against a real `bentoml serve`: the server's split.
+"""The floods of ``bench.shapes``, shorter, against a real `bentoml serve`.
 
-The kernel, not the server, decides which worker a new connection lands on; wrk
-once left 246 of tenant a's 255 connections on one worker and 160 of b's 251 on the
-other, and weights 3:1 were served 0.83:1. This test places the connections that
-way on purpose (it opens connections and keeps those that landed where wanted) and
-loads them in closed loops: the split must still follow the weights.
+One server with tenants a and b at 3:1 and the default limits; wrk for the floods:
+a deadline on every request of a 1,024-connection flood must not turn it into a
+refusal storm, and 3:1 must hold at 256 + 256 connections.
+
+And the weights across workers. The kernel, not the server, decides which worker a
+new connection lands on; wrk once left 246 of tenant a's 255 connections on one
+worker and 160 of b's 251 on the other, and weights 3:1 were served 0.83:1. One
+test places the connections that way on purpose (it opens connections and keeps
+those that landed where wanted) and loads them in closed loops: the split must
+still follow the weights.
 """
 
 from __future__ import annotations
@@ -15,17 +20,22 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.overload import raise_file_limit
+from bench.shapes import DEADLINE_MS, FLOOD_CONNECTIONS, KEYS, auth, point
+from devtools.corpus import corpus_reviews
 from devtools.placement import client_port, holders
 from devtools.prometheus import sample_sum
 from devtools.servers import bentoml_process
+from devtools.wrk import run_wrk, write_bodies
 
 pytestmark = pytest.mark.e2e
-KEYS = {"a": "key-of-tenant-a", "b": "key-of-tenant-b"}
 WEIGHTS = {"a": 3, "b": 1}
+WRK_S = 5  # seconds per wrk point
 # Each tenant's connections on (the first worker, the second), as wrk spread them.
 SPREAD = {"a": (120, 4), "b": (44, 80)}
 WARM_S, MEASURED_S = 2.0, 4.0
@@ -36,14 +46,57 @@ PLACING_TRIES = 200
 def weighted_server(
     trained_model: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[int, str]]:
-    """Tenants a and b at 3:1, the defaults otherwise."""
-    work = tmp_path_factory.mktemp("shares")
+    """Tenants a and b at 3:1, the defaults otherwise: its PID and URL."""
+    work = tmp_path_factory.mktemp("shapes")
     tenants = {t: {"key": KEYS[t], "weight": w} for t, w in WEIGHTS.items()}
     (work / "t.json").write_text(json.dumps({"tenants": tenants}))
     env = {"SENTIMENT_TENANTS_FILE": str(work / "t.json")}
     log = work / "serve.log"
+    raise_file_limit()
     with bentoml_process("service:SentimentClassifier", log, env) as (process, url):
         yield process.pid, url
+
+
+@pytest.fixture(scope="module")
+def single_bodies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """wrk's bodies: one review each."""
+    path = tmp_path_factory.mktemp("bodies") / "single.jsonl"
+    return write_bodies(list(corpus_reviews()), 1, path)
+
+
+@pytest.fixture(scope="module")
+def capacity(weighted_server: tuple[int, str], single_bodies: Path) -> float:
+    """a alone at 64 connections: 200s a second."""
+    pid, url = weighted_server
+    run_wrk(url, single_bodies, 16, 2, headers=auth("a"))  # warm-up
+    alone = point(url, pid, single_bodies, {"a": 64}, WRK_S)
+    rate: float = alone["a"]["req_per_s"]
+    return rate
+
+
+def test_a_deadline_on_every_request_does_not_turn_a_flood_into_a_storm(
+    weighted_server: tuple[int, str], single_bodies: Path, capacity: float
+) -> None:
+    pid, url = weighted_server
+    deadline = {"X-Request-Timeout-Ms": str(DEADLINE_MS)}
+    flood = point(url, pid, single_bodies, {"a": FLOOD_CONNECTIONS}, WRK_S, deadline)
+    a = flood["a"]
+    print(f"capacity {capacity}/s; deadline flood {a}")
+    assert set(a["statuses"]) <= {200, 504} and a["socket_errors"] == 0
+    # Answered at once, the 504s fed a storm: 0.008x. Held to the deadline, 11 bench
+    # runs gave 0.48-0.97x (median 0.82x); the bar leaves room for a slow moment.
+    assert a["req_per_s"] >= 0.25 * capacity
+    assert a["ok_p99_ms"] <= 300, "the 200s come within the deadline's reach"
+
+
+def test_weights_hold_at_256_and_256_connections(
+    weighted_server: tuple[int, str], single_bodies: Path
+) -> None:
+    pid, url = weighted_server
+    split = point(url, pid, single_bodies, {"a": 256, "b": 256}, WRK_S)
+    reviews = split["reviews"]
+    print(f"reviews {reviews}, workers {split['workers']}")
+    assert reviews["a"] / reviews["b"] == pytest.approx(3.0, rel=0.1)
 
 
 def place(
@@ -144,7 +197,7 @@ async def load(url: str, kept: dict[str, list[socket.socket]]) -> dict[str, floa
     return {t: after[t] - before[t] for t in KEYS}
 
 
-def test_weights_hold_when_each_tenants_connections_sit_on_one_worker(
+def test_weights_hold_when_the_connections_start_spread_unevenly_over_workers(
     weighted_server: tuple[int, str],
 ) -> None:
     pid, url = weighted_server
