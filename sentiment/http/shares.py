@@ -5,7 +5,7 @@ on whichever worker wakes first, so one worker may hold 246 of tenant ``a``'s 25
 connections while the other holds 160 of ``b``'s 251. Each worker's deficit round
 robin (:mod:`sentiment.http.overload`) splits its own slots by weight, so the
 server's split follows where the connections happen to be: weights 3:1 served
-0.83:1 in such a run (bench/results/tenants.md).
+0.83:1 in such a run of ``bench.shapes`` (docs/overload.md, "Across workers").
 
 So every :data:`PERIOD_S`, while requests come, each worker writes how many
 requests of each tenant it admitted and which tenants had requests waiting to a
@@ -13,8 +13,8 @@ small file in the directory its workers share (BentoML's
 ``PROMETHEUS_MULTIPROC_DIR``), reads the others', and scales the weight of each
 tenant with waiting requests by how far the server's admissions of it are from its
 weight's share (:func:`corrections`, pure): a worker favours the tenant the server
-as a whole is short-changing. With one worker, or fewer than two tenants waiting,
-every factor is 1 and the weights are the tenants file's.
+as a whole is short-changing. With one worker, fewer than two tenants waiting, or a
+directory it cannot use, every factor is 1 and the weights are the tenants file's.
 """
 
 from __future__ import annotations
