@@ -19,7 +19,6 @@ into BentoML's batching queue. docs/overload.md has the design and its numbers.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -47,7 +46,6 @@ from sentiment.http.shares import PERIOD_S, WorkerShares
 from sentiment.http.tenants import TenantTable, load_tenants
 from sentiment.http.uploads import Uploads
 from sentiment.patches import client_gone
-from sentiment.telemetry.logs import SERVICE_LOGGER
 from sentiment.telemetry.metrics import (
     EXPECTED_WAIT,
     IN_FLIGHT,
@@ -58,7 +56,6 @@ from sentiment.telemetry.metrics import (
     TenantSeries,
 )
 
-logger = logging.getLogger(SERVICE_LOGGER)
 # Answers an admitted model request: (scope, receive, send, headers, handler key)
 ModelServe = Callable[[Scope, Receive, Send, RequestHeaders, str], Awaitable[None]]
 GAUGE_EVERY_S = 0.5
@@ -287,20 +284,12 @@ class Admission:
         """Weigh the lanes so the server's split follows the weights (:mod:`shares`).
 
         A tenant counts as waiting while its lane is in the round: requests wait
-        and it is below its own cap. Whatever goes wrong, the file's weights stay
-        and the request that ran the exchange is not disturbed.
+        and it is below its own cap.
         """
         lanes = self.queue.lanes
-        try:
-            factors = shares.exchange(
-                self.weights,
-                [lane.admitted for lane in lanes],
-                [lane.in_round for lane in lanes],
-            )
-        except Exception:  # noqa: BLE001 - never on a request's account
-            logger.exception("sharing tenants' admissions across workers failed")
-            factors = [1.0] * len(lanes)
-        self.queue.reweigh(factors)
+        admitted = [lane.admitted for lane in lanes]
+        waiting = [lane.in_round for lane in lanes]
+        self.queue.reweigh(shares.exchange(self.weights, admitted, waiting))
 
     def arm_timer(self) -> None:
         """Make sure held requests get their refusal even when nothing else happens.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sentiment.http.measures import TokenBucket
@@ -112,3 +112,22 @@ class Lane:
             else:
                 low = middle + 1
         return low
+
+
+def reweigh(
+    lanes: Sequence[Lane], round: Sequence[Lane], factors: Sequence[float]
+) -> float:
+    """Each lane's weight as its tenant's times ``factors``; the round's weight.
+
+    The shares across workers (:mod:`sentiment.http.shares`) set the factors; all
+    1 gives the tenants file's weights back. The lightest lane with demand (in
+    ``round``) earns 1 a turn, and credit earned at the old weights is capped at
+    a turn's worth of the new.
+    """
+    for lane, factor in zip(lanes, factors, strict=True):
+        lane.weight = lane.share_weight * factor
+    least = min(lane.weight for lane in round or lanes)
+    for lane in lanes:
+        lane.quantum = max(1.0, lane.weight / least)
+        lane.deficit = min(lane.deficit, lane.quantum)
+    return sum(lane.weight for lane in round)

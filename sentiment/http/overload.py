@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sentiment.http.held import HeldRefusals
-from sentiment.http.lanes import Lane, Share, Ticket
+from sentiment.http.lanes import Lane, Share, Ticket, reweigh
 from sentiment.http.measures import ServiceRate
 
 # 503s (the server is past capacity), 429s (the tenant: over its share while
@@ -176,20 +176,8 @@ class AdmissionQueue:
         decisions.admit.append(ticket)
 
     def reweigh(self, factors: Sequence[float]) -> None:
-        """Each lane's weight as its tenant's times ``factors`` (one per lane).
-
-        The shares across workers (:mod:`sentiment.http.shares`) set them; all 1
-        gives the tenants file's weights back.
-        """
-        for lane, factor in zip(self.lanes, factors, strict=True):
-            lane.weight = lane.share_weight * factor
-        # The lightest lane with demand earns 1 a turn; credit earned at the old
-        # weights is capped at a turn's worth of the new.
-        least = min(lane.weight for lane in self.round or self.lanes)
-        for lane in self.lanes:
-            lane.quantum = max(1.0, lane.weight / least)
-            lane.deficit = min(lane.deficit, lane.quantum)
-        self.round_weight = sum(lane.weight for lane in self.round)
+        """Each lane's weight as its tenant's times ``factors`` (:func:`reweigh`)."""
+        self.round_weight = reweigh(self.lanes, self.round, factors)
 
     def expected_wait(self, now: float, lane: Lane | None = None) -> float:
         """Seconds a request arriving now would wait (0 until the rate is known).

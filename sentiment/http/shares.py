@@ -20,11 +20,15 @@ directory it cannot use, every factor is 1 and the weights are the tenants file'
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sentiment.telemetry.logs import SERVICE_LOGGER
+
+logger = logging.getLogger(SERVICE_LOGGER)
 PERIOD_S = 0.25
 STALE_S = 3.0  # a file older than this is a worker that has gone
 GAIN = 0.5  # the part of the server's gap the workers close together each period
@@ -123,7 +127,8 @@ class WorkerShares:
     ) -> list[float]:
         """Write this worker's cumulative counts, read every live worker's; factors.
 
-        A directory it cannot write or read leaves the tenants file's weights.
+        Runs on a request's way through admission, so it never raises: a directory
+        it cannot use leaves the tenants file's weights (anything else is logged).
         """
         now = self.clock()
         record = {"at": now, "admitted": list(admitted), "waiting": list(waiting)}
@@ -132,12 +137,13 @@ class WorkerShares:
             temporary.write_text(json.dumps(record))
             os.replace(temporary, self.path)
             period, waits, workers = self.read(now, len(weights))
-        except OSError:
+            local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
+            self.mine = list(admitted)
+            self.factors = corrections(weights, period, local, waits, workers)
+        except Exception as error:  # noqa: BLE001 - never on a request's account
+            if not isinstance(error, OSError):
+                logger.exception("sharing tenants' admissions across workers failed")
             self.factors = [1.0] * len(weights)
-            return self.factors
-        local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
-        self.mine = list(admitted)
-        self.factors = corrections(weights, period, local, waits, workers)
         return self.factors
 
     def read(self, now: float, tenants: int) -> tuple[list[float], list[bool], int]:
