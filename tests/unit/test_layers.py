@@ -118,3 +118,17 @@ def test_the_import_graph_has_no_cycle() -> None:
 
     for module in sorted(edges):
         visit(module, [])
+
+
+MAX_MODULE_LINES = 320  # a module longer than this has two jobs
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    generated = PACKAGE / "rpc" / "proto"  # `make proto` writes these
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if generated not in path.parents
+        and (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"over {MAX_MODULE_LINES} lines: {long}"
