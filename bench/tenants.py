@@ -596,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp:
         work = Path(tmp)
-        bodies = write_bodies(list(corpus_reviews()), 1, work / "single.jsonl")
+        reviews = list(corpus_reviews())
+        bodies = write_bodies(reviews, 1, work / "single.jsonl")
         with tenant_server(work, {"a": 1, "b": 1}, settings) as url:
             wrk_point(url, bodies, "a", 16, 3)  # warm-up
             if args.only == "deadlines":
@@ -632,9 +633,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             time.sleep(3)
-            bulk = write_bodies(
-                list(corpus_reviews()), shapes.BULK, work / "bulk.jsonl"
-            )
+            bulk = write_bodies(reviews, shapes.BULK, work / "bulk.jsonl")
             flood = shapes.measure(url, SERVER_PIDS[url], bodies, bulk, seconds)
             report["shapes"] = shapes.summary(flood)
             print(json.dumps(report["shapes"]), flush=True)

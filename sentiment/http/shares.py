@@ -110,7 +110,6 @@ class WorkerShares:
         self.pattern = f"{PREFIX}{self.server}.*.json"
         self.path = directory / f"{PREFIX}{self.server}.{self.pid}.json"
         self.clock = clock
-        self.factors = [1.0] * tenants
         self.seen: dict[str, list[int]] = {}  # each live file's last admitted counts
         self.mine = [0] * tenants  # this worker's, when it last wrote
 
@@ -139,12 +138,11 @@ class WorkerShares:
             period, waits, workers = self.read(now, len(weights))
             local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
             self.mine = list(admitted)
-            self.factors = corrections(weights, period, local, waits, workers)
+            return corrections(weights, period, local, waits, workers)
         except Exception as error:  # noqa: BLE001 - never on a request's account
             if not isinstance(error, OSError):
                 logger.exception("sharing tenants' admissions across workers failed")
-            self.factors = [1.0] * len(weights)
-        return self.factors
+            return [1.0] * len(weights)
 
     def read(self, now: float, tenants: int) -> tuple[list[float], list[bool], int]:
         """Admissions since the last read and who waits, over the live workers.

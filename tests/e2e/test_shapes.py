@@ -15,26 +15,23 @@ still follow the weights.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from bench import shapes
 from bench.overload import raise_file_limit
 from bench.shapes import DEADLINE_MS, FLOOD_CONNECTIONS, KEYS, auth, point
 from devtools.corpus import corpus_reviews
 from devtools.placement import client_port, holders
-from devtools.prometheus import sample_sum
-from devtools.servers import bentoml_process
+from devtools.servers import PROJECT_DIR
 from devtools.wrk import run_wrk, write_bodies
 
 pytestmark = pytest.mark.e2e
-WEIGHTS = {"a": 3, "b": 1}
 WRK_S = 5  # seconds per wrk point
 # Each tenant's connections on (the first worker, the second), as wrk spread them.
 SPREAD = {"a": (120, 4), "b": (44, 80)}
@@ -46,15 +43,11 @@ PLACING_TRIES = 200
 def weighted_server(
     trained_model: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[int, str]]:
-    """Tenants a and b at 3:1, the defaults otherwise: its PID and URL."""
-    work = tmp_path_factory.mktemp("shapes")
-    tenants = {t: {"key": KEYS[t], "weight": w} for t, w in WEIGHTS.items()}
-    (work / "t.json").write_text(json.dumps({"tenants": tenants}))
-    env = {"SENTIMENT_TENANTS_FILE": str(work / "t.json")}
-    log = work / "serve.log"
+    """``bench.shapes``' server: tenants a and b at 3:1, the defaults otherwise."""
     raise_file_limit()
-    with bentoml_process("service:SentimentClassifier", log, env) as (process, url):
-        yield process.pid, url
+    work = tmp_path_factory.mktemp("shapes")
+    with shapes.weighted_server(PROJECT_DIR, work, "shapes") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +141,6 @@ async def closed_loop(
     return ok
 
 
-def reviews(url: str) -> dict[str, float]:
-    metrics = httpx.get(f"{url}/metrics").text
-    return {
-        t: sample_sum(metrics, "sentiment_tenant_reviews_total", tenant=t) for t in KEYS
-    }
-
-
 async def load(url: str, kept: dict[str, list[socket.socket]]) -> dict[str, float]:
     """Every connection in a closed loop; reviews served by tenant after the warm-up."""
     until = time.monotonic() + WARM_S + MEASURED_S
@@ -165,9 +151,9 @@ async def load(url: str, kept: dict[str, list[socket.socket]]) -> dict[str, floa
         for connection in connections
     ]
     await asyncio.sleep(WARM_S)
-    before = await asyncio.to_thread(reviews, url)
+    before = await asyncio.to_thread(shapes.reviews_by_tenant, url)
     await asyncio.sleep(MEASURED_S - 0.5)
-    after = await asyncio.to_thread(reviews, url)
+    after = await asyncio.to_thread(shapes.reviews_by_tenant, url)
     await asyncio.gather(*loops)
     return {t: after[t] - before[t] for t in KEYS}
 

@@ -183,5 +183,4 @@ def test_an_exchange_that_breaks_keeps_the_files_weights_and_does_not_raise(
     tmp_path: Path,
 ) -> None:
     one = WorkerShares(tmp_path, 2, pid=1)
-    one.factors = [4.0, 0.25]
     assert one.exchange(WEIGHTS, [1, 2, 3], [True, True, True]) == [1.0, 1.0]
