@@ -56,6 +56,10 @@ BULK = 100  # reviews per body in the bulk point
 SPLITS = ((256, 256), (512, 512))
 PAUSE_S = 2  # between points: the last point's connections close
 CENSUS_AFTER_S = 3  # into a split point: count each worker's connections by tenant
+# Reviews by tenant are counted from 1 s into a point to 0.5 s before its end: the
+# wrk processes start and stop a few hundred ms apart, and one tenant alone at
+# either edge would count as its share.
+COUNT_FROM_S, COUNT_UNTIL_END_S = 1.0, 0.5
 SS_ROW = re.compile(r":(\d+)\s+\S+:(\d+)\s+users:\(\(\"[^\"]+\",pid=(\d+)")
 
 
@@ -134,6 +138,15 @@ def census(port: int) -> dict[str, dict[str, int]]:
     return out
 
 
+def reviews_while_loaded(url: str, seconds: float) -> dict[str, float]:
+    """Reviews served by tenant in the middle of a ``seconds`` point, every tenant loading."""
+    time.sleep(COUNT_FROM_S)
+    before = reviews_by_tenant(url)
+    time.sleep(max(seconds - COUNT_FROM_S - COUNT_UNTIL_END_S, 0.5))
+    after = reviews_by_tenant(url)
+    return {t: after[t] - before[t] for t in KEYS}
+
+
 def point(
     url: str,
     pid: int,
@@ -144,12 +157,12 @@ def point(
 ) -> dict[str, Any]:
     """Run wrk for each tenant at once (``{tenant: connections}``), with server CPU."""
     cpu, wall = tree_cpu_seconds(pid), time.monotonic()
-    before = reviews_by_tenant(url)
     seen: dict[str, dict[str, int]] = {}
     port = int(url.rsplit(":", 1)[1])
     timer = threading.Timer(CENSUS_AFTER_S, lambda: seen.update(census(port)))
     timer.start()
-    with concurrent.futures.ThreadPoolExecutor(len(loads)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(len(loads) + 1) as pool:
+        counted = pool.submit(reviews_while_loaded, url, seconds)
         futures = {
             tenant: pool.submit(
                 run_wrk,
@@ -164,8 +177,8 @@ def point(
             for tenant, connections in loads.items()
         }
         raw = {tenant: future.result() for tenant, future in futures.items()}
+        reviews = counted.result()
     timer.cancel()
-    after = reviews_by_tenant(url)
     cpu, wall = tree_cpu_seconds(pid) - cpu, time.monotonic() - wall
     result: dict[str, Any] = {t: summarise(r, 1) for t, r in raw.items()}
     answered = sum(r["requests"] for r in raw.values())
@@ -174,7 +187,7 @@ def point(
     # per 200, and per response of any status (refusals included)
     result["cpu_us_per_answer"] = round(cpu / max(ok, 1) * 1e6, 1)
     result["cpu_us_per_response"] = round(cpu / max(answered, 1) * 1e6, 1)
-    result["reviews"] = {t: after[t] - before[t] for t in KEYS}
+    result["reviews"] = reviews
     result["workers"] = seen
     return result
 

@@ -31,7 +31,9 @@ from sentiment.telemetry.logs import SERVICE_LOGGER
 logger = logging.getLogger(SERVICE_LOGGER)
 PERIOD_S = 0.25
 STALE_S = 3.0  # a file older than this is a worker that has gone
-GAIN = 0.5  # the part of the server's gap the workers close together each period
+# The part of the server's gap the workers close together each period: lower gains
+# tracked connections moving between workers worse (bench/results/decisions.md).
+GAIN = 1.0
 FLOOR = 0.02  # the least a waiting tenant asks, per worker's share of admissions
 BOUND = 16.0  # a factor stays within [1/BOUND, BOUND]
 PREFIX = "tenant-shares."
@@ -42,37 +44,38 @@ def corrections(
     admitted: Sequence[float],
     local: Sequence[float],
     waiting: Sequence[bool],
-    workers: int,
+    sharing: int,
 ) -> list[float]:
     """Each tenant's weight factor in this worker for the next period.
 
     Among the tenants with requests waiting, each is due the server's admissions
     times its weight's share. This worker asks for what it admitted of each, plus
-    its part (one in ``workers``) of ``GAIN`` times the server's shortfall or
-    excess, and weighs its lanes in those proportions: together the workers close
-    that part of the gap each period, whichever of them holds the connections.
-    Factor 1: the tenants file's weight (one worker, fewer than two tenants
-    waiting, a tenant not waiting).
+    its part (one in ``sharing``) of ``GAIN`` times the server's shortfall or
+    excess, and weighs its lanes in those proportions: together the workers with
+    tenants to choose between close that part of the gap each period, whichever
+    of them holds the connections (a worker with few connections may have nobody
+    waiting, and cannot help). Factor 1: the tenants file's weight (fewer than two
+    tenants waiting, a tenant not waiting).
 
     Args:
         weights: the tenants' weights.
         admitted: the server's admissions of each tenant during the last period.
         local: this worker's.
         waiting: whether each tenant had requests waiting in any worker.
-        workers: how many workers the server's admissions add up.
+        sharing: how many workers had two or more tenants waiting.
     """
     factors = [1.0] * len(weights)
     backlogged = [i for i, waits in enumerate(waiting) if waits]
     total = sum(admitted[i] for i in backlogged)
-    if workers < 2 or len(backlogged) < 2 or not total:
+    if sharing < 1 or len(backlogged) < 2 or not total:
         return factors
     weight = sum(weights[i] for i in backlogged)
     mine = sum(local[i] for i in backlogged)
-    floor = FLOOR * max(1.0, mine, total / workers)
+    floor = FLOOR * max(1.0, mine, total / sharing)
     wanted = {
         i: max(
             floor,
-            local[i] + GAIN * (total * weights[i] / weight - admitted[i]) / workers,
+            local[i] + GAIN * (total * weights[i] / weight - admitted[i]) / sharing,
         )
         for i in backlogged
     }
@@ -135,23 +138,28 @@ class WorkerShares:
         try:
             temporary.write_text(json.dumps(record))
             os.replace(temporary, self.path)
-            period, waits, workers = self.read(now, len(weights))
+            period, waits, workers, sharing = self.read(now, len(weights))
             local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
             self.mine = list(admitted)
-            return corrections(weights, period, local, waits, workers)
+            if workers < 2:
+                return [1.0] * len(weights)
+            return corrections(weights, period, local, waits, sharing)
         except Exception as error:  # noqa: BLE001 - never on a request's account
             if not isinstance(error, OSError):
                 logger.exception("sharing tenants' admissions across workers failed")
             return [1.0] * len(weights)
 
-    def read(self, now: float, tenants: int) -> tuple[list[float], list[bool], int]:
-        """Admissions since the last read and who waits, over the live workers.
+    def read(
+        self, now: float, tenants: int
+    ) -> tuple[list[float], list[bool], int, int]:
+        """Admissions since the last read, who waits, live and sharing workers.
 
-        A worker counts once its file has been seen twice (a change is known).
+        A worker counts once its file has been seen twice (a change is known); it
+        shares when two or more tenants wait in it.
         """
         period = [0.0] * tenants
         waits = [False] * tenants
-        workers = 0
+        workers = sharing = 0
         seen: dict[str, list[int]] = {}
         for path in self.directory.glob(self.pattern):
             record = read_record(path, now, tenants)
@@ -163,11 +171,12 @@ class WorkerShares:
             if before is None:
                 continue
             workers += 1
+            sharing += sum(flags) >= 2
             for i, (new, old) in enumerate(zip(counts, before, strict=True)):
                 period[i] += max(0, new - old)
             waits = [w or f for w, f in zip(waits, flags, strict=True)]
         self.seen = seen
-        return period, waits, workers
+        return period, waits, workers, sharing
 
 
 def read_record(

@@ -6,6 +6,7 @@ Needs a Docker engine. Without one the tests skip with a loud reason, except in 
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import hashlib
 import io
@@ -17,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -213,6 +215,37 @@ def test_each_tenant_key_works_from_the_read_only_secret_volume(
             rf'sentiment_tenant_admitted_total{{tenant="{tenant}"}} (\S+)', metrics
         )
         assert admitted and float(admitted.group(1)) >= 1, tenant
+
+
+def test_the_workers_share_tenants_admissions_on_the_manifests_volume(
+    container: RunningContainer,
+) -> None:
+    """Both tenants on both workers: each worker writes its admissions to the
+    directory the workers share, on the volume the manifest mounts, so the weights
+    hold across workers in the read-only image too (docs/overload.md)."""
+    keys = list(TEAM_KEYS.values())
+
+    def send(i: int) -> int:  # a new connection each: the kernel spreads them
+        headers = {"Authorization": f"Bearer {keys[i % 2]}"}
+        body = {"texts": ["a wonderful, moving film"]}
+        url = f"{container.url}/classify"
+        return httpx.post(url, json=body, headers=headers, timeout=30).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(send, range(400))) == {200}
+    shared = '"$BENTOML_HOME"/prometheus_multiproc_dir'
+    listing = f'for f in {shared}/tenant-shares.*; do echo "$f $(cat "$f")"; done'
+    records: dict[str, dict[str, Any]] = {}
+    for line in docker("exec", container.name, "sh", "-c", listing).splitlines():
+        path, text = line.split(" ", 1)
+        records[path.rsplit("/", 1)[1]] = json.loads(text)
+    print(records)
+    assert len(records) == 2, "one file per worker, none left half-written"
+    for name, record in records.items():
+        assert re.fullmatch(r"tenant-shares\.\d+\.\d+\.json", name)
+        # team-a, team-b and default (the API key), in the file's order
+        assert len(record["admitted"]) == 3 and sum(record["admitted"]) > 0, record
+        assert time.time() - record["at"] < 600
 
 
 def test_container_explains_and_speaks_v2(client: httpx.Client) -> None:

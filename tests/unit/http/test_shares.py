@@ -17,22 +17,34 @@ WEIGHTS = (3.0, 1.0)
 
 def test_a_tenant_the_server_serves_below_its_share_is_weighed_up() -> None:
     # this worker admitted 3:1, the other 1:3: the server 1:1 where 3:1 is due
-    factors = corrections(WEIGHTS, [400, 400], [300, 100], [True, True], workers=2)
+    factors = corrections(WEIGHTS, [400, 400], [300, 100], [True, True], sharing=2)
     assert factors[0] > 1.0 > factors[1]
     # it asks for what it admitted plus its half of GAIN times the server's gap:
-    # a 300 + 0.5 * 200 / 2 = 350, b 100 - 0.5 * 200 / 2 = 50
+    # a 300 + 1 * 200 / 2 = 400, b 100 - 1 * 200 / 2 = 0, then b's floor
+    floor = shares.FLOOR * 800 / 2
     local_split = factors[0] * WEIGHTS[0] / (factors[1] * WEIGHTS[1])
-    assert local_split == pytest.approx(350 / 50)
+    assert local_split == pytest.approx(400 / floor)
+
+
+def test_a_worker_that_alone_has_tenants_to_choose_between_closes_the_whole_gap() -> (
+    None
+):
+    # the same server, but the other worker had nobody waiting: this one acts alone
+    factors = corrections(WEIGHTS, [400, 400], [200, 200], [True, True], sharing=1)
+    # a 200 + 1 * 200 = 400, b 200 - 1 * 200 = 0, then b's floor
+    floor = shares.FLOOR * 800
+    local_split = factors[0] * WEIGHTS[0] / (factors[1] * WEIGHTS[1])
+    assert local_split == pytest.approx(400 / floor)
 
 
 def test_a_split_that_follows_the_weights_keeps_this_workers_own() -> None:
-    factors = corrections(WEIGHTS, [750, 250], [300, 100], [True, True], workers=2)
+    factors = corrections(WEIGHTS, [750, 250], [300, 100], [True, True], sharing=2)
     assert factors == pytest.approx([1.0, 1.0])
 
 
 def test_a_waiting_tenant_keeps_a_floor_in_every_worker() -> None:
     # the other worker served b 1,490 and a 10: this one would give b nothing
-    factors = corrections(WEIGHTS, [500, 1500], [490, 10], [True, True], workers=2)
+    factors = corrections(WEIGHTS, [500, 1500], [490, 10], [True, True], sharing=2)
     local_split = factors[1] * WEIGHTS[1] / (factors[0] * WEIGHTS[0])
     floor = shares.FLOOR * 2000 / 2  # of the server's admissions per worker
     wanted_a = 490 + shares.GAIN * (1500 - 500) / 2
@@ -45,18 +57,18 @@ def test_factors_stay_within_their_bound() -> None:
 
 
 @pytest.mark.parametrize(
-    ("admitted", "waiting", "workers"),
+    ("admitted", "waiting", "sharing"),
     [
         ([10, 990], [True, False], 2),
         ([0, 0], [True, True], 2),
         ([10, 90], [False, False], 2),
-        ([100, 900], [True, True], 1),
+        ([100, 900], [True, True], 0),
     ],
 )
-def test_one_worker_or_fewer_than_two_waiting_tenants_keep_their_weights(
-    admitted: list[int], waiting: list[bool], workers: int
+def test_fewer_than_two_waiting_tenants_or_no_worker_to_choose_keep_the_weights(
+    admitted: list[int], waiting: list[bool], sharing: int
 ) -> None:
-    assert corrections(WEIGHTS, admitted, admitted, waiting, workers) == [1.0, 1.0]
+    assert corrections(WEIGHTS, admitted, admitted, waiting, sharing) == [1.0, 1.0]
 
 
 def clock_at(now: float) -> Callable[[], float]:
@@ -77,6 +89,18 @@ def test_workers_see_each_others_admissions_through_their_files(
     exchange_at(two, 0.25, [100, 300])
     factors = exchange_at(one, 0.25, [300, 100])
     assert factors[0] > 1.0 > factors[1], "the server gives a 1:1 where 3:1 is due"
+
+
+def test_a_worker_with_one_tenant_waiting_leaves_the_gap_to_the_others(
+    tmp_path: Path,
+) -> None:
+    one, two = WorkerShares(tmp_path, 2, pid=1), WorkerShares(tmp_path, 2, pid=2)
+    for now, counts in ((0.0, [0, 0]), (0.25, [100, 300])):
+        two.clock = clock_at(now)
+        two.exchange(WEIGHTS, counts, [False, True])  # only b waits in two
+        factors = exchange_at(one, now, counts[::-1])
+    alone = corrections(WEIGHTS, [400, 400], [300, 100], [True, True], sharing=1)
+    assert factors == pytest.approx(alone)
 
 
 def test_one_worker_alone_keeps_the_tenants_files_weights(tmp_path: Path) -> None:
