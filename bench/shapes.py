@@ -11,7 +11,7 @@ wrk (one process, closed loops) for every point:
    the server), beside the same flood without deadlines;
 3. weights 3:1: both tenants saturating, at 256 + 256 and at 512 + 512
    connections (the shape ``bench.tenants`` has always measured); reviews
-   served by tenant, from ``/metrics``.
+   served by tenant, from ``/metrics``, in the middle of each point.
 
 With ``--base TREE`` each round serves both trees one after the other
 (alternating their order), so their ratios come from the machine's same
@@ -139,10 +139,12 @@ def census(port: int) -> dict[str, dict[str, int]]:
 
 
 def reviews_while_loaded(url: str, seconds: float) -> dict[str, float]:
-    """Reviews served by tenant in the middle of a ``seconds`` point, every tenant loading."""
+    """Reviews served by tenant in the middle of a point, every tenant loading."""
+    if round(seconds) < COUNT_FROM_S + COUNT_UNTIL_END_S + 1:
+        raise ValueError(f"a split point needs at least 3 s, not {seconds}")
     time.sleep(COUNT_FROM_S)
     before = reviews_by_tenant(url)
-    time.sleep(max(seconds - COUNT_FROM_S - COUNT_UNTIL_END_S, 0.5))
+    time.sleep(round(seconds) - COUNT_FROM_S - COUNT_UNTIL_END_S)
     after = reviews_by_tenant(url)
     return {t: after[t] - before[t] for t in KEYS}
 
@@ -161,8 +163,9 @@ def point(
     port = int(url.rsplit(":", 1)[1])
     timer = threading.Timer(CENSUS_AFTER_S, lambda: seen.update(census(port)))
     timer.start()
+    split = len(loads) > 1  # one tenant alone: no split to count, no scrape under load
     with concurrent.futures.ThreadPoolExecutor(len(loads) + 1) as pool:
-        counted = pool.submit(reviews_while_loaded, url, seconds)
+        counted = pool.submit(reviews_while_loaded, url, seconds) if split else None
         futures = {
             tenant: pool.submit(
                 run_wrk,
@@ -177,7 +180,7 @@ def point(
             for tenant, connections in loads.items()
         }
         raw = {tenant: future.result() for tenant, future in futures.items()}
-        reviews = counted.result()
+        reviews = counted.result() if counted is not None else None
     timer.cancel()
     cpu, wall = tree_cpu_seconds(pid) - cpu, time.monotonic() - wall
     result: dict[str, Any] = {t: summarise(r, 1) for t, r in raw.items()}

@@ -31,10 +31,11 @@ from sentiment.telemetry.logs import SERVICE_LOGGER
 logger = logging.getLogger(SERVICE_LOGGER)
 PERIOD_S = 0.25
 STALE_S = 3.0  # a file older than this is a worker that has gone
-# The part of the server's gap the workers close together each period: lower gains
-# tracked connections moving between workers worse (bench/results/decisions.md).
+# The part of the server's gap the workers with two tenants waiting close together
+# each period: lower gains tracked connections moving between workers worse
+# (bench/results/decisions.md).
 GAIN = 1.0
-FLOOR = 0.02  # the least a waiting tenant asks, per worker's share of admissions
+FLOOR = 0.02  # the least a waiting tenant asks, of a sharing worker's admissions
 BOUND = 16.0  # a factor stays within [1/BOUND, BOUND]
 PREFIX = "tenant-shares."
 
@@ -55,7 +56,7 @@ def corrections(
     tenants to choose between close that part of the gap each period, whichever
     of them holds the connections (a worker with few connections may have nobody
     waiting, and cannot help). Factor 1: the tenants file's weight (fewer than two
-    tenants waiting, a tenant not waiting).
+    tenants waiting, no worker with two of them waiting, a tenant not waiting).
 
     Args:
         weights: the tenants' weights.
@@ -155,7 +156,8 @@ class WorkerShares:
         """Admissions since the last read, who waits, live and sharing workers.
 
         A worker counts once its file has been seen twice (a change is known); it
-        shares when two or more tenants wait in it.
+        shares when it admitted since and two or more tenants wait in it (an idle
+        worker's last flags do not count).
         """
         period = [0.0] * tenants
         waits = [False] * tenants
@@ -171,7 +173,8 @@ class WorkerShares:
             if before is None:
                 continue
             workers += 1
-            sharing += sum(flags) >= 2
+            if sum(flags) >= 2 and counts != before:
+                sharing += 1
             for i, (new, old) in enumerate(zip(counts, before, strict=True)):
                 period[i] += max(0, new - old)
             waits = [w or f for w, f in zip(waits, flags, strict=True)]

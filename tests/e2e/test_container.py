@@ -220,9 +220,10 @@ def test_each_tenant_key_works_from_the_read_only_secret_volume(
 def test_the_workers_share_tenants_admissions_on_the_manifests_volume(
     container: RunningContainer,
 ) -> None:
-    """Both tenants on both workers: each worker writes its admissions to the
-    directory the workers share, on the volume the manifest mounts, so the weights
-    hold across workers in the read-only image too (docs/overload.md)."""
+    """Two tenants' requests: each worker writes its admissions to the directory
+    the workers share, on the volume the manifest mounts, so the exchange that
+    holds the weights across workers works in the read-only image (the weighing
+    itself: tests/e2e/test_shapes.py)."""
     keys = list(TEAM_KEYS.values())
 
     def send(i: int) -> int:  # a new connection each: the kernel spreads them
@@ -244,7 +245,8 @@ def test_the_workers_share_tenants_admissions_on_the_manifests_volume(
     for name, record in records.items():
         assert re.fullmatch(r"tenant-shares\.\d+\.\d+\.json", name)
         # team-a, team-b and default (the API key), in the file's order
-        assert len(record["admitted"]) == 3 and sum(record["admitted"]) > 0, record
+        assert len(record["admitted"]) == 3, record
+        assert sorted(record["admitted"])[1] > 0, "both teams admitted by each worker"
         assert time.time() - record["at"] < 600
 
 

@@ -9,9 +9,9 @@ new connection lands on; wrk once left 246 of tenant a's 255 connections on one
 worker and 160 of b's 251 on the other, and weights 3:1 were served 0.83:1. One
 test places the connections unevenly on purpose (it opens connections and keeps
 those that landed where wanted): a's spread over both workers, all of b's on one.
-Each worker alone would split its own slots 3:1 (about 6-7:1 for the server, as
-measured with the exchange turned off); the workers together must give the
-server's split the weights.
+The worker holding both tenants would split its slots 3:1 and the other serve
+only a (about 6-7:1 for the server, measured with the exchange turned off); the
+workers together must give the server's split the weights.
 """
 
 from __future__ import annotations
@@ -195,6 +195,7 @@ def test_weights_hold_at_256_and_256_connections(
     weighted_server: tuple[int, str], single_bodies: Path
 ) -> None:
     pid, url = weighted_server
+    time.sleep(shapes.PAUSE_S)  # the last test's connections close, as in the bench
     split = point(url, pid, single_bodies, {"a": 256, "b": 256}, WRK_S)
     reviews = split["reviews"]
     print(f"reviews {reviews}, workers {split['workers']}")

@@ -26,9 +26,7 @@ def test_a_tenant_the_server_serves_below_its_share_is_weighed_up() -> None:
     assert local_split == pytest.approx(400 / floor)
 
 
-def test_a_worker_that_alone_has_tenants_to_choose_between_closes_the_whole_gap() -> (
-    None
-):
+def test_the_only_worker_with_a_choice_closes_the_whole_gap() -> None:
     # the same server, but the other worker had nobody waiting: this one acts alone
     factors = corrections(WEIGHTS, [400, 400], [200, 200], [True, True], sharing=1)
     # a 200 + 1 * 200 = 400, b 200 - 1 * 200 = 0, then b's floor
@@ -100,6 +98,16 @@ def test_a_worker_with_one_tenant_waiting_leaves_the_gap_to_the_others(
         two.exchange(WEIGHTS, counts, [False, True])  # only b waits in two
         factors = exchange_at(one, now, counts[::-1])
     alone = corrections(WEIGHTS, [400, 400], [300, 100], [True, True], sharing=1)
+    assert factors == pytest.approx(alone)
+
+
+def test_an_idle_worker_does_not_count_as_sharing(tmp_path: Path) -> None:
+    one, two = WorkerShares(tmp_path, 2, pid=1), WorkerShares(tmp_path, 2, pid=2)
+    for now, counts in ((0.0, [0, 0]), (0.25, [200, 200])):
+        two.clock = clock_at(now)
+        two.exchange(WEIGHTS, [50, 50], [True, True])  # its last flags; no admissions
+        factors = exchange_at(one, now, counts)
+    alone = corrections(WEIGHTS, [200, 200], [200, 200], [True, True], sharing=1)
     assert factors == pytest.approx(alone)
 
 
@@ -183,7 +191,7 @@ def two_workers(tmp_path: Path, exchange: bool, seconds: float = 6.0) -> float:
             if exchange:
                 side.clock = clock_at(now)
                 counts = [lane.admitted for lane in lanes]
-                waiting = [bool(lane.waiting) for lane in lanes]
+                waiting = [lane.in_round for lane in lanes]
                 worker.queue.reweigh(side.exchange(WEIGHTS, counts, waiting))
         if now == pytest.approx(seconds / 2):
             half = [sum(w.queue.lanes[t].admitted for w in workers) for t in (0, 1)]
