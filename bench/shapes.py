@@ -138,15 +138,21 @@ def census(port: int) -> dict[str, dict[str, int]]:
     return out
 
 
+def reviews_between(url: str, start_s: float, length_s: float) -> dict[str, float]:
+    """Reviews served by tenant from ``start_s`` from now, for ``length_s``."""
+    time.sleep(start_s)
+    before = reviews_by_tenant(url)
+    time.sleep(length_s)
+    after = reviews_by_tenant(url)
+    return {t: after[t] - before[t] for t in KEYS}
+
+
 def reviews_while_loaded(url: str, seconds: float) -> dict[str, float]:
     """Reviews served by tenant in the middle of a point, every tenant loading."""
     if round(seconds) < COUNT_FROM_S + COUNT_UNTIL_END_S + 1:
         raise ValueError(f"a split point needs at least 3 s, not {seconds}")
-    time.sleep(COUNT_FROM_S)
-    before = reviews_by_tenant(url)
-    time.sleep(round(seconds) - COUNT_FROM_S - COUNT_UNTIL_END_S)
-    after = reviews_by_tenant(url)
-    return {t: after[t] - before[t] for t in KEYS}
+    length = round(seconds) - COUNT_FROM_S - COUNT_UNTIL_END_S
+    return reviews_between(url, COUNT_FROM_S, length)
 
 
 def point(
