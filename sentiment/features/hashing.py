@@ -67,13 +67,8 @@ class PowerTable:
 POWERS = PowerTable()
 
 
-def mix(hashes: NDArray[np.uint64], order: int) -> NDArray[np.uint64]:
-    """Scramble polynomial hashes (with the n-gram order) into uniform 64-bit values."""
-    return scramble(salted(hashes, order))
-
-
 def mix_one(value: int, order: int) -> int:
-    """:func:`mix` for one Python int (the reference for tests and explanations)."""
+    """Salt and scramble one Python int (the reference for tests and explanations)."""
     x = (value + order * ORDER_SALT) & MASK64
     x ^= x >> 30
     x = (x * 0xBF58476D1CE4E5B9) & MASK64
@@ -119,12 +114,12 @@ class CodePoints:
 
 
 def salted(hashes: NDArray[np.uint64], order: int) -> NDArray[np.uint64]:
-    """``hashes`` plus the n-gram order's salt: :func:`mix` without its last step."""
+    """``hashes`` plus the n-gram order's salt: :func:`mix_one`'s first step."""
     return hashes + U64((order * ORDER_SALT) & MASK64)
 
 
 def scramble(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """:func:`mix` of already salted hashes, in place (one pass for every n)."""
+    """:func:`mix_one`'s last steps on salted hashes, in place (one pass for all n)."""
     x ^= x >> U64(30)
     x *= U64(0xBF58476D1CE4E5B9)
     x ^= x >> U64(27)
