@@ -131,10 +131,6 @@ class RouteTable:
             return None
         return self.versioned.get(action if "/" not in action else "?")
 
-    def paths(self) -> list[str]:
-        """Every exact path (versioned V2 paths aside)."""
-        return sorted(self.exact)
-
     def model_handlers(self) -> set[str]:
         """The handler keys of the model's routes."""
         return {route.handler for route in self.exact.values() if route.model}
