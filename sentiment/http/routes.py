@@ -131,10 +131,6 @@ class RouteTable:
             return None
         return self.versioned.get(action if "/" not in action else "?")
 
-    def model_handlers(self) -> set[str]:
-        """The handler keys of the model's routes."""
-        return {route.handler for route in self.exact.values() if route.model}
-
 
 def route_table(
     service: object,
