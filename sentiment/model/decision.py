@@ -51,11 +51,6 @@ class Scores:
     predict_proba: Callable[[list[str]], Any]
     kind: str  # PROBABILITIES or UNCALIBRATED
 
-    @property
-    def calibrated(self) -> bool:
-        """Whether the scores are the model's own probabilities."""
-        return self.kind == PROBABILITIES
-
 
 def fast(call: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
     """``call`` with scikit-learn's input and parameter checks off."""
