@@ -157,12 +157,6 @@ def fit_scaled(
     return pipeline
 
 
-def margins(features: Any, views: list[Any], texts: list[str]) -> NDArray[Any]:
-    """Each view's decision value for each text, shape ``(texts, views)``."""
-    matrix = features.transform(texts)
-    return np.column_stack([view.decision_function(matrix) for view in views])
-
-
 def collapse(pipeline: Any, views: list[Any], weights: list[float]) -> Any:
     """``pipeline`` with one logistic regression: the views' margins, weighted."""
     import copy

@@ -26,7 +26,8 @@ def view_margins(texts: list[str], labels: list[str]) -> np.ndarray:
     pipeline, ngram, behaved = stacking.fit_views(
         SMALL, texts, labels, build_pipeline, vader_lexicon
     )
-    return stacking.margins(pipeline.named_steps["features"], [ngram, behaved], texts)
+    matrix = pipeline.named_steps["features"].transform(texts)
+    return np.column_stack([v.decision_function(matrix) for v in (ngram, behaved)])
 
 
 def test_the_blend_is_one_model_equal_to_the_weighted_margins(
