@@ -20,7 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import bentoml
@@ -35,11 +34,3 @@ class SyncHTTPClient(bentoml.SyncHTTPClient):
     def _opened_files(self) -> list[Any]:
         """The files this client opened for an upload (kept by its file manager)."""
         return opened_files(self)
-
-
-def upstream_sync_submit_is_broken() -> bool:
-    """Whether BentoML's own sync ``_submit`` still reads the missing attribute."""
-    source = inspect.getsource(bentoml.SyncHTTPClient._submit)
-    return "self._opened_files" in source and not hasattr(
-        bentoml.SyncHTTPClient, "_opened_files"
-    )
