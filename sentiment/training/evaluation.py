@@ -104,19 +104,24 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def drift_reference(pipeline: Any, texts: list[str], bins: int = 10) -> DriftReference:
+def drift_reference(pipeline: Any, texts: list[str]) -> DriftReference:
     """What the drift report compares the prediction log with, from held-out texts."""
     classes = list(pipeline.classes_)
     positive = pipeline.predict_proba(texts)[:, classes.index("positive")]
-    counts, edges = np.histogram(positive, bins=bins, range=(0.0, 1.0))
     count_known = known_feature_counts(pipeline)
     if count_known is not None:
         known = np.array(count_known(texts))
     else:  # a vocabulary pipeline: a text with no known n-gram has an empty row
         known = np.diff(pipeline.named_steps["features"].transform(texts).indptr)
+    return score_reference(positive, float(np.mean(known == 0)))
+
+
+def score_reference(positive: Any, unknown_share: float) -> DriftReference:
+    """The drift reference of scores P(positive), ``unknown_share`` of texts unknown."""
+    counts, edges = np.histogram(positive, bins=10, range=(0.0, 1.0))
     return DriftReference(
         positive_share=round(float(np.mean(positive >= 0.5)), 4),
         score_edges=[round(float(e), 4) for e in edges],
         score_counts=[int(c) for c in counts],
-        unknown_share=round(float(np.mean(known == 0)), 4),
+        unknown_share=round(unknown_share, 4),
     )

@@ -30,6 +30,7 @@ from sentiment.model.metadata import (
 )
 from sentiment.training.card import accuracy_by_length, expected_calibration_error
 from sentiment.training.data import clean_reviews, load_reviews, split_eval_slice
+from sentiment.training.evaluation import score_reference
 from sentiment.training.servable import check_servable, load_file
 
 ALWAYS = ["infrastructure", "accuracy (McNemar)", "speed"]
@@ -197,14 +198,7 @@ def drift_reference(
     if sorted(labels) != sorted(LABELS):
         return None
     scores = np.asarray(scores_of(model).predict_proba(texts))
-    positive = scores[:, labels.index("positive")]
-    counts, edges = np.histogram(positive, bins=10, range=(0.0, 1.0))
-    return DriftReference(
-        positive_share=round(float(np.mean(positive >= 0.5)), 4),
-        score_edges=[round(float(e), 4) for e in edges],
-        score_counts=[int(c) for c in counts],
-        unknown_share=0.0,
-    )
+    return score_reference(scores[:, labels.index("positive")], 0.0)
 
 
 def prepare(
