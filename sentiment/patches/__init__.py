@@ -45,17 +45,13 @@ import bentoml
 from sentiment.patches.connections import (
     client_gone,
     one_connection,
-    watch_connections,
 )
 from sentiment.patches.endpoint import (
     BentoApis,
-    EndpointMetrics,
     RequestSeries,
-    metrics_middleware,
     traced,
 )
 from sentiment.patches.internals import (
-    TESTED,
     APIMethod,
     BentoMLContainer,
     DataContainerRegistry,
@@ -68,11 +64,8 @@ from sentiment.patches.internals import (
 
 __all__ = [
     "BentoApis",
-    "EndpointMetrics",
     "RequestSeries",
-    "metrics_middleware",
     "traced",
-    "TESTED",
     "bind_apis_once",
     "client_gone",
     "http_address",
@@ -83,7 +76,6 @@ __all__ = [
     "swagger_assets",
     "task_id_of",
     "task_store",
-    "watch_connections",
     "wrap_asgi_app",
 ]
 

@@ -17,7 +17,6 @@ import uvicorn
 from sentiment import leases
 from sentiment.errors import StartupError
 from sentiment.patches import (
-    TESTED,
     bind_apis_once,
     client_gone,
     connections,
@@ -28,6 +27,7 @@ from sentiment.patches import (
     task_store,
     wrap_asgi_app,
 )
+from sentiment.patches.internals import TESTED
 
 
 def test_bentoml_is_the_version_the_patches_were_written_for() -> None:

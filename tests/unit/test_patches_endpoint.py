@@ -17,12 +17,8 @@ from bentoml._internal.server.http.instruments import RunnerTrafficMetricsMiddle
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sentiment.errors import StartupError
-from sentiment.patches import (
-    BentoApis,
-    EndpointMetrics,
-    RequestSeries,
-    metrics_middleware,
-)
+from sentiment.patches import BentoApis, RequestSeries
+from sentiment.patches.endpoint import EndpointMetrics, metrics_middleware
 
 LABELS = ["endpoint", "service_name", "service_version", "runner_name"]
 
