@@ -26,8 +26,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import re
-import subprocess  # nosec B404: ss, a fixed command
 import sys
 import tempfile
 import threading
@@ -42,6 +40,7 @@ import httpx
 
 from bench.overload import raise_file_limit
 from devtools.corpus import corpus_reviews
+from devtools.placement import holders
 from devtools.proc import tree_cpu_seconds
 from devtools.servers import PROJECT_DIR, bentoml_process
 from devtools.wrk import run_wrk, summarise, write_bodies
@@ -60,7 +59,6 @@ CENSUS_AFTER_S = 3  # into a split point: count each worker's connections by ten
 # wrk processes start and stop a few hundred ms apart, and one tenant alone at
 # either edge would count as its share.
 COUNT_FROM_S, COUNT_UNTIL_END_S = 1.0, 0.5
-SS_ROW = re.compile(r":(\d+)\s+\S+:(\d+)\s+users:\(\(\"[^\"]+\",pid=(\d+)")
 
 
 def auth(tenant: str) -> dict[str, str]:
@@ -106,29 +104,14 @@ def wrk_tenant(pid: int) -> str | None:
     return next((t for t, key in KEYS.items() if key.encode() in environ), None)
 
 
-def census(port: int) -> dict[str, dict[str, int]]:
+def census(server_pid: int, port: int) -> dict[str, dict[str, int]]:
     """Established connections to ``port``: by serving worker, by tenant.
 
     Each worker decides its own shares; this tells how evenly the kernel dealt
-    each tenant's connections to the workers.
+    each tenant's connections (this process's wrk children) to the workers.
     """
-    rows = subprocess.run(  # nosec B603 B607: a fixed command, no shell
-        ["ss", "-Htnp", "state", "established"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.splitlines()
-    server: dict[int, int] = {}  # client port -> worker pid
-    client: dict[int, int] = {}  # client port -> wrk pid
-    for row in rows:
-        match = SS_ROW.search(row)
-        if match is None:
-            continue
-        local, peer, pid = (int(g) for g in match.groups())
-        if local == port:
-            server[peer] = pid
-        elif peer == port:
-            client[local] = pid
+    server = holders(server_pid, port)  # client port -> worker pid
+    client = holders(os.getpid(), port, local=False)  # client port -> wrk pid
     tenants = {pid: wrk_tenant(pid) for pid in set(client.values())}
     out: dict[str, dict[str, int]] = {}
     for peer, worker in server.items():
@@ -167,7 +150,7 @@ def point(
     cpu, wall = tree_cpu_seconds(pid), time.monotonic()
     seen: dict[str, dict[str, int]] = {}
     port = int(url.rsplit(":", 1)[1])
-    timer = threading.Timer(CENSUS_AFTER_S, lambda: seen.update(census(port)))
+    timer = threading.Timer(CENSUS_AFTER_S, lambda: seen.update(census(pid, port)))
     timer.start()
     split = len(loads) > 1  # one tenant alone: no split to count, no scrape under load
     with concurrent.futures.ThreadPoolExecutor(len(loads) + 1) as pool:

@@ -27,8 +27,12 @@ def socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def server_inodes(port: int) -> dict[int, int]:
-    """Established TCP sockets whose local port is ``port``: inode -> client port."""
+def tcp_inodes(port: int, local: bool = True) -> dict[int, int]:
+    """Established TCP sockets to ``port``: inode -> the port at the other end.
+
+    ``local``: sockets whose own port is ``port`` (a server's), else sockets
+    whose peer's is (its clients').
+    """
     out = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -37,17 +41,24 @@ def server_inodes(port: int) -> dict[int, int]:
             continue
         for row in rows:
             fields = row.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
-                out[int(inode)] = int(remote.rsplit(":", 1)[1], 16)
+            ours, theirs, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if not local:
+                ours, theirs = theirs, ours
+            if state == "01" and int(ours.rsplit(":", 1)[1], 16) == port:
+                out[int(inode)] = int(theirs.rsplit(":", 1)[1], 16)
     return out
 
 
-def holders(server_pid: int, port: int) -> dict[int, int]:
-    """Client port -> the PID of the worker holding that connection."""
-    by_inode = server_inodes(port)
+def holders(root_pid: int, port: int, local: bool = True) -> dict[int, int]:
+    """The other end's port -> the PID, ``root_pid`` or a descendant, holding it.
+
+    ``local``: the connections a server at ``root_pid`` holds on ``port``, by
+    client port; else the connections to ``port`` its clients under
+    ``root_pid`` hold, by their own port.
+    """
+    by_inode = tcp_inodes(port, local)
     out = {}
-    for pid in descendants(server_pid):
+    for pid in descendants(root_pid):
         try:
             held = socket_inodes(pid)
         except OSError:
