@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from sentiment.telemetry.logs import SERVICE_LOGGER
 
@@ -86,6 +87,15 @@ def corrections(
     return factors
 
 
+class Period(NamedTuple):
+    """The server's last period, from its workers' files (:meth:`WorkerShares.read`)."""
+
+    admitted: list[float]  # each tenant's admissions, summed over the workers
+    waiting: list[bool]  # whether each tenant had requests waiting in any worker
+    workers: int  # live workers (files seen twice)
+    sharing: int  # workers that admitted since with two or more tenants waiting
+
+
 class WorkerShares:
     """This worker's side of the exchange: write its counts, read the others'.
 
@@ -139,20 +149,20 @@ class WorkerShares:
         try:
             temporary.write_text(json.dumps(record))
             os.replace(temporary, self.path)
-            period, waits, workers, sharing = self.read(now, len(weights))
+            server = self.read(now, len(weights))
             local = [new - old for new, old in zip(admitted, self.mine, strict=True)]
             self.mine = list(admitted)
-            if workers < 2:
+            if server.workers < 2:
                 return [1.0] * len(weights)
-            return corrections(weights, period, local, waits, sharing)
+            return corrections(
+                weights, server.admitted, local, server.waiting, server.sharing
+            )
         except Exception as error:  # noqa: BLE001 - never on a request's account
             if not isinstance(error, OSError):
                 logger.exception("sharing tenants' admissions across workers failed")
             return [1.0] * len(weights)
 
-    def read(
-        self, now: float, tenants: int
-    ) -> tuple[list[float], list[bool], int, int]:
+    def read(self, now: float, tenants: int) -> Period:
         """Admissions since the last read, who waits, live and sharing workers.
 
         A worker counts once its file has been seen twice (a change is known); it
@@ -179,7 +189,7 @@ class WorkerShares:
                 period[i] += max(0, new - old)
             waits = [w or f for w, f in zip(waits, flags, strict=True)]
         self.seen = seen
-        return period, waits, workers, sharing
+        return Period(period, waits, workers, sharing)
 
 
 def read_record(
