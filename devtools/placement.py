@@ -1,8 +1,10 @@
-"""Which worker of a server holds each client connection, from ``/proc``.
+"""Which process holds each end of a TCP connection, from ``/proc``.
 
 BentoML's workers share one listening socket, so the kernel decides where a new
 connection lands. Tests that need connections spread a given way across the
-workers open connections and keep the ones that landed where wanted.
+workers open connections and keep the ones that landed where wanted;
+``bench.shapes`` counts each worker's connections by the wrk process (the tenant)
+at their other end.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ def socket_inodes(pid: int) -> set[int]:
 
 
 def tcp_inodes(port: int, local: bool = True) -> dict[int, int]:
-    """Established TCP sockets to ``port``: inode -> the port at the other end.
+    """Established TCP sockets on a connection to ``port``: inode -> client port.
 
-    ``local``: sockets whose own port is ``port`` (a server's), else sockets
-    whose peer's is (its clients').
+    ``local``: the server's sockets (their own port is ``port``), else its
+    clients' (their peer's is); either way keyed by the client's port, which
+    names the connection at both ends.
     """
     out = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -41,20 +44,18 @@ def tcp_inodes(port: int, local: bool = True) -> dict[int, int]:
             continue
         for row in rows:
             fields = row.split()
-            ours, theirs, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if not local:
-                ours, theirs = theirs, ours
-            if state == "01" and int(ours.rsplit(":", 1)[1], 16) == port:
-                out[int(inode)] = int(theirs.rsplit(":", 1)[1], 16)
+            own, peer, state, inode = fields[1], fields[2], fields[3], fields[9]
+            server_end, client_end = (own, peer) if local else (peer, own)
+            if state == "01" and int(server_end.rsplit(":", 1)[1], 16) == port:
+                out[int(inode)] = int(client_end.rsplit(":", 1)[1], 16)
     return out
 
 
 def holders(root_pid: int, port: int, local: bool = True) -> dict[int, int]:
-    """The other end's port -> the PID, ``root_pid`` or a descendant, holding it.
+    """Client port -> the PID, ``root_pid`` or a descendant, holding that end.
 
-    ``local``: the connections a server at ``root_pid`` holds on ``port``, by
-    client port; else the connections to ``port`` its clients under
-    ``root_pid`` hold, by their own port.
+    ``local``: the server's end (a server at ``root_pid`` listening on
+    ``port``), else the client's (clients under ``root_pid`` connected to it).
     """
     by_inode = tcp_inodes(port, local)
     out = {}
