@@ -155,8 +155,9 @@ async def load(url: str, kept: dict[str, list[socket.socket]]) -> dict[str, floa
         for tenant, connections in kept.items()
         for connection in connections
     ]
-    counted = asyncio.to_thread(shapes.reviews_between, url, WARM_S, MEASURED_S - 0.5)
-    served = await counted
+    served = await asyncio.to_thread(
+        shapes.reviews_between, url, WARM_S, MEASURED_S - 0.5
+    )
     await asyncio.gather(*loops)
     return served
 
